@@ -1,0 +1,14 @@
+"""The registry of checks `claimcheck verify` runs, in this order.
+
+Adding a check is one new module in this package and one line here.
+"""
+
+from __future__ import annotations
+
+from cases.checks.base import Check
+
+CHECKS: list[Check] = []
+
+
+def check_names() -> list[str]:
+    return [c.name for c in CHECKS]

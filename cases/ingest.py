@@ -1,0 +1,340 @@
+"""Adding evidence: files and witness statements, stored untouched and logged.
+
+Per file: check it is readable and of the declared kind (by content, never extension), copy it
+into the blob store, analyse it (metadata, hashes, keyframes: pure functions of the bytes, done
+outside any transaction), then record the item, its links and their custody events in one
+transaction. Re-adding the same bytes to a case links the existing item instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cases.analysis import FileAnalysis, analyse_file, analyse_statement
+from cases.errors import InputError, WrongKindError
+from cases.validate import check_kind, check_role, check_text
+from cases.workflow import find_site, load_case
+from evidence_store.custody import append_event
+from evidence_store.db import Workspace
+from evidence_store.errors import SourceFileError
+from evidence_store.models import Blob, Case, EvidenceItem, Frame, ItemLink, Site
+from evidence_store.timeutil import utcnow
+from verify.media import IMAGE_TYPES, VIDEO_TYPES, sniff_media_type
+
+# A witness statement is prose; anything larger than this is a document, not a statement.
+MAX_STATEMENT_BYTES = 5_000_000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    item: str
+    filename: str
+    sha256: str
+    kind: str
+    new_item: bool
+    blob_existed: bool
+    new_links: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def message(self) -> str:
+        if self.new_item:
+            note = " (identical bytes already stored: blob reused)" if self.blob_existed else ""
+            return f"added {self.filename} as {self.item}{note}"
+        if self.new_links:
+            return f"{self.filename} is already {self.item}: linked as {', '.join(self.new_links)}"
+        return f"{self.filename} is already {self.item} with the same role: nothing to do"
+
+
+def kind_for_media_type(media_type: str) -> str:
+    if media_type in IMAGE_TYPES:
+        return "photo"
+    if media_type in VIDEO_TYPES:
+        return "video"
+    return "document"
+
+
+def check_kind_matches(path: Path, kind: str, media_type: str) -> None:
+    if kind == "photo" and media_type not in IMAGE_TYPES:
+        raise WrongKindError(f"{path.name} is not a photo: its content is {media_type}")
+    if kind == "video" and media_type not in VIDEO_TYPES:
+        raise WrongKindError(f"{path.name} is not a video: its content is {media_type}")
+    if kind == "statement":
+        raise WrongKindError("witness statements are added with `claimcheck statement add`")
+
+
+def precheck_file(path: Path, kind: str | None) -> tuple[str, str]:
+    """Fail before anything is stored: the file must exist, be readable and non-empty, and
+    its content must fit `kind`. Returns (kind, media type)."""
+    if not path.exists():
+        raise SourceFileError(f"file not found: {path}")
+    if not path.is_file():
+        raise SourceFileError(f"not a regular file: {path}")
+    try:
+        media_type = sniff_media_type(path)
+        size = path.stat().st_size
+    except PermissionError as exc:
+        raise SourceFileError(f"cannot read file (permission denied): {path}") from exc
+    except OSError as exc:
+        raise SourceFileError(f"cannot read file {path}: {exc.strerror}") from exc
+    if size == 0:
+        raise SourceFileError(f"file is empty: {path}")
+    resolved = kind or kind_for_media_type(media_type)
+    check_kind_matches(path, resolved, media_type)
+    return resolved, media_type
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    role: str
+    site: str | None = None
+
+
+def _ensure_blob(session: Session, sha256: str, size: int, media_type: str) -> None:
+    if session.get(Blob, sha256) is None:
+        session.add(Blob(sha256=sha256, size=size, media_type=media_type, stored_at=utcnow()))
+        session.flush()
+
+
+def _add_links(
+    session: Session, case: Case, item: EvidenceItem, links: Sequence[LinkSpec], actor: str
+) -> list[str]:
+    added: list[str] = []
+    for spec in links:
+        site: Site | None = find_site(case, spec.site) if spec.site else None
+        site_id = site.id if site is not None else None
+        if any(lk.role == spec.role and lk.site_id == site_id for lk in item.links):
+            continue
+        link = ItemLink(item=item, role=spec.role, site=site, created_at=utcnow())
+        session.add(link)
+        session.flush()
+        append_event(
+            session, case, "link", actor, record=link, item_sha256=item.sha256,
+            details={"item": item.code, "role": spec.role, "site": spec.site},
+        )
+        added.append(spec.role + (f" of site {spec.site!r}" if spec.site else ""))
+    return added
+
+
+def _store_frames(ws: Workspace, item: EvidenceItem, analysis: FileAnalysis) -> list[Frame]:
+    rows = []
+    for frame in analysis.frames:
+        if frame.thumbnail_jpeg is not None:
+            ws.derived.write("keyframes", item.sha256, f"{frame.index:08d}.jpg", frame.thumbnail_jpeg)
+        rows.append(Frame(frame_index=frame.index, time_s=frame.time_s, hashes=frame.hashes))
+    return rows
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    """What the investigator says about an item (as opposed to what the file says)."""
+
+    source: str | None = None
+    collected_by: str | None = None
+    collected_at: datetime | None = None
+    notes: str | None = None
+    witness: str | None = None
+    statement_date: date | None = None
+    language: str | None = None
+
+
+def _record_item(
+    ws: Workspace,
+    actor: str,
+    case_code: str,
+    *,
+    path_name: str,
+    kind: str,
+    media_type: str,
+    sha256: str,
+    size: int,
+    blob_existed: bool,
+    analysis: FileAnalysis,
+    facts: ItemFacts,
+    links: Sequence[LinkSpec],
+) -> IngestResult:
+    def work(session: Session) -> IngestResult:
+        case = load_case(session, case_code)
+        _ensure_blob(session, sha256, size, media_type)
+        existing = session.scalar(
+            select(EvidenceItem).where(
+                EvidenceItem.case_id == case.id, EvidenceItem.sha256 == sha256
+            )
+        )
+        if existing is not None:
+            added = _add_links(session, case, existing, links, actor)
+            return IngestResult(
+                existing.code, path_name, sha256, existing.kind, False, True, tuple(added)
+            )
+        item = EvidenceItem(
+            code="~" + sha256[:15],
+            case=case,
+            kind=kind,
+            sha256=sha256,
+            filename=path_name,
+            media_type=media_type,
+            size=size,
+            source=facts.source,
+            collected_by=facts.collected_by,
+            collected_at=facts.collected_at,
+            ingested_at=utcnow(),
+            notes=facts.notes,
+            witness=facts.witness,
+            statement_date=facts.statement_date,
+            language=facts.language,
+            file_metadata=analysis.metadata,
+        )
+        session.add(item)
+        session.flush()
+        item.code = f"E-{item.id:06d}"
+        item.frames = _store_frames(ws, item, analysis)
+        session.flush()
+        append_event(
+            session, case, "add", actor, record=item, item_sha256=sha256,
+            details={"item": item.code, "filename": path_name, "kind": kind},
+        )
+        added = _add_links(session, case, item, links, actor)
+        return IngestResult(item.code, path_name, sha256, kind, True, blob_existed, tuple(added))
+
+    return ws.run_write(work)
+
+
+def add_evidence(
+    ws: Workspace,
+    actor: str,
+    case_code: str,
+    paths: Sequence[Path],
+    *,
+    kind: str | None,
+    links: Sequence[LinkSpec] = (),
+    facts: ItemFacts = ItemFacts(),
+    on_progress: Callable[[IngestResult], None] | None = None,
+) -> list[IngestResult]:
+    """Ingest files into a case. Every file is checked before the first is stored."""
+    if kind is not None:
+        check_kind(kind)
+    for spec in links:
+        check_role(spec.role)
+    if not paths:
+        raise InputError("no files given")
+    with ws.reading() as session:
+        case = load_case(session, case_code)
+        for spec in links:
+            if spec.site:
+                find_site(case, spec.site)
+        case_code = case.code
+    planned = [(path, *precheck_file(path, kind)) for path in paths]
+    results = []
+    for path, item_kind, media_type in planned:
+        stored = ws.blobs.put_file(path)
+        analysis = analyse_file(ws.blobs.path(stored.sha256), media_type, item_kind)
+        result = _record_item(
+            ws, actor, case_code,
+            path_name=path.name, kind=item_kind, media_type=media_type,
+            sha256=stored.sha256, size=stored.size, blob_existed=not stored.created,
+            analysis=analysis, facts=facts, links=links,
+        )
+        results.append(result)
+        if on_progress is not None:
+            on_progress(result)
+    return results
+
+
+def decode_statement(raw: bytes, encoding: str | None, name: str) -> tuple[str, str]:
+    """Decode statement bytes; returns (text, encoding used). Without an explicit encoding,
+    only UTF-8 and BOM-marked UTF-16 are accepted: guessing a legacy code page could
+    silently garble a witness's words."""
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise InputError(f"unknown text encoding {encoding!r}") from exc
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name} is not valid {encoding} text (byte {exc.start})") from exc
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name} is not valid UTF-16 text (byte {exc.start})") from exc
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{name} is not UTF-8 text (invalid byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start}); pass --encoding, e.g. --encoding cp1256 or --encoding latin-1"
+        ) from exc
+
+
+def add_statement(
+    ws: Workspace,
+    actor: str,
+    case_code: str,
+    *,
+    witness: str,
+    text: str | None = None,
+    file: Path | None = None,
+    encoding: str | None = None,
+    facts: ItemFacts = ItemFacts(),
+    role: str = "supports_claim",
+) -> IngestResult:
+    """Record a witness statement as text evidence. From a file, the original bytes are what
+    is stored (the evidence); the decoded text is checked to be readable first."""
+    check_text(witness, "witness name")
+    check_role(role)
+    if (text is None) == (file is None):
+        raise InputError("give the statement either as --text or as --file, not both")
+    with ws.reading() as session:
+        case_code = load_case(session, case_code).code
+    if file is not None:
+        precheck_file(file, "document")
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            raise SourceFileError(f"cannot read file {file}: {exc.strerror}") from exc
+        name = file.name
+    else:
+        assert text is not None
+        check_text(text, "statement text")
+        raw = text.encode("utf-8")
+        encoding = "utf-8"
+        name = "statement.txt"
+    if len(raw) > MAX_STATEMENT_BYTES:
+        raise InputError(f"{name} is larger than {MAX_STATEMENT_BYTES} bytes: add it as a document")
+    decoded, used = decode_statement(raw, encoding, name)
+    check_text(decoded, "statement text")
+    if file is not None:
+        stored = ws.blobs.put_file(file)
+    else:
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(dir=ws.home, prefix=".statement-", delete=True) as tmp:
+            tmp.write(raw)
+            tmp.flush()
+            stored = ws.blobs.put_file(Path(tmp.name))
+    facts = ItemFacts(
+        source=facts.source, collected_by=facts.collected_by, collected_at=facts.collected_at,
+        notes=facts.notes, witness=witness.strip(), statement_date=facts.statement_date,
+        language=facts.language,
+    )
+    return _record_item(
+        ws, actor, case_code,
+        path_name=name, kind="statement", media_type="text/plain", sha256=stored.sha256,
+        size=stored.size, blob_existed=not stored.created, analysis=analyse_statement(decoded, used),
+        facts=facts, links=[LinkSpec(role)],
+    )
+
+
+def read_statement_text(ws: Workspace, item: EvidenceItem) -> str:
+    """The decoded text of a statement, with the encoding recorded at ingest."""
+    encoding = (item.file_metadata or {}).get("encoding", "utf-8")
+    raw = ws.blobs.path(item.sha256).read_bytes()
+    text, _ = decode_statement(raw, encoding if encoding != "utf-8" else None, item.filename)
+    return text

@@ -1,0 +1,75 @@
+"""Parsing and range-checking of values typed by an investigator."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+
+from cases.errors import InputError
+
+EVIDENCE_KINDS = ("photo", "video", "document", "statement")
+ROLES = ("supports_claim", "denial_footage", "site_reference", "other")
+
+
+def parse_date(text: str, what: str = "date") -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InputError(f"bad {what} {text!r}: expected YYYY-MM-DD") from exc
+
+
+def parse_datetime(text: str, what: str = "time") -> datetime:
+    """ISO 8601; a time without a zone is taken as UTC (and stored as such)."""
+    raw = text.strip()
+    if raw.endswith("Z"):
+        raw = raw[:-1] + "+00:00"
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise InputError(f"bad {what} {text!r}: expected ISO 8601, e.g. 2019-07-22T10:30Z") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def check_latitude(value: float) -> float:
+    if not math.isfinite(value) or not -90.0 <= value <= 90.0:
+        raise InputError(f"bad latitude {value}: must be between -90 and 90")
+    return value
+
+
+def check_longitude(value: float) -> float:
+    if not math.isfinite(value) or not -180.0 <= value <= 180.0:
+        raise InputError(f"bad longitude {value}: must be between -180 and 180")
+    return value
+
+
+def check_radius(value: float) -> float:
+    # 50 km is wider than any site an investigator would call "the market".
+    if not math.isfinite(value) or not 0.0 < value <= 50_000.0:
+        raise InputError(f"bad radius {value}: must be more than 0 and at most 50000 metres")
+    return value
+
+
+def check_count(value: int | None, what: str) -> int | None:
+    if value is not None and value < 0:
+        raise InputError(f"bad {what} count {value}: must not be negative")
+    return value
+
+
+def check_kind(kind: str) -> str:
+    if kind not in EVIDENCE_KINDS:
+        raise InputError(f"unknown kind {kind!r}: expected one of {', '.join(EVIDENCE_KINDS)}")
+    return kind
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InputError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    return role
+
+
+def check_text(value: str, what: str) -> str:
+    if not value or not value.strip():
+        raise InputError(f"{what} must not be empty")
+    return value

@@ -1,0 +1,147 @@
+"""Running the checks over a case and storing what they find.
+
+The expensive work happens first, outside any transaction; the run, its findings and its
+custody event are then written in one transaction. A run interrupted before that commit leaves
+no trace but rebuildable caches, and the previous complete run stays current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from cases.checks import CHECKS
+from cases.checks.base import Check, CheckContext, FindingDraft, NoProgress, Progress
+from cases.snapshot import item_info, snapshot_case
+from cases.workflow import load_case
+from evidence_store.custody import append_event
+from evidence_store.db import Workspace
+from evidence_store.models import Case, EvidenceItem, Finding, ItemLink, VerifyRun
+from evidence_store.timeutil import utcnow
+from verify import __version__ as TOOL_VERSION  # noqa: N812
+from verify.verdict import Verdict
+
+_VERDICT_ORDER = {Verdict.MISMATCH: 0, Verdict.INCONCLUSIVE: 1, Verdict.CONSISTENT: 2}
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    case: str
+    run_id: int
+    findings: list[Finding]
+    checks: list[str]
+
+
+def _workspace_items(ws: Workspace) -> list:
+    with ws.reading() as session:
+        rows = session.scalars(
+            select(EvidenceItem).options(
+                selectinload(EvidenceItem.links).selectinload(ItemLink.site),
+                selectinload(EvidenceItem.case),
+                selectinload(EvidenceItem.frames),
+            )
+        )
+        return [item_info(ws, r) for r in rows]
+
+
+def run_verify(
+    ws: Workspace,
+    actor: str,
+    case_code: str,
+    *,
+    progress: Progress | None = None,
+    checks: Sequence[Check] | None = None,
+) -> VerifyOutcome:
+    progress = progress or NoProgress()
+    selected = list(CHECKS if checks is None else checks)
+    with ws.reading() as session:
+        case = load_case(session, case_code)
+        snapshot = snapshot_case(ws, case)
+    cache: list = []
+
+    def workspace_items() -> list:
+        if not cache:
+            cache.extend(_workspace_items(ws))
+        return cache
+
+    ctx = CheckContext(ws=ws, case=snapshot, progress=progress, workspace_items=workspace_items)
+    drafts: list[FindingDraft] = []
+    for check in selected:
+        drafts.extend(check.run(ctx))
+    drafts.sort(key=lambda d: (d.check, _VERDICT_ORDER[d.verdict], d.items))
+
+    def work(session: Session) -> VerifyOutcome:
+        case = load_case(session, snapshot.code)
+        run = VerifyRun(case_id=case.id, started_at=utcnow(), tool_version=TOOL_VERSION, actor=actor)
+        session.add(run)
+        session.flush()
+        stored: list[Finding] = []
+        for draft in drafts:
+            finding = Finding(
+                code="~" + str(run.id) + "-" + str(len(stored)),
+                case=case,
+                run=run,
+                check=draft.check,
+                verdict=str(draft.verdict),
+                items=list(draft.items),
+                values=draft.values,
+                detail=draft.detail,
+                artefacts=list(draft.artefacts),
+                created_at=utcnow(),
+                tool_version=TOOL_VERSION,
+            )
+            session.add(finding)
+            session.flush()
+            finding.code = f"F-{finding.id:06d}"
+            session.flush()
+            append_event(
+                session, case, "finding", actor, record=finding,
+                details={"finding": finding.code, "check": finding.check,
+                         "verdict": finding.verdict, "items": finding.items},
+            )
+            stored.append(finding)
+        run.finished_at = utcnow()
+        append_event(
+            session, case, "verify", actor,
+            details={
+                "run": run.id,
+                "checks": [c.name for c in selected],
+                "findings": len(stored),
+                "tool_version": TOOL_VERSION,
+            },
+        )
+        return VerifyOutcome(snapshot.code, run.id, stored, [c.name for c in selected])
+
+    return ws.run_write(work)
+
+
+def latest_run(session: Session, case: Case) -> VerifyRun | None:
+    return session.scalar(
+        select(VerifyRun)
+        .where(VerifyRun.case_id == case.id, VerifyRun.finished_at.is_not(None))
+        .order_by(VerifyRun.id.desc())
+        .limit(1)
+    )
+
+
+def current_findings(ws: Workspace, case_code: str, *, all_runs: bool = False) -> list[Finding]:
+    """Findings of the latest complete verify run (or of every run, oldest first)."""
+    with ws.reading() as session:
+        case = load_case(session, case_code)
+        query = select(Finding).where(Finding.case_id == case.id)
+        if not all_runs:
+            run = latest_run(session, case)
+            if run is None:
+                return []
+            query = query.where(Finding.run_id == run.id)
+        return list(session.scalars(query.order_by(Finding.id)))
+
+
+def count_findings(session: Session, case: Case) -> int:
+    run = latest_run(session, case)
+    if run is None:
+        return 0
+    return session.scalar(select(func.count()).where(Finding.run_id == run.id)) or 0

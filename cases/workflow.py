@@ -1,0 +1,230 @@
+"""Opening cases and recording the claim, the denial and the sites.
+
+Every change is one transaction together with its custody event, so the log and the records
+can never disagree. Functions return ORM rows loaded in their own session (detached, read-only
+for the caller); the CLI formats them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from cases.errors import InputError, UnknownCaseError, UnknownItemError, UnknownSiteError
+from cases.validate import (
+    check_count,
+    check_latitude,
+    check_longitude,
+    check_radius,
+    check_text,
+)
+from evidence_store.custody import append_event
+from evidence_store.db import Workspace
+from evidence_store.models import Case, Claim, Denial, EvidenceItem, ItemLink, Site
+from evidence_store.timeutil import utcnow
+
+
+def _pending_code() -> str:
+    # Codes derive from the autoincrement id, known only after the insert; a unique
+    # placeholder keeps the unique constraint satisfied meanwhile.
+    return "~" + uuid.uuid4().hex[:15]
+
+
+def load_case(session: Session, code: str) -> Case:
+    case = session.scalar(
+        select(Case)
+        .where(Case.code == code.strip().upper())
+        .options(
+            selectinload(Case.claim),
+            selectinload(Case.denial),
+            selectinload(Case.sites),
+            selectinload(Case.items).selectinload(EvidenceItem.links).selectinload(ItemLink.site),
+        )
+    )
+    if case is None:
+        raise UnknownCaseError(f"no case {code!r} in this workspace (see `claimcheck case list`)")
+    return case
+
+
+def load_item(session: Session, code: str) -> EvidenceItem:
+    item = session.scalar(
+        select(EvidenceItem)
+        .where(EvidenceItem.code == code.strip().upper())
+        .options(
+            selectinload(EvidenceItem.links).selectinload(ItemLink.site),
+            selectinload(EvidenceItem.case),
+            selectinload(EvidenceItem.frames),
+        )
+    )
+    if item is None:
+        raise UnknownItemError(f"no evidence item {code!r} in this workspace")
+    return item
+
+
+def find_site(case: Case, name: str) -> Site:
+    for site in case.sites:
+        if site.name == name:
+            return site
+    known = ", ".join(repr(s.name) for s in case.sites) or "none yet"
+    raise UnknownSiteError(f"case {case.code} has no site {name!r} (sites: {known})")
+
+
+def open_case(
+    ws: Workspace,
+    actor: str,
+    *,
+    title: str,
+    incident_date: date,
+    place_name: str | None = None,
+    lat: float | None = None,
+    lon: float | None = None,
+    summary: str | None = None,
+) -> Case:
+    check_text(title, "case title")
+    if (lat is None) != (lon is None):
+        raise InputError("give both --lat and --lon, or neither")
+    if lat is not None and lon is not None:
+        check_latitude(lat)
+        check_longitude(lon)
+
+    def work(session: Session) -> Case:
+        case = Case(
+            code=_pending_code(),
+            title=title.strip(),
+            incident_date=incident_date,
+            place_name=place_name,
+            lat=lat,
+            lon=lon,
+            summary=summary,
+            status="open",
+            created_at=utcnow(),
+        )
+        session.add(case)
+        session.flush()
+        case.code = f"C-{case.id:04d}"
+        session.flush()
+        append_event(session, case, "open", actor, record=case, details={"title": case.title})
+        return case
+
+    return ws.run_write(work)
+
+
+def list_cases(ws: Workspace) -> list[Case]:
+    with ws.reading() as session:
+        return list(
+            session.scalars(
+                select(Case)
+                .order_by(Case.id)
+                .options(selectinload(Case.items), selectinload(Case.sites))
+            )
+        )
+
+
+def get_case(ws: Workspace, code: str) -> Case:
+    with ws.reading() as session:
+        return load_case(session, code)
+
+
+def set_claim(
+    ws: Workspace,
+    actor: str,
+    code: str,
+    *,
+    text: str,
+    source: str,
+    url: str | None = None,
+    published: date | None = None,
+    killed: int | None = None,
+    children: int | None = None,
+    women: int | None = None,
+    perpetrator: str | None = None,
+) -> Claim:
+    check_text(text, "claim text")
+    check_text(source, "claim source")
+    for value, what in ((killed, "killed"), (children, "children"), (women, "women")):
+        check_count(value, what)
+
+    def work(session: Session) -> Claim:
+        case = load_case(session, code)
+        claim = case.claim or Claim(case=case)
+        action = "claim-update" if case.claim is not None else "claim-set"
+        claim.text, claim.source, claim.url, claim.published = text, source, url, published
+        claim.killed, claim.children, claim.women = killed, children, women
+        claim.perpetrator = perpetrator
+        claim.updated_at = utcnow()
+        session.add(claim)
+        session.flush()
+        append_event(session, case, action, actor, record=claim, details={"source": source})
+        return claim
+
+    return ws.run_write(work)
+
+
+def set_denial(
+    ws: Workspace,
+    actor: str,
+    code: str,
+    *,
+    by: str,
+    on: date,
+    text: str,
+    url: str | None = None,
+) -> Denial:
+    check_text(by, "denial author (--by)")
+    check_text(text, "denial text")
+
+    def work(session: Session) -> Denial:
+        case = load_case(session, code)
+        denial = case.denial or Denial(case=case)
+        action = "denial-update" if case.denial is not None else "denial-set"
+        denial.by, denial.date, denial.text, denial.url = by, on, text, url
+        denial.updated_at = utcnow()
+        session.add(denial)
+        session.flush()
+        append_event(session, case, action, actor, record=denial, details={"by": by})
+        return denial
+
+    return ws.run_write(work)
+
+
+def add_site(
+    ws: Workspace,
+    actor: str,
+    code: str,
+    *,
+    name: str,
+    lat: float,
+    lon: float,
+    radius_m: float = 150.0,
+    claimed: bool = False,
+) -> Site:
+    check_text(name, "site name")
+    check_latitude(lat)
+    check_longitude(lon)
+    check_radius(radius_m)
+
+    def work(session: Session) -> Site:
+        case = load_case(session, code)
+        if any(s.name == name for s in case.sites):
+            raise InputError(f"case {case.code} already has a site named {name!r}")
+        if claimed and any(s.claimed for s in case.sites):
+            other = next(s.name for s in case.sites if s.claimed)
+            raise InputError(f"case {case.code} already has a claimed site ({other!r})")
+        site = Site(
+            case=case, name=name, lat=lat, lon=lon, radius_m=radius_m, claimed=claimed,
+            created_at=utcnow(),
+        )
+        session.add(site)
+        session.flush()
+        append_event(session, case, "site-add", actor, record=site, details={"name": name})
+        return site
+
+    return ws.run_write(work)
+
+
+def get_item(ws: Workspace, code: str) -> EvidenceItem:
+    with ws.reading() as session:
+        return load_item(session, code)

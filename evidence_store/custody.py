@@ -1,0 +1,210 @@
+"""The custody log: an append-only hash chain per case.
+
+Each event's hash covers its sequence number, time, actor, action, the SHA-256 of the evidence
+it concerns, the hash of the canonical form of the record it wrote, its details, and the
+previous event's hash. Editing or deleting any event breaks the chain; editing a record row
+breaks the match between the row and the last record hash logged for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence_store.models import (
+    GENESIS_HASH,
+    Case,
+    Claim,
+    CustodyEvent,
+    Denial,
+    EvidenceItem,
+    Finding,
+    ItemLink,
+    Site,
+)
+from evidence_store.timeutil import iso_utc, utcnow
+
+
+class Recordable(Protocol):
+    def canonical(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """One thing `fsck` found wrong; `where` names the case and event or record."""
+
+    where: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.problem}"
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(record: Recordable) -> str:
+    return hashlib.sha256(canonical_json(record.canonical()).encode("utf-8")).hexdigest()
+
+
+def record_ref(record: object) -> tuple[str, str]:
+    """(record_type, record_id) naming a row in the chain independently of database ids."""
+    if isinstance(record, Case):
+        return "case", record.code
+    if isinstance(record, Claim):
+        return "claim", record.case.code
+    if isinstance(record, Denial):
+        return "denial", record.case.code
+    if isinstance(record, Site):
+        return "site", f"{record.case.code}/{record.name}"
+    if isinstance(record, EvidenceItem):
+        return "item", record.code
+    if isinstance(record, ItemLink):
+        site = record.site.name if record.site is not None else ""
+        return "link", f"{record.item.code}/{record.role}/{site}"
+    if isinstance(record, Finding):
+        return "finding", record.code
+    raise TypeError(f"not a recordable row: {type(record).__name__}")
+
+
+def _event_payload(event: CustodyEvent, case_code: str) -> dict[str, Any]:
+    return {
+        "case": case_code,
+        "seq": event.seq,
+        "at": event.at,
+        "actor": event.actor,
+        "action": event.action,
+        "item_sha256": event.item_sha256,
+        "record_type": event.record_type,
+        "record_id": event.record_id,
+        "record_hash": event.record_hash,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def event_hash(event: CustodyEvent, case_code: str) -> str:
+    payload = canonical_json(_event_payload(event, case_code))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def lock_case(session: Session, case: Case) -> Case:
+    """Lock the case row (PostgreSQL `FOR UPDATE`) so concurrent appends serialise.
+
+    SQLite needs no row lock: its write transactions already start with BEGIN IMMEDIATE.
+    """
+    locked = session.execute(
+        select(Case).where(Case.id == case.id).with_for_update()
+    ).scalar_one()
+    session.refresh(locked, attribute_names=["chain_seq", "chain_head"])
+    return locked
+
+
+def append_event(
+    session: Session,
+    case: Case,
+    action: str,
+    actor: str,
+    *,
+    record: object | None = None,
+    item_sha256: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> CustodyEvent:
+    """Append one event to the case's chain, in the caller's transaction.
+
+    The event is committed together with the change it records, so neither can exist without
+    the other.
+    """
+    case = lock_case(session, case)
+    session.flush()
+    record_type = record_id = rhash = None
+    if record is not None:
+        record_type, record_id = record_ref(record)
+        rhash = record_hash(record)  # type: ignore[arg-type]
+    event = CustodyEvent(
+        case_id=case.id,
+        seq=case.chain_seq + 1,
+        at=iso_utc(utcnow()),
+        actor=actor,
+        action=action,
+        item_sha256=item_sha256,
+        record_type=record_type,
+        record_id=record_id,
+        record_hash=rhash,
+        details=details or {},
+        prev_hash=case.chain_head,
+    )
+    event.hash = event_hash(event, case.code)
+    session.add(event)
+    case.chain_seq = event.seq
+    case.chain_head = event.hash
+    session.flush()
+    return event
+
+
+def case_events(session: Session, case: Case) -> list[CustodyEvent]:
+    return list(
+        session.scalars(
+            select(CustodyEvent).where(CustodyEvent.case_id == case.id).order_by(CustodyEvent.seq)
+        )
+    )
+
+
+def verify_chain(session: Session, case: Case) -> list[ChainProblem]:
+    """Walk a case's chain from genesis; report every broken link, gap and edited event."""
+    problems: list[ChainProblem] = []
+    prev = GENESIS_HASH
+    expected_seq = 1
+    for event in case_events(session, case):
+        where = f"{case.code} event {event.seq}"
+        if event.seq != expected_seq:
+            problems.append(
+                ChainProblem(where, f"sequence gap: expected event {expected_seq} (deleted?)")
+            )
+        if event.prev_hash != prev:
+            problems.append(ChainProblem(where, "does not link to the previous event"))
+        if event_hash(event, case.code) != event.hash:
+            problems.append(ChainProblem(where, "content does not match its hash (edited)"))
+        prev = event.hash
+        expected_seq = event.seq + 1
+    if case.chain_seq != expected_seq - 1 or case.chain_head != prev:
+        problems.append(
+            ChainProblem(
+                case.code,
+                f"chain ends at event {expected_seq - 1} but the case records "
+                f"{case.chain_seq} events (events deleted from the end?)",
+            )
+        )
+    return problems
+
+
+def verify_records(
+    session: Session, case: Case, records: Iterable[object]
+) -> list[ChainProblem]:
+    """Compare each record row with the hash last logged for it."""
+    last_logged: dict[tuple[str, str], str | None] = {}
+    for event in case_events(session, case):
+        if event.record_type is not None and event.record_id is not None:
+            last_logged[(event.record_type, event.record_id)] = event.record_hash
+    problems: list[ChainProblem] = []
+    seen: set[tuple[str, str]] = set()
+    for record in records:
+        ref = record_ref(record)
+        seen.add(ref)
+        where = f"{case.code} {ref[0]} {ref[1]}"
+        if ref not in last_logged:
+            problems.append(ChainProblem(where, "row has no custody event (inserted directly?)"))
+        elif last_logged[ref] != record_hash(record):  # type: ignore[arg-type]
+            problems.append(ChainProblem(where, "row differs from what the custody log recorded"))
+    for ref in sorted(set(last_logged) - seen):
+        problems.append(
+            ChainProblem(f"{case.code} {ref[0]} {ref[1]}", "logged record is missing (deleted?)")
+        )
+    return problems

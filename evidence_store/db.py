@@ -1,0 +1,234 @@
+"""Workspaces: where a team's database and blob store live, and how sessions are opened.
+
+A workspace is a directory (`--home`, default `./.claimcheck`) holding `workspace.json`, the
+SQLite database (unless `--db` points at PostgreSQL), `blobs/` and `derived/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from evidence_store.blobs import BlobStore, DerivedStore
+from evidence_store.errors import (
+    StoreBusyError,
+    StoreUnavailableError,
+    WorkspaceExistsError,
+    WorkspaceMissingError,
+)
+from evidence_store.timeutil import iso_utc, utcnow
+
+WORKSPACE_FILE = "workspace.json"
+SQLITE_FILE = "claimcheck.db"
+
+# SQLite waits this long for a lock inside one attempt; `run_write` retries whole transactions
+# on top of that, so a user sees "busy" only after WRITE_RETRY_SECONDS of contention.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+WRITE_RETRY_SECONDS = 60.0
+
+T = TypeVar("T")
+
+
+@dataclass
+class Workspace:
+    home: Path
+    url: str
+    engine: Engine
+    blobs: BlobStore
+    derived: DerivedStore
+    info: dict[str, Any]
+    _sessions: sessionmaker[Session]
+    _write_sessions: sessionmaker[Session]
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies this workspace in reports and exports (stable, not secret)."""
+        return str(self.info["workspace_id"])
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+    def run_write(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one write transaction, retrying the whole of it on lock contention
+        and serialisation failures, with jittered backoff, for at most WRITE_RETRY_SECONDS."""
+        deadline = time.monotonic() + WRITE_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                with self._write_sessions() as session, session.begin():
+                    return work(session)
+            except (OperationalError, IntegrityError, DBAPIError) as exc:
+                if not _is_transient(exc) or time.monotonic() > deadline:
+                    if _is_transient(exc):
+                        raise StoreBusyError(
+                            "the workspace stayed busy with another claimcheck process for "
+                            f"{WRITE_RETRY_SECONDS:.0f} s; try again"
+                        ) from exc
+                    raise _translate(exc) from exc
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 1.0)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _is_transient(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    markers = (
+        "database is locked",
+        "database table is locked",
+        "could not serialize",
+        "deadlock detected",
+        # Two writers raced for the same chain sequence number or case code: retrying reads
+        # the new head and succeeds.
+        "unique constraint failed: custody_events",
+        "custody_events_case_id_seq_key",
+        "unique constraint failed: cases.code",
+        "cases_code_key",
+        "unique constraint failed: evidence_items.code",
+        "evidence_items_code_key",
+        "unique constraint failed: findings.code",
+        "findings_code_key",
+        "unique constraint failed: evidence_items.case_id, evidence_items.sha256",
+        "evidence_items_case_id_sha256_key",
+        "unique constraint failed: blobs.sha256",
+        "blobs_pkey",
+        "unique constraint failed: item_links",
+        "item_links_item_id_role_site_id_key",
+        "unique constraint failed: frames",
+        "frames_item_id_frame_index_key",
+    )
+    return any(m in text for m in markers)
+
+
+def _translate(exc: Exception) -> Exception:
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "readonly" in text or "read-only" in text or "attempt to write a readonly" in text:
+        return StoreUnavailableError("the workspace database is read-only; nothing was changed")
+    if "disk" in text and "full" in text:
+        return StoreUnavailableError("disk full; nothing was changed")
+    if isinstance(exc, OperationalError):
+        first = str(getattr(exc, "orig", exc)).splitlines()[0]
+        return StoreUnavailableError(f"database error: {first}")
+    return exc
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("CLAIMCHECK_HOME", ".claimcheck"))
+
+
+def _sqlite_url(home: Path) -> str:
+    return f"sqlite:///{(home / SQLITE_FILE).resolve()}"
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "isolation_level": None}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            # FULL: a committed custody event survives power loss, not just a process crash.
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            # Writers take the lock up front: a deferred transaction that later upgrades to a
+            # write can fail with "database is locked" without waiting for the busy timeout.
+            mode = "IMMEDIATE" if conn.get_execution_options().get("cc_write") else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for a bad URL
+        raise StoreUnavailableError(f"cannot use database URL: {exc}") from exc
+
+
+def _build(home: Path, url: str, info: dict[str, Any]) -> Workspace:
+    engine = _make_engine(url)
+    write_engine = engine.execution_options(cc_write=True)
+    return Workspace(
+        home=home,
+        url=url,
+        engine=engine,
+        blobs=BlobStore(home / "blobs"),
+        derived=DerivedStore(home / "derived"),
+        info=info,
+        _sessions=sessionmaker(engine, expire_on_commit=False),
+        _write_sessions=sessionmaker(write_engine, expire_on_commit=False),
+    )
+
+
+def init_workspace(home: Path, db_url: str | None = None) -> Workspace:
+    """Create a workspace and its schema. Refuses to overwrite an existing one."""
+    from evidence_store.migrate import upgrade_to_head
+
+    marker = home / WORKSPACE_FILE
+    if marker.exists():
+        raise WorkspaceExistsError(f"a workspace already exists at {home}")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "blobs").mkdir(exist_ok=True)
+        (home / "derived").mkdir(exist_ok=True)
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot create workspace at {home}: {exc.strerror}") from exc
+    info = {
+        "workspace_id": uuid.uuid4().hex,
+        "created_at": iso_utc(utcnow()),
+        "database": "postgresql" if db_url else "sqlite",
+    }
+    url = db_url or _sqlite_url(home)
+    ws = _build(home, url, info)
+    upgrade_to_head(ws.engine)
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, marker)
+    return ws
+
+
+def open_workspace(home: Path, db_url: str | None = None) -> Workspace:
+    """Open an existing workspace, migrating an older schema and refusing a newer one."""
+    from evidence_store.migrate import check_and_upgrade
+
+    marker = home / WORKSPACE_FILE
+    if not marker.is_file():
+        raise WorkspaceMissingError(
+            f"no claimcheck workspace at {home} (run `claimcheck init` or pass --home)"
+        )
+    try:
+        info = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreUnavailableError(f"cannot read {marker}: {exc}") from exc
+    if db_url is None and info.get("database") == "postgresql":
+        raise StoreUnavailableError(
+            f"the workspace at {home} keeps its records in PostgreSQL: pass --db or set "
+            "CLAIMCHECK_DB"
+        )
+    ws = _build(home, db_url or _sqlite_url(home), info)
+    check_and_upgrade(ws.engine)
+    return ws
