@@ -22,12 +22,16 @@ from verify.errors import InvalidValueError
 from verify.features import Features
 
 # Lowe's ratio test: keep a match only if its nearest neighbour is clearly closer than the second
-# nearest. 0.8 is Lowe's value for SIFT; with the mutual check and MAGSAC after it, a looser ratio
-# adds true matches on wide baselines while the geometry removes the extra false ones.
+# nearest. Lowe's 0.8 is too strict for photos taken years apart by different people: on
+# ../shared/data/sites most landmark same-site pairs kept under 20 tentative matches at 0.8 and
+# could not be told from chance. At 0.9 they keep 100-400; the extra false matches are removed by
+# the mutual check and MAGSAC, and different-site pairs still verify at most 17 inliers
+# (benchmarks/bench_sitematch.py).
 RATIO_TEST = 0.9
 
-# FLANN randomised KD-trees for float descriptors (SIFT/RootSIFT): 4 trees and 64 leaf checks
-# find the true nearest neighbour for most descriptors at a fraction of brute force's cost.
+# FLANN randomised KD-trees for float descriptors (SIFT/RootSIFT). The search dominates the cost
+# of a pair: 32 leaf checks take 20 ms for 2000 descriptors against 36 ms at 64; the accuracy
+# figures in benchmarks/RESULTS.md are measured at 32.
 FLANN_TREES = 4
 FLANN_CHECKS = 32
 
@@ -160,6 +164,13 @@ def _search(index_of: Features, queries: np.ndarray, *, k: int) -> list[list[cv2
 # frame, so reusing an image's index saves its construction on every pair but the first.
 _INDEX_CACHE_SIZE = 32
 _local = threading.local()
+
+
+def clear_index_cache() -> None:
+    """Forget this thread's cached search indexes (benchmarks use it to time cold matching)."""
+    cache = getattr(_local, "cache", None)
+    if cache is not None:
+        cache.clear()
 
 
 def _index(features: Features) -> cv2.DescriptorMatcher:
