@@ -142,3 +142,10 @@ def test_corrupt_file_raises_typed_error(tmp_path, sites_dir):
     for path in (truncated, junk):
         with pytest.raises(VerifyError):
             extract_features_from_file(path)
+
+
+def test_settings_key_names_every_setting():
+    from verify.features import settings_key
+
+    assert settings_key() == "rootsift-1024-2000-v1"
+    assert settings_key("orb", 640, 500) != settings_key("orb", 640, 501)
