@@ -349,7 +349,10 @@ def main() -> None:
         "-> 40, ORB 31 -> 62); a second site also reaching MIN_INLIERS, or a runner-up within "
         f"{MARGIN_RATIO:g}x, gives `ambiguous` (no site). Calibration data was run once with "
         "these values fixed. Photos of St Paul's and the Capitol have one other photo of their "
-        "site each, so they are outside the 90% target set.",
+        "site each, so they are outside the 90% target set. Summary at measurement time: "
+        "RootSIFT (default) and SIFT met both targets (0 wrong, 94% of the target set) and "
+        "stayed at half the threshold on the unseen drone place; ORB, the fast option, was "
+        "never wrong but decided 86% of the target set.",
         "",
     ]
     body = list(header)
