@@ -112,19 +112,25 @@ class Features:
         missing = required - arrays.keys()
         if missing:
             raise InvalidValueError(f"Features blob lacks {', '.join(sorted(missing))}")
-        if int(arrays["version"]) != _FORMAT_VERSION:
-            raise InvalidValueError(f"Features blob has unknown version {int(arrays['version'])}")
-        n = int(arrays["keypoints"].shape[0]) if arrays["keypoints"].ndim == 2 else -1
-        image_size = arrays["image_size"]
-        features = cls(
-            method=str(arrays["method"]),
-            keypoints=arrays["keypoints"].astype(np.float32, copy=False),
-            descriptors=arrays["descriptors"],
-            image_size=(int(image_size[0]), int(image_size[1])) if image_size.size == 2 else (0, 0),
-            scale=float(arrays["scale"]),
-            sizes=arrays.get("sizes", np.zeros(max(n, 0), np.float32)).astype(np.float32),
-            angles=arrays.get("angles", np.zeros(max(n, 0), np.float32)).astype(np.float32),
-        )
+        try:
+            version = int(arrays["version"])
+            if version != _FORMAT_VERSION:
+                raise InvalidValueError(f"Features blob has unknown version {version}")
+            keypoints = arrays["keypoints"].astype(np.float32, copy=False)
+            n = int(keypoints.shape[0]) if keypoints.ndim == 2 else 0
+            image_size = arrays["image_size"].reshape(-1)
+            features = cls(
+                method=str(arrays["method"]),
+                keypoints=keypoints,
+                descriptors=arrays["descriptors"],
+                image_size=(int(image_size[0]), int(image_size[1])),
+                scale=float(arrays["scale"]),
+                sizes=arrays.get("sizes", np.zeros(n, np.float32)).astype(np.float32),
+                angles=arrays.get("angles", np.zeros(n, np.float32)).astype(np.float32),
+            )
+        except (TypeError, ValueError, IndexError, OverflowError) as exc:
+            # Wrong shapes or dtypes (a damaged or hand-made blob): never an untyped error.
+            raise InvalidValueError(f"malformed Features blob: {exc}") from exc
         _validate(features)
         return features
 
@@ -143,9 +149,11 @@ def _validate(f: Features) -> None:
     """Reject inconsistent Features (a damaged cache entry must not reach the matcher)."""
     if f.method not in METHODS:
         raise InvalidValueError(f"unknown feature method {f.method!r}")
-    n = f.keypoints.shape[0]
     if f.keypoints.ndim != 2 or f.keypoints.shape[1] != 2:
         raise InvalidValueError(f"keypoints must be (N, 2), got {f.keypoints.shape}")
+    if not np.isfinite(f.keypoints).all():
+        raise InvalidValueError("keypoints contain NaN or infinite coordinates")
+    n = f.keypoints.shape[0]
     dim, dtype = (
         (_ORB_DESCRIPTOR_BYTES, np.uint8) if f.is_binary else (_FLOAT_DESCRIPTOR_DIM, np.float32)
     )

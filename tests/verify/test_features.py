@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from verify.errors import InvalidValueError
 from verify.features import (
@@ -149,3 +151,31 @@ def test_settings_key_names_every_setting():
 
     assert settings_key() == "rootsift-1024-2000-v1"
     assert settings_key("orb", 640, 500) != settings_key("orb", 640, 501)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["version", "method", "keypoints", "descriptors", "image_size", "scale", "sizes"]
+        ),
+        st.sampled_from(
+            [
+                np.zeros(()),
+                np.zeros(3),
+                np.zeros((2, 2)),
+                np.array("rootsift"),
+                np.array(1, np.int32),
+                np.full((1, 2), np.nan, np.float32),
+                np.zeros((1, 128), np.float32),
+            ]
+        ),
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_from_bytes_never_raises_untyped_errors(arrays):
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    with pytest.raises(InvalidValueError):
+        Features.from_bytes(buf.getvalue())
