@@ -1,0 +1,250 @@
+"""Geometric verification of two images' local features: how many matches one 3-D scene explains.
+
+Descriptor matches alone are noisy (repeated windows, foliage, text); only matches that agree with
+one camera geometry count. Tentative matches (approximate nearest neighbours, Lowe's ratio test,
+mutual check) are verified with MAGSAC++ (OpenCV USAC) against a fundamental matrix, and against
+a homography for planar scenes (facades, aerial views) where the fundamental matrix is degenerate.
+The result is the inlier count the site decision (`verify.sitematch`) is built on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import cv2
+import numpy as np
+
+from verify.errors import InvalidValueError
+from verify.features import Features
+
+# Lowe's ratio test: keep a match only if its nearest neighbour is clearly closer than the second
+# nearest. Lowe's 0.8 is too strict for photos taken years apart by different people: on
+# ../shared/data/sites most landmark same-site pairs kept under 20 tentative matches at 0.8 and
+# could not be told from chance. At 0.9 they keep 100-400; the extra false matches are removed by
+# the mutual check and MAGSAC, and different-site pairs still verify at most 17 inliers
+# (benchmarks/bench_sitematch.py).
+RATIO_TEST = 0.9
+
+# FLANN randomised KD-trees for float descriptors (SIFT/RootSIFT). The search dominates the cost
+# of a pair: 32 leaf checks take 20 ms for 2000 descriptors against 36 ms at 64; the accuracy
+# figures in benchmarks/RESULTS.md are measured at 32.
+FLANN_TREES = 4
+FLANN_CHECKS = 32
+
+# FLANN multi-probe LSH for binary (ORB) descriptors: 6 hash tables of 12-bit keys, probing
+# neighbouring buckets once. 2.5x faster than brute-force Hamming at 2000 descriptors (16 vs
+# 41 ms), which is ORB's whole point as the fast option.
+LSH_TABLES = 6
+LSH_KEY_BITS = 12
+LSH_PROBE_LEVEL = 1
+
+# Fewer tentative matches than this cannot support a verified model with any confidence (the
+# fundamental matrix needs 7, and 7-15 random matches fit one by chance), so we report 0 inliers.
+MIN_TENTATIVE = 15
+
+# MAGSAC++ thresholds, in pixels of the image as features were DETECTED (see `Features.scale`),
+# i.e. at most ~1024 px on the longest side. Keypoints are localised to about a pixel there.
+FUNDAMENTAL_THRESHOLD_PX = 1.0
+HOMOGRAPHY_THRESHOLD_PX = 3.0
+RANSAC_CONFIDENCE = 0.999
+RANSAC_MAX_ITERS = 10_000
+
+# A homography explains a planar (or purely rotated) view with a 2-D point-to-point constraint, so
+# its inliers are far less likely to be chance than the fundamental matrix's point-to-line ones.
+# When the homography keeps at least this share of the fundamental matrix's inliers, the scene is
+# treated as planar and the homography is the model reported.
+HOMOGRAPHY_SHARE = 0.8
+
+# Fixed RNG seed for MAGSAC's sampling so the same pair of images always gives the same count.
+RNG_SEED = 0
+
+
+class GeometryModel(StrEnum):
+    """Which two-view model verified the matches."""
+
+    FUNDAMENTAL = "fundamental"
+    HOMOGRAPHY = "homography"
+    NONE = "none"
+
+
+@dataclass(frozen=True, eq=False)
+class PairMatch:
+    """Result of verifying image A against image B.
+
+    `tentative` counts matches surviving the ratio test and mutual check; `inliers` those the
+    `model` explains. `points_a`/`points_b` are the inlier correspondences, float32 (K, 2) in each
+    image's ORIGINAL pixel coordinates; `size_a`/`size_b` are those images' (width, height), so a
+    picture drawn at another resolution can rescale the points.
+    """
+
+    inliers: int
+    tentative: int
+    model: GeometryModel
+    points_a: np.ndarray
+    points_b: np.ndarray
+    size_a: tuple[int, int]
+    size_b: tuple[int, int]
+
+    @property
+    def inlier_ratio(self) -> float:
+        """Inliers as a share of tentative matches (0 when there were none)."""
+        return self.inliers / self.tentative if self.tentative else 0.0
+
+
+def match_pair(a: Features, b: Features) -> PairMatch:
+    """Match two images' features and count the matches one scene geometry explains.
+
+    Deterministic: the same two inputs always give the same result. Degenerate inputs (no or too
+    few keypoints) give `inliers=0, model=NONE`; features of different methods raise
+    `InvalidValueError`, as their descriptors cannot be compared.
+    """
+    if a.method != b.method:
+        raise InvalidValueError(f"cannot match {a.method} features against {b.method} features")
+    idx_a, idx_b = tentative_matches(a, b)
+    tentative = len(idx_a)
+    if tentative < MIN_TENTATIVE:
+        return _no_match(a, b, tentative)
+    pts_a = a.keypoints[idx_a]
+    pts_b = b.keypoints[idx_b]
+    # Verify in detection pixels, where the thresholds are defined.
+    det_a = (pts_a * np.float32(a.scale)).astype(np.float64)
+    det_b = (pts_b * np.float32(b.scale)).astype(np.float64)
+    f_mask = _verify(det_a, det_b, GeometryModel.FUNDAMENTAL)
+    h_mask = _verify(det_a, det_b, GeometryModel.HOMOGRAPHY)
+    f_count, h_count = int(f_mask.sum()), int(h_mask.sum())
+    if h_count > 0 and h_count >= HOMOGRAPHY_SHARE * f_count:
+        model, mask = GeometryModel.HOMOGRAPHY, h_mask
+    elif f_count > 0:
+        model, mask = GeometryModel.FUNDAMENTAL, f_mask
+    else:
+        return _no_match(a, b, tentative)
+    return PairMatch(
+        inliers=int(mask.sum()),
+        tentative=tentative,
+        model=model,
+        points_a=np.ascontiguousarray(pts_a[mask]),
+        points_b=np.ascontiguousarray(pts_b[mask]),
+        size_a=a.image_size,
+        size_b=b.image_size,
+    )
+
+
+def tentative_matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into a, into b) of matches passing the ratio test and the mutual check.
+
+    a[i] -> b[j] is kept when b[j] is a[i]'s nearest neighbour by Lowe's ratio test AND a[i] is
+    b[j]'s nearest neighbour. The backward search only runs for the b[j] the forward pass
+    selected, which halves the cost of a full two-way match at the same result.
+    """
+    if len(a) < 2 or len(b) < 2:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    fwd = _search(b, a.descriptors, k=2)
+    idx_a = np.array([m[0].queryIdx for m in fwd if len(m) == 2 and _passes_ratio(m)], np.intp)
+    if len(idx_a) == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    best = {m[0].queryIdx: m[0].trainIdx for m in fwd if len(m) == 2}
+    idx_b = np.array([best[i] for i in idx_a], np.intp)
+    # Mutual check on the unique b candidates only.
+    candidates = np.unique(idx_b)
+    bwd = _search(a, b.descriptors[candidates], k=1)
+    back = {int(candidates[m[0].queryIdx]): m[0].trainIdx for m in bwd if m}
+    keep = np.array([back.get(int(j)) == int(i) for i, j in zip(idx_a, idx_b, strict=True)])
+    return idx_a[keep], idx_b[keep]
+
+
+def _passes_ratio(pair: Sequence[cv2.DMatch]) -> bool:
+    return pair[0].distance < RATIO_TEST * pair[1].distance
+
+
+def _search(index_of: Features, queries: np.ndarray, *, k: int) -> list[list[cv2.DMatch]]:
+    """k nearest neighbours of `queries` among `index_of`'s descriptors."""
+    matcher = _index(index_of)
+    return list(matcher.knnMatch(np.ascontiguousarray(queries), k=k))
+
+
+# Search indexes of recently matched Features, per thread (OpenCV matchers are not thread-safe).
+# One footage frame is matched against every reference image and each reference against every
+# frame, so reusing an image's index saves its construction on every pair but the first.
+_INDEX_CACHE_SIZE = 32
+_local = threading.local()
+
+
+def clear_index_cache() -> None:
+    """Forget this thread's cached search indexes (benchmarks use it to time cold matching)."""
+    cache = getattr(_local, "cache", None)
+    if cache is not None:
+        cache.clear()
+
+
+def _index(features: Features) -> cv2.DescriptorMatcher:
+    cache: OrderedDict[int, tuple[Features, cv2.DescriptorMatcher]] = (
+        getattr(_local, "cache", None) or OrderedDict()
+    )
+    _local.cache = cache
+    hit = cache.get(id(features))
+    if hit is not None and hit[0] is features:
+        cache.move_to_end(id(features))
+        return hit[1]
+    if features.is_binary:
+        index_params = {
+            "algorithm": 6,  # FLANN_INDEX_LSH
+            "table_number": LSH_TABLES,
+            "key_size": LSH_KEY_BITS,
+            "multi_probe_level": LSH_PROBE_LEVEL,
+        }
+    else:
+        index_params = {"algorithm": 1, "trees": FLANN_TREES}  # 1 = FLANN_INDEX_KDTREE
+    matcher = cv2.FlannBasedMatcher(index_params, {"checks": FLANN_CHECKS})
+    matcher.add([features.descriptors])
+    # FLANN's randomised KD-trees draw split dimensions from OpenCV's global RNG; seeding it
+    # before construction makes approximate matching repeatable.
+    cv2.setRNGSeed(RNG_SEED)
+    matcher.train()
+    cache[id(features)] = (features, matcher)
+    while len(cache) > _INDEX_CACHE_SIZE:
+        cache.popitem(last=False)
+    return matcher
+
+
+def _verify(pts_a: np.ndarray, pts_b: np.ndarray, model: GeometryModel) -> np.ndarray:
+    """Boolean inlier mask of MAGSAC++ fitting `model`; all False if no model is found."""
+    params = cv2.UsacParams()
+    params.sampler = cv2.SAMPLING_UNIFORM
+    params.score = cv2.SCORE_METHOD_MAGSAC
+    params.loMethod = cv2.LOCAL_OPTIM_SIGMA
+    params.loIterations = 10
+    params.loSampleSize = 20
+    params.confidence = RANSAC_CONFIDENCE
+    params.maxIterations = RANSAC_MAX_ITERS
+    params.randomGeneratorState = RNG_SEED
+    params.isParallel = False
+    try:
+        if model is GeometryModel.FUNDAMENTAL:
+            params.threshold = FUNDAMENTAL_THRESHOLD_PX
+            result, mask = cv2.findFundamentalMat(pts_a, pts_b, params=params)
+        else:
+            params.threshold = HOMOGRAPHY_THRESHOLD_PX
+            result, mask = cv2.findHomography(pts_a, pts_b, params=params)
+    except cv2.error:
+        # OpenCV raises on degenerate configurations (all points collinear or identical): no model.
+        return np.zeros(len(pts_a), bool)
+    if result is None or mask is None:
+        return np.zeros(len(pts_a), bool)
+    return mask.ravel().astype(bool)
+
+
+def _no_match(a: Features, b: Features, tentative: int) -> PairMatch:
+    empty = np.zeros((0, 2), np.float32)
+    return PairMatch(
+        inliers=0,
+        tentative=tentative,
+        model=GeometryModel.NONE,
+        points_a=empty,
+        points_b=empty.copy(),
+        size_a=a.image_size,
+        size_b=b.image_size,
+    )
