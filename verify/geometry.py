@@ -1,0 +1,206 @@
+"""Geometric verification of two images' local features: how many matches one 3-D scene explains.
+
+Descriptor matches alone are noisy (repeated windows, foliage, text); only matches that agree with
+one camera geometry count. Tentative matches (approximate nearest neighbours, Lowe's ratio test,
+mutual check) are verified with MAGSAC++ (OpenCV USAC) against a fundamental matrix, and against
+a homography for planar scenes (facades, aerial views) where the fundamental matrix is degenerate.
+The result is the inlier count the site decision (`verify.sitematch`) is built on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import cv2
+import numpy as np
+
+from verify.errors import InvalidValueError
+from verify.features import Features
+
+# Lowe's ratio test: keep a match only if its nearest neighbour is clearly closer than the second
+# nearest. 0.8 is Lowe's value for SIFT; with the mutual check and MAGSAC after it, a looser ratio
+# adds true matches on wide baselines while the geometry removes the extra false ones.
+RATIO_TEST = 0.8
+
+# FLANN randomised KD-trees for float descriptors (SIFT/RootSIFT): 4 trees and 64 leaf checks
+# find the true nearest neighbour for most descriptors at a fraction of brute force's cost.
+FLANN_TREES = 4
+FLANN_CHECKS = 64
+
+# Fewer tentative matches than this cannot support a verified model with any confidence (the
+# fundamental matrix needs 7, and 7-15 random matches fit one by chance), so we report 0 inliers.
+MIN_TENTATIVE = 15
+
+# MAGSAC++ thresholds, in pixels of the image as features were DETECTED (see `Features.scale`),
+# i.e. at most ~1024 px on the longest side. Keypoints are localised to about a pixel there.
+FUNDAMENTAL_THRESHOLD_PX = 1.0
+HOMOGRAPHY_THRESHOLD_PX = 3.0
+RANSAC_CONFIDENCE = 0.999
+RANSAC_MAX_ITERS = 10_000
+
+# A homography explains a planar (or purely rotated) view with a 2-D point-to-point constraint, so
+# its inliers are far less likely to be chance than the fundamental matrix's point-to-line ones.
+# When the homography keeps at least this share of the fundamental matrix's inliers, the scene is
+# treated as planar and the homography is the model reported.
+HOMOGRAPHY_SHARE = 0.8
+
+# Fixed RNG seed for MAGSAC's sampling so the same pair of images always gives the same count.
+RNG_SEED = 0
+
+
+class GeometryModel(StrEnum):
+    """Which two-view model verified the matches."""
+
+    FUNDAMENTAL = "fundamental"
+    HOMOGRAPHY = "homography"
+    NONE = "none"
+
+
+@dataclass(frozen=True, eq=False)
+class PairMatch:
+    """Result of verifying image A against image B.
+
+    `tentative` counts matches surviving the ratio test and mutual check; `inliers` those the
+    `model` explains. `points_a`/`points_b` are the inlier correspondences, float32 (K, 2) in each
+    image's ORIGINAL pixel coordinates; `size_a`/`size_b` are those images' (width, height), so a
+    picture drawn at another resolution can rescale the points.
+    """
+
+    inliers: int
+    tentative: int
+    model: GeometryModel
+    points_a: np.ndarray
+    points_b: np.ndarray
+    size_a: tuple[int, int]
+    size_b: tuple[int, int]
+
+    @property
+    def inlier_ratio(self) -> float:
+        """Inliers as a share of tentative matches (0 when there were none)."""
+        return self.inliers / self.tentative if self.tentative else 0.0
+
+
+def match_pair(a: Features, b: Features) -> PairMatch:
+    """Match two images' features and count the matches one scene geometry explains.
+
+    Deterministic: the same two inputs always give the same result. Degenerate inputs (no or too
+    few keypoints) give `inliers=0, model=NONE`; features of different methods raise
+    `InvalidValueError`, as their descriptors cannot be compared.
+    """
+    if a.method != b.method:
+        raise InvalidValueError(f"cannot match {a.method} features against {b.method} features")
+    idx_a, idx_b = tentative_matches(a, b)
+    tentative = len(idx_a)
+    if tentative < MIN_TENTATIVE:
+        return _no_match(a, b, tentative)
+    pts_a = a.keypoints[idx_a]
+    pts_b = b.keypoints[idx_b]
+    # Verify in detection pixels, where the thresholds are defined.
+    det_a = (pts_a * np.float32(a.scale)).astype(np.float64)
+    det_b = (pts_b * np.float32(b.scale)).astype(np.float64)
+    f_mask = _verify(det_a, det_b, GeometryModel.FUNDAMENTAL)
+    h_mask = _verify(det_a, det_b, GeometryModel.HOMOGRAPHY)
+    f_count, h_count = int(f_mask.sum()), int(h_mask.sum())
+    if h_count > 0 and h_count >= HOMOGRAPHY_SHARE * f_count:
+        model, mask = GeometryModel.HOMOGRAPHY, h_mask
+    elif f_count > 0:
+        model, mask = GeometryModel.FUNDAMENTAL, f_mask
+    else:
+        return _no_match(a, b, tentative)
+    return PairMatch(
+        inliers=int(mask.sum()),
+        tentative=tentative,
+        model=model,
+        points_a=np.ascontiguousarray(pts_a[mask]),
+        points_b=np.ascontiguousarray(pts_b[mask]),
+        size_a=a.image_size,
+        size_b=b.image_size,
+    )
+
+
+def tentative_matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (into a, into b) of matches passing the ratio test both ways round (mutual check)."""
+    if len(a) < 2 or len(b) < 2:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    matcher = _matcher(binary=a.is_binary)
+    fwd = _ratio_matches(matcher, a.descriptors, b.descriptors)
+    bwd = _ratio_matches(matcher, b.descriptors, a.descriptors)
+    # Mutual: a[i] -> b[j] survives only if b[j]'s own best match is a[i].
+    keep = [(i, j) for i, j in fwd.items() if bwd.get(j) == i]
+    keep.sort()
+    if not keep:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    arr = np.array(keep, dtype=np.intp)
+    return arr[:, 0], arr[:, 1]
+
+
+def _matcher(*, binary: bool) -> cv2.DescriptorMatcher:
+    if binary:
+        # Brute-force Hamming is exact and, at a few thousand 256-bit descriptors, as fast as LSH.
+        return cv2.BFMatcher(cv2.NORM_HAMMING)
+    # FLANN's KD-tree construction draws random split dimensions from OpenCV's global RNG;
+    # seeding it makes approximate matching repeatable.
+    cv2.setRNGSeed(RNG_SEED)
+    return cv2.FlannBasedMatcher(
+        {"algorithm": 1, "trees": FLANN_TREES},  # 1 = FLANN_INDEX_KDTREE
+        {"checks": FLANN_CHECKS},
+    )
+
+
+def _ratio_matches(
+    matcher: cv2.DescriptorMatcher, query: np.ndarray, train: np.ndarray
+) -> dict[int, int]:
+    """query index -> train index for nearest neighbours passing Lowe's ratio test."""
+    if hasattr(matcher, "clear"):
+        matcher.clear()
+    cv2.setRNGSeed(RNG_SEED)
+    knn = matcher.knnMatch(query, train, k=2)
+    out: dict[int, int] = {}
+    for pair in knn:
+        if len(pair) < 2:
+            continue
+        best, second = pair
+        if best.distance < RATIO_TEST * second.distance:
+            out[best.queryIdx] = best.trainIdx
+    return out
+
+
+def _verify(pts_a: np.ndarray, pts_b: np.ndarray, model: GeometryModel) -> np.ndarray:
+    """Boolean inlier mask of MAGSAC++ fitting `model`; all False if no model is found."""
+    params = cv2.UsacParams()
+    params.sampler = cv2.SAMPLING_UNIFORM
+    params.score = cv2.SCORE_METHOD_MAGSAC
+    params.loMethod = cv2.LOCAL_OPTIM_SIGMA
+    params.loIterations = 10
+    params.loSampleSize = 20
+    params.confidence = RANSAC_CONFIDENCE
+    params.maxIterations = RANSAC_MAX_ITERS
+    params.randomGeneratorState = RNG_SEED
+    params.isParallel = False
+    try:
+        if model is GeometryModel.FUNDAMENTAL:
+            params.threshold = FUNDAMENTAL_THRESHOLD_PX
+            result, mask = cv2.findFundamentalMat(pts_a, pts_b, params=params)
+        else:
+            params.threshold = HOMOGRAPHY_THRESHOLD_PX
+            result, mask = cv2.findHomography(pts_a, pts_b, params=params)
+    except cv2.error:
+        # OpenCV raises on degenerate configurations (all points collinear or identical): no model.
+        return np.zeros(len(pts_a), bool)
+    if result is None or mask is None:
+        return np.zeros(len(pts_a), bool)
+    return mask.ravel().astype(bool)
+
+
+def _no_match(a: Features, b: Features, tentative: int) -> PairMatch:
+    empty = np.zeros((0, 2), np.float32)
+    return PairMatch(
+        inliers=0,
+        tentative=tentative,
+        model=GeometryModel.NONE,
+        points_a=empty,
+        points_b=empty.copy(),
+        size_a=a.image_size,
+        size_b=b.image_size,
+    )
