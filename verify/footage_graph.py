@@ -24,7 +24,7 @@ from verify.errors import InvalidValueError
 # RootSIFT, footage degraded to 640 px / JPEG q40). Calibrated by benchmarks/bench_footage_graph.py
 # (`calibrate`): over all pairs of photos of DIFFERENT sites in ../shared/data/sites (full size and
 # degraded) the most inliers seen was far below this; see benchmarks/RESULTS.md, issue 9 section.
-LINK_MIN_INLIERS = 30
+LINK_MIN_INLIERS = 20
 
 
 @dataclass(frozen=True)

@@ -192,3 +192,71 @@ def test_property_carried_chain_is_valid_and_widest(graph):
         stronger_links = [lk for lk in links if lk.inliers >= max(better, LINK_MIN_INLIERS)]
         reach = _reachable(out.node, stronger_links, max(better, LINK_MIN_INLIERS))
         assert not any(site_of[n].inliers >= better for n in reach if n in site_of)
+
+
+# --- real photos -----------------------------------------------------------------------------
+
+
+def _footage_features(path):
+    """Features of a photo as denial footage arrives: 640 px, JPEG quality 40."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from verify.features import extract_features
+    from verify.media import load_image
+
+    img = Image.fromarray(load_image(path, max_side=640))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=40)
+    return extract_features(np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")))
+
+
+@pytest.fixture(scope="module")
+def castle_walk(sites_dir):
+    from verify.geometry import match_pair
+
+    names = ["0000", "0001", "0002", "0003"]
+    feats = {n: _footage_features(sites_dir / "ettlingen_castle" / f"{n}.jpg") for n in names}
+    links = [
+        FootageLink(a, b, match_pair(feats[a], feats[b]).inliers)
+        for a, b in itertools.pairwise(names)
+    ]
+    return names, links
+
+
+def test_real_walkthrough_links_consecutive_photos_and_carries_the_site(castle_walk):
+    names, links = castle_walk
+    assert all(link.inliers >= LINK_MIN_INLIERS for link in links), links
+    direct = [DirectDecision("0000", "ettlingen castle", "ref.jpg", 150)]
+    out = _by_node(decide_footage_graph(names, direct, links))
+    assert all(d.matched_site == "ettlingen castle" for d in out.values())
+    assert [h.source for h in out["0003"].via] == ["0003", "0002", "0001", "0000"]
+    assert out["0003"].via[-1].target == "ref.jpg"
+
+
+def test_real_conflicting_direct_verdicts_make_the_group_inconclusive(castle_walk):
+    names, links = castle_walk
+    direct = [
+        DirectDecision("0000", "ettlingen castle", "ref1.jpg", 150),
+        DirectDecision("0003", "herz jesu church", "ref2.jpg", 60),
+    ]
+    out = _by_node(decide_footage_graph(names, direct, links))
+    assert all(d.matched_site is None for d in out.values())
+    assert out["0001"].conflict == ("0000", "0003")
+    assert out["0000"].conflict == ("0003",)
+
+
+def test_real_different_places_do_not_link(sites_dir):
+    from verify.geometry import match_pair
+
+    san_marco = _footage_features(
+        sites_dir / "piazza_san_marco" / "piazza_san_marco_06795901_3725050516.jpg"
+    )
+    london = _footage_features(
+        sites_dir / "london_bridge" / "london_bridge_19481797_2295892421.jpg"
+    )
+    castle = _footage_features(sites_dir / "ettlingen_castle" / "0005.jpg")
+    for a, b in ((san_marco, london), (london, castle), (castle, san_marco)):
+        assert match_pair(a, b).inliers < LINK_MIN_INLIERS
