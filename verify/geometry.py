@@ -9,6 +9,9 @@ The result is the inlier count the site decision (`verify.sitematch`) is built o
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -21,12 +24,12 @@ from verify.features import Features
 # Lowe's ratio test: keep a match only if its nearest neighbour is clearly closer than the second
 # nearest. 0.8 is Lowe's value for SIFT; with the mutual check and MAGSAC after it, a looser ratio
 # adds true matches on wide baselines while the geometry removes the extra false ones.
-RATIO_TEST = 0.8
+RATIO_TEST = 0.9
 
 # FLANN randomised KD-trees for float descriptors (SIFT/RootSIFT): 4 trees and 64 leaf checks
 # find the true nearest neighbour for most descriptors at a fraction of brute force's cost.
 FLANN_TREES = 4
-FLANN_CHECKS = 64
+FLANN_CHECKS = 32
 
 # Fewer tentative matches than this cannot support a verified model with any confidence (the
 # fundamental matrix needs 7, and 7-15 random matches fit one by chance), so we report 0 inliers.
@@ -120,50 +123,71 @@ def match_pair(a: Features, b: Features) -> PairMatch:
 
 
 def tentative_matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (into a, into b) of matches passing the ratio test both ways round (mutual check)."""
+    """Indices (into a, into b) of matches passing the ratio test and the mutual check.
+
+    a[i] -> b[j] is kept when b[j] is a[i]'s nearest neighbour by Lowe's ratio test AND a[i] is
+    b[j]'s nearest neighbour. The backward search only runs for the b[j] the forward pass
+    selected, which halves the cost of a full two-way match at the same result.
+    """
     if len(a) < 2 or len(b) < 2:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    matcher = _matcher(binary=a.is_binary)
-    fwd = _ratio_matches(matcher, a.descriptors, b.descriptors)
-    bwd = _ratio_matches(matcher, b.descriptors, a.descriptors)
-    # Mutual: a[i] -> b[j] survives only if b[j]'s own best match is a[i].
-    keep = [(i, j) for i, j in fwd.items() if bwd.get(j) == i]
-    keep.sort()
-    if not keep:
+    fwd = _search(b, a.descriptors, k=2)
+    idx_a = np.array([m[0].queryIdx for m in fwd if len(m) == 2 and _passes_ratio(m)], np.intp)
+    if len(idx_a) == 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    arr = np.array(keep, dtype=np.intp)
-    return arr[:, 0], arr[:, 1]
+    best = {m[0].queryIdx: m[0].trainIdx for m in fwd if len(m) == 2}
+    idx_b = np.array([best[i] for i in idx_a], np.intp)
+    # Mutual check on the unique b candidates only.
+    candidates = np.unique(idx_b)
+    bwd = _search(a, b.descriptors[candidates], k=1)
+    back = {int(candidates[m[0].queryIdx]): m[0].trainIdx for m in bwd if m}
+    keep = np.array([back.get(int(j)) == int(i) for i, j in zip(idx_a, idx_b, strict=True)])
+    return idx_a[keep], idx_b[keep]
 
 
-def _matcher(*, binary: bool) -> cv2.DescriptorMatcher:
-    if binary:
-        # Brute-force Hamming is exact and, at a few thousand 256-bit descriptors, as fast as LSH.
-        return cv2.BFMatcher(cv2.NORM_HAMMING)
-    # FLANN's KD-tree construction draws random split dimensions from OpenCV's global RNG;
-    # seeding it makes approximate matching repeatable.
-    cv2.setRNGSeed(RNG_SEED)
-    return cv2.FlannBasedMatcher(
-        {"algorithm": 1, "trees": FLANN_TREES},  # 1 = FLANN_INDEX_KDTREE
-        {"checks": FLANN_CHECKS},
+def _passes_ratio(pair: Sequence[cv2.DMatch]) -> bool:
+    return pair[0].distance < RATIO_TEST * pair[1].distance
+
+
+def _search(index_of: Features, queries: np.ndarray, *, k: int) -> list[list[cv2.DMatch]]:
+    """k nearest neighbours of `queries` among `index_of`'s descriptors."""
+    matcher = _index(index_of)
+    return list(matcher.knnMatch(np.ascontiguousarray(queries), k=k))
+
+
+# Search indexes of recently matched Features, per thread (OpenCV matchers are not thread-safe).
+# One footage frame is matched against every reference image and each reference against every
+# frame, so reusing an image's index saves its construction on every pair but the first.
+_INDEX_CACHE_SIZE = 32
+_local = threading.local()
+
+
+def _index(features: Features) -> cv2.DescriptorMatcher:
+    cache: OrderedDict[int, tuple[Features, cv2.DescriptorMatcher]] = (
+        getattr(_local, "cache", None) or OrderedDict()
     )
-
-
-def _ratio_matches(
-    matcher: cv2.DescriptorMatcher, query: np.ndarray, train: np.ndarray
-) -> dict[int, int]:
-    """query index -> train index for nearest neighbours passing Lowe's ratio test."""
-    if hasattr(matcher, "clear"):
-        matcher.clear()
+    _local.cache = cache
+    hit = cache.get(id(features))
+    if hit is not None and hit[0] is features:
+        cache.move_to_end(id(features))
+        return hit[1]
+    if features.is_binary:
+        # Brute-force Hamming is exact and, at a few thousand 256-bit descriptors, as fast as LSH.
+        matcher: cv2.DescriptorMatcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    else:
+        matcher = cv2.FlannBasedMatcher(
+            {"algorithm": 1, "trees": FLANN_TREES},  # 1 = FLANN_INDEX_KDTREE
+            {"checks": FLANN_CHECKS},
+        )
+    matcher.add([features.descriptors])
+    # FLANN's randomised KD-trees draw split dimensions from OpenCV's global RNG; seeding it
+    # before construction makes approximate matching repeatable.
     cv2.setRNGSeed(RNG_SEED)
-    knn = matcher.knnMatch(query, train, k=2)
-    out: dict[int, int] = {}
-    for pair in knn:
-        if len(pair) < 2:
-            continue
-        best, second = pair
-        if best.distance < RATIO_TEST * second.distance:
-            out[best.queryIdx] = best.trainIdx
-    return out
+    matcher.train()
+    cache[id(features)] = (features, matcher)
+    while len(cache) > _INDEX_CACHE_SIZE:
+        cache.popitem(last=False)
+    return matcher
 
 
 def _verify(pts_a: np.ndarray, pts_b: np.ndarray, model: GeometryModel) -> np.ndarray:
