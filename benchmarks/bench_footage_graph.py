@@ -2,7 +2,8 @@
 
 Run from the project root:
     python benchmarks/bench_footage_graph.py calibrate     # LINK_MIN_INLIERS figures
-    python benchmarks/bench_footage_graph.py walkthrough   # dev sites, then palm_desert_drone
+    python benchmarks/bench_footage_graph.py walkthrough   # dev sites (threshold sweep)
+    python benchmarks/bench_footage_graph.py walkthrough-calibration   # palm_desert_drone, once
     python benchmarks/bench_footage_graph.py scale         # 1,000 frames + 20 references
 
 Features are cached under $TMPDIR/claimcheck_bench_graph (the lead's pipeline caches them as
@@ -41,22 +42,7 @@ from verify.footage_graph import (  # noqa: E402
 from verify.geometry import match_pair  # noqa: E402
 from verify.media import load_image  # noqa: E402
 from verify.retrieval import global_descriptors, shortlist, train_vocabulary  # noqa: E402
-
-try:
-    from verify.sitematch import decide_site
-except ImportError:  # TEMPORARY until verify.sitematch is merged: a labelled stand-in rule.
-    STAND_IN = True
-
-    @dataclass(frozen=True)
-    class _StandIn:
-        matched_site: str | None
-
-    def decide_site(scores: dict[str, int]) -> _StandIn:
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        if ranked and ranked[0][1] >= 25 and all(v < 15 for _, v in ranked[1:]):
-            return _StandIn(ranked[0][0])
-        return _StandIn(None)
-
+from verify.sitematch import SiteScore, decide_site  # noqa: E402
 
 SHARED = Path(os.environ.get("CLAIMCHECK_SHARED", ROOT.parent / "shared")).resolve()
 SITES = SHARED / "data" / "sites"
@@ -115,7 +101,8 @@ def _init_worker(features: list[Features]) -> None:
 
 
 def _verify_chunk(pairs: list[tuple[int, int]]) -> list[int]:
-    return [match_pair(_POOL_FEATURES[i], _POOL_FEATURES[j]).inliers for i, j in pairs]
+    # match_pair(a, b) searches b's cached index: pairs come sorted by i, so index on i.
+    return [match_pair(_POOL_FEATURES[j], _POOL_FEATURES[i]).inliers for i, j in pairs]
 
 
 def verify_pairs(features: list[Features], pairs: Sequence[tuple[int, int]]) -> list[int]:
@@ -161,7 +148,7 @@ def _summary(values: list[int]) -> str:
     q = np.percentile(arr, [50, 90, 99])
     return (
         f"n={len(arr)} max={arr.max()} p99={q[2]:.0f} p90={q[1]:.0f} median={q[0]:.0f} "
-        f">=15: {(arr >= 15).sum()} >=20: {(arr >= 20).sum()} >=30: {(arr >= 30).sum()}"
+        + " ".join(f">={t}: {(arr >= t).sum()}" for t in (20, 30, 35, 40, 50))
     )
 
 
@@ -220,7 +207,7 @@ def split_case(photos: list[Photo], refs_per_site: int, seed: int) -> Case:
 
 def direct_decision(node: str, scores: dict[str, tuple[int, str]]) -> DirectDecision:
     """The site matching decision (issue 3) from each site's best inliers and reference."""
-    decision = decide_site({site: n for site, (n, _) in scores.items()})
+    decision = decide_site(SiteScore(site, n, ref) for site, (n, ref) in scores.items())
     site = decision.matched_site
     if site is None:
         return DirectDecision(node, None)
@@ -271,7 +258,7 @@ def run_walkthrough(
     n = len(footage)
     t0 = time.time()
     direct_counts = verify_pairs(
-        foot_f + ref_f, [(i, n + r) for i in range(n) for r in range(len(ref_list))]
+        foot_f + ref_f, [(n + r, i) for i in range(n) for r in range(len(ref_list))]
     )
     inl = np.array(direct_counts).reshape(n, len(ref_list))
     t_direct = time.time() - t0
@@ -327,7 +314,7 @@ def run_walkthrough(
                 f"  not decided correctly: {d.node} -> {d.matched_site}: best reference "
                 f"{best_ref} inliers, strongest footage link {best_link}; {d.reason}"
             )
-    thresholds = sorted({LINK_MIN_INLIERS, 15, 20, 25, 30, 40}) if sweep else [LINK_MIN_INLIERS]
+    thresholds = sorted({LINK_MIN_INLIERS, 20, 25, 30, 35, 40, 50}) if sweep else [LINK_MIN_INLIERS]
     for threshold in thresholds:
         links_all = {p for p, c in all_counts.items() if c >= threshold}
         found = len(links_all & short)
@@ -358,9 +345,11 @@ def run_walkthrough(
         )
 
 
-def walkthrough() -> None:
+def walkthrough(calibration: bool) -> None:
     dev = split_case(site_photos(), refs_per_site=2, seed=0)
-    run_walkthrough("development sites", dev, {}, sweep=True)
+    if not calibration:
+        run_walkthrough("development sites", dev, {}, sweep=True)
+        return
     drone_photos = [Photo("palm_desert_drone", p) for p in sorted(DRONE.glob("*.JPG"))]
     drone = split_case(drone_photos, refs_per_site=2, seed=0)
     run_walkthrough(
@@ -506,7 +495,7 @@ def scale() -> None:
     ]
     t_retrieval = time.time() - t_start
     t0 = time.time()
-    ref_counts = verify_pairs(foot_f + ref_f, [(i, n + r) for i, r in ref_pairs])
+    ref_counts = verify_pairs(foot_f + ref_f, [(n + r, i) for i, r in ref_pairs])
     t_direct = time.time() - t0
     t0 = time.time()
     link_counts = verify_pairs(foot_f, pairs)
@@ -541,7 +530,12 @@ def scale() -> None:
     subset = sorted(random.Random(2).sample(range(n), SCALE_SUBSET))
     every = [(a, b) for x, a in enumerate(subset) for b in subset[x + 1 :]]
     t0 = time.time()
-    counts = verify_pairs(foot_f, every)
+    memo = CACHE / f"subset_counts_{SCALE_SUBSET}_{len(every)}.npy"
+    if memo.exists():
+        counts = [int(c) for c in np.load(memo)]
+    else:
+        counts = verify_pairs(foot_f, every)
+        np.save(memo, np.array(counts))
     short = set(pairs)
     linked = [p for p, c in zip(every, counts, strict=True) if c >= LINK_MIN_INLIERS]
     found = sum(p in short for p in linked)
@@ -564,6 +558,32 @@ def scale() -> None:
         if c >= LINK_MIN_INLIERS and (a, b) not in short
     ]
     print(f"links the shortlist missed (VLAD similarity, inliers): {sorted(lost)[:20]}")
+    retrieval_sweep(foot_f, every, counts)
+
+
+def retrieval_sweep(
+    foot_f: list[Features], every: list[tuple[int, int]], counts: list[int]
+) -> None:
+    """Shortlist size and link recall for vocabulary sizes, top-k and similarity floors."""
+    linked = [p for p, c in zip(every, counts, strict=True) if c >= LINK_MIN_INLIERS]
+    n = len(foot_f)
+    for words in (32, 64, 128):
+        t0 = time.time()
+        vocab = train_vocabulary([f.descriptors for f in foot_f], words, seed=0)
+        vlad = global_descriptors(vocab, [f.descriptors for f in foot_f])
+        took = time.time() - t0
+        for k in (5, 10, 15, 20, 30):
+            for floor in (0.3, 0.4, 0.5, 2.0):
+                short = {
+                    (c.query, c.target)
+                    for c in shortlist(vlad, vlad, k, exclude_self=True, min_similarity=floor)
+                }
+                found = sum(p in short for p in linked)
+                print(
+                    f"  words {words} ({took:.0f} s) top-k {k:2d} floor {floor}: "
+                    f"{len(short)} pairs ({2 * len(short) / n:.1f} per frame), "
+                    f"recall {100 * found / max(len(linked), 1):.1f}%"
+                )
 
 
 def main() -> None:
@@ -572,7 +592,9 @@ def main() -> None:
     if what in ("calibrate", "all"):
         calibrate()
     if what in ("walkthrough", "all"):
-        walkthrough()
+        walkthrough(calibration=False)
+    if what in ("walkthrough-calibration", "all"):
+        walkthrough(calibration=True)
     if what in ("scale", "all"):
         scale()
 
