@@ -20,19 +20,24 @@ import numpy as np
 from verify.errors import InvalidValueError
 
 # Visual words. VLAD keeps each word's residual, so few words suffice (Jégou et al. use 16-256);
-# 64 x 128 = 8,192 dimensions. Measured by benchmarks/bench_footage_graph.py (issue 9 section of
-# benchmarks/RESULTS.md): recall of all-pairs links did not improve with more words.
+# 64 x 128 = 8,192 dimensions. Trained per case on the case's own descriptors: nothing ships or
+# downloads. benchmarks/bench_footage_graph.py (issue 9 section of benchmarks/RESULTS.md): at the
+# same pairs per frame, 32 and 64 words retrieve the same share of links (20-23% at ~12 per frame
+# in the dense 1,000-frame case); 64 keeps the shortlist tighter once the similarity floor applies.
 DEFAULT_WORDS = 64
 
 # Descriptors sampled for k-means: enough for stable 64 centroids (~800 per word), and training
-# stays around a second whatever the case size.
+# stays a few seconds whatever the case size.
 TRAINING_SAMPLE = 50_000
 KMEANS_ITERATIONS = 20
 
 # Candidates kept per image: its SHORTLIST_TOP_K most similar others, plus any other whose VLAD
 # cosine similarity is at least SHORTLIST_MIN_SIMILARITY (near-duplicate frames of one video can
-# outnumber any fixed k). Calibrated in benchmarks/bench_footage_graph.py, issue 9 section of
-# benchmarks/RESULTS.md.
+# outnumber any fixed k). Union over both ends gives ~12 verifications per frame. What it buys
+# (benchmarks/bench_footage_graph.py): on the dev walk-through (28 photos) 88 of the 92 all-pairs
+# links and identical site decisions to all pairs; in the 1,000-frame case, where a frame has ~62
+# true links, only 20% of links are verified but the verified links join the two frames of 98.0%
+# of all-pairs links into one group, which is what carrying a verdict needs; 236 s wall on 2 cores.
 SHORTLIST_TOP_K = 10
 SHORTLIST_MIN_SIMILARITY = 0.5
 
