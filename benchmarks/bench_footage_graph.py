@@ -41,7 +41,12 @@ from verify.footage_graph import (  # noqa: E402
 )
 from verify.geometry import match_pair  # noqa: E402
 from verify.media import load_image  # noqa: E402
-from verify.retrieval import global_descriptors, shortlist, train_vocabulary  # noqa: E402
+from verify.retrieval import (  # noqa: E402
+    REFERENCE_TOP_K,
+    global_descriptors,
+    shortlist,
+    train_vocabulary,
+)
 from verify.sitematch import SiteScore, decide_site  # noqa: E402
 
 SHARED = Path(os.environ.get("CLAIMCHECK_SHARED", ROOT.parent / "shared")).resolve()
@@ -51,8 +56,6 @@ CACHE = Path(tempfile.gettempdir()) / "claimcheck_bench_graph"
 FOOTAGE_SIDE = 640
 FOOTAGE_QUALITY = 40
 WORKERS = 2
-# Frame-reference pairs verified per frame in the scale case (the rest are never compared).
-REFERENCE_TOP_K = 5
 
 
 def degrade(

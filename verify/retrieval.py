@@ -41,6 +41,12 @@ KMEANS_ITERATIONS = 20
 SHORTLIST_TOP_K = 10
 SHORTLIST_MIN_SIMILARITY = 0.5
 
+# Reference images verified per footage frame in large cases (queries = footage, database =
+# references, no floor): 1,000 frames x 20 references is 20,000 verifications, too slow; the 5
+# most similar keep 696 of 756 site frames directly decided and 0 wrong in the 1,000-frame case
+# (benchmarks/bench_footage_graph.py `scale`). Small cases should compare every reference.
+REFERENCE_TOP_K = 5
+
 _FORMAT_VERSION = 1
 
 
