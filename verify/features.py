@@ -129,6 +129,16 @@ class Features:
         return features
 
 
+def settings_key(
+    method: str = DEFAULT_METHOD,
+    max_side: int = DEFAULT_MAX_SIDE,
+    max_features: int = DEFAULT_MAX_FEATURES,
+) -> str:
+    """A short text naming the extraction settings, e.g. "rootsift-1024-2000-v1", for cache keys:
+    features cached under other settings (or an older byte format) must not be reused."""
+    return f"{method}-{max_side}-{max_features}-v{_FORMAT_VERSION}"
+
+
 def _validate(f: Features) -> None:
     """Reject inconsistent Features (a damaged cache entry must not reach the matcher)."""
     if f.method not in METHODS:

@@ -22,14 +22,25 @@ from verify.errors import InvalidValueError
 from verify.features import Features
 
 # Lowe's ratio test: keep a match only if its nearest neighbour is clearly closer than the second
-# nearest. 0.8 is Lowe's value for SIFT; with the mutual check and MAGSAC after it, a looser ratio
-# adds true matches on wide baselines while the geometry removes the extra false ones.
+# nearest. Lowe's 0.8 is too strict for photos taken years apart by different people: on
+# ../shared/data/sites most landmark same-site pairs kept under 20 tentative matches at 0.8 and
+# could not be told from chance. At 0.9 they keep 100-400; the extra false matches are removed by
+# the mutual check and MAGSAC, and different-site pairs still verify at most 17 inliers
+# (benchmarks/bench_sitematch.py).
 RATIO_TEST = 0.9
 
-# FLANN randomised KD-trees for float descriptors (SIFT/RootSIFT): 4 trees and 64 leaf checks
-# find the true nearest neighbour for most descriptors at a fraction of brute force's cost.
+# FLANN randomised KD-trees for float descriptors (SIFT/RootSIFT). The search dominates the cost
+# of a pair: 32 leaf checks take 20 ms for 2000 descriptors against 36 ms at 64; the accuracy
+# figures in benchmarks/RESULTS.md are measured at 32.
 FLANN_TREES = 4
 FLANN_CHECKS = 32
+
+# FLANN multi-probe LSH for binary (ORB) descriptors: 6 hash tables of 12-bit keys, probing
+# neighbouring buckets once. 2.5x faster than brute-force Hamming at 2000 descriptors (16 vs
+# 41 ms), which is ORB's whole point as the fast option.
+LSH_TABLES = 6
+LSH_KEY_BITS = 12
+LSH_PROBE_LEVEL = 1
 
 # Fewer tentative matches than this cannot support a verified model with any confidence (the
 # fundamental matrix needs 7, and 7-15 random matches fit one by chance), so we report 0 inliers.
@@ -162,6 +173,13 @@ _INDEX_CACHE_SIZE = 32
 _local = threading.local()
 
 
+def clear_index_cache() -> None:
+    """Forget this thread's cached search indexes (benchmarks use it to time cold matching)."""
+    cache = getattr(_local, "cache", None)
+    if cache is not None:
+        cache.clear()
+
+
 def _index(features: Features) -> cv2.DescriptorMatcher:
     cache: OrderedDict[int, tuple[Features, cv2.DescriptorMatcher]] = (
         getattr(_local, "cache", None) or OrderedDict()
@@ -172,13 +190,15 @@ def _index(features: Features) -> cv2.DescriptorMatcher:
         cache.move_to_end(id(features))
         return hit[1]
     if features.is_binary:
-        # Brute-force Hamming is exact and, at a few thousand 256-bit descriptors, as fast as LSH.
-        matcher: cv2.DescriptorMatcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        index_params = {
+            "algorithm": 6,  # FLANN_INDEX_LSH
+            "table_number": LSH_TABLES,
+            "key_size": LSH_KEY_BITS,
+            "multi_probe_level": LSH_PROBE_LEVEL,
+        }
     else:
-        matcher = cv2.FlannBasedMatcher(
-            {"algorithm": 1, "trees": FLANN_TREES},  # 1 = FLANN_INDEX_KDTREE
-            {"checks": FLANN_CHECKS},
-        )
+        index_params = {"algorithm": 1, "trees": FLANN_TREES}  # 1 = FLANN_INDEX_KDTREE
+    matcher = cv2.FlannBasedMatcher(index_params, {"checks": FLANN_CHECKS})
     matcher.add([features.descriptors])
     # FLANN's randomised KD-trees draw split dimensions from OpenCV's global RNG; seeding it
     # before construction makes approximate matching repeatable.

@@ -129,3 +129,23 @@ def test_from_file_maps_keypoints_to_full_resolution(sites_dir):
     assert f.image_size == (full.shape[1], full.shape[0])
     assert f.keypoints[:, 0].max() > 1000  # full image is 1536 wide, detection was 512
     assert f.scale == pytest.approx(512 / 1536, rel=0.01)
+
+
+def test_corrupt_file_raises_typed_error(tmp_path, sites_dir):
+    from verify.errors import VerifyError
+
+    good = (sites_dir / "herz_jesu_church" / "0000.jpg").read_bytes()
+    truncated = tmp_path / "cut.jpg"
+    truncated.write_bytes(good[:2000])
+    junk = tmp_path / "junk.jpg"
+    junk.write_bytes(b"\x00garbage" * 100)
+    for path in (truncated, junk):
+        with pytest.raises(VerifyError):
+            extract_features_from_file(path)
+
+
+def test_settings_key_names_every_setting():
+    from verify.features import settings_key
+
+    assert settings_key() == "rootsift-1024-2000-v1"
+    assert settings_key("orb", 640, 500) != settings_key("orb", 640, 501)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.verify.test_features import texture
 from verify.errors import InvalidValueError
@@ -171,3 +173,20 @@ def test_real_photo_gets_its_site_and_never_the_other(real):
     del refs["san marco"]
     d, _ = compare_with_sites(real["sm_a"], refs)
     assert d.matched_site is None  # true site left out: no site, never a wrong one
+
+
+@given(st.dictionaries(st.sampled_from("abcdef"), st.integers(0, 500), max_size=6))
+def test_decision_invariants(scores):
+    d = decide_site([SiteScore(s, n) for s, n in scores.items()])
+    above = [s for s, n in scores.items() if n >= MIN_INLIERS]
+    if d.matched_site is not None:
+        # Only ever the single site above threshold, clearly ahead of every other site.
+        assert above == [d.matched_site]
+        assert all(
+            scores[d.matched_site] >= MARGIN_RATIO * n
+            for s, n in scores.items()
+            if s != d.matched_site
+        )
+    else:
+        assert d.outcome in (SiteOutcome.NO_SITE, SiteOutcome.AMBIGUOUS)
+        assert len(above) != 1 or d.outcome is SiteOutcome.AMBIGUOUS
