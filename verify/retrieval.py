@@ -1,0 +1,227 @@
+"""Image retrieval to shortlist footage pairs worth verifying geometrically.
+
+Verifying every pair of a case's footage grows as n² (1,000 keyframes: half a million
+verifications). A global descriptor per image, VLAD over the local RootSIFT descriptors already
+computed for site matching, ranks the other images by likely overlap; only the shortlist is
+verified. The visual vocabulary is trained per case on the case's own descriptors: nothing is
+downloaded, and the words fit the places the case shows.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from verify.errors import InvalidValueError
+
+# Visual words. VLAD keeps each word's residual, so few words suffice (Jégou et al. use 16-256);
+# 64 x 128 = 8,192 dimensions. Trained per case on the case's own descriptors: nothing ships or
+# downloads. benchmarks/bench_footage_graph.py (issue 9 section of benchmarks/RESULTS.md): at the
+# same pairs per frame, 32 and 64 words retrieve the same share of links (20-23% at ~12 per frame
+# in the dense 1,000-frame case); 64 keeps the shortlist tighter once the similarity floor applies.
+DEFAULT_WORDS = 64
+
+# Descriptors sampled for k-means: enough for stable 64 centroids (~800 per word), and training
+# stays a few seconds whatever the case size.
+TRAINING_SAMPLE = 50_000
+KMEANS_ITERATIONS = 20
+
+# Candidates kept per image: its SHORTLIST_TOP_K most similar others, plus any other whose VLAD
+# cosine similarity is at least SHORTLIST_MIN_SIMILARITY (near-duplicate frames of one video can
+# outnumber any fixed k). Union over both ends gives ~12 verifications per frame. What it buys
+# (benchmarks/bench_footage_graph.py): on the dev walk-through (28 photos) 88 of the 92 all-pairs
+# links and identical site decisions to all pairs; in the 1,000-frame case, where a frame has ~62
+# true links, only 20% of links are verified but the verified links join the two frames of 98.0%
+# of all-pairs links into one group, which is what carrying a verdict needs; 236 s wall on 2 cores.
+SHORTLIST_TOP_K = 10
+SHORTLIST_MIN_SIMILARITY = 0.5
+
+# Reference images verified per footage frame in large cases (queries = footage, database =
+# references, no floor): 1,000 frames x 20 references is 20,000 verifications, too slow; the 5
+# most similar keep 696 of 756 site frames directly decided and 0 wrong in the 1,000-frame case
+# (benchmarks/bench_footage_graph.py `scale`). Small cases should compare every reference.
+REFERENCE_TOP_K = 5
+
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Vocabulary:
+    """Visual words: k-means centroids of local descriptors, float32 (K, D)."""
+
+    centroids: np.ndarray
+
+    @property
+    def words(self) -> int:
+        """Number of visual words K."""
+        return int(self.centroids.shape[0])
+
+    @property
+    def dimension(self) -> int:
+        """Length of a global descriptor built on this vocabulary (K x D)."""
+        return int(self.centroids.shape[0] * self.centroids.shape[1])
+
+    def to_bytes(self) -> bytes:
+        """Serialise with `np.savez` (no pickle), for the derived-artefact cache."""
+        buf = io.BytesIO()
+        np.savez(buf, version=np.array(_FORMAT_VERSION, np.int32), centroids=self.centroids)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Vocabulary:
+        """Load bytes written by `to_bytes`; anything else raises `InvalidValueError`."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+                version = int(npz["version"])
+                centroids = npz["centroids"]
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+            raise InvalidValueError(f"not a serialised Vocabulary blob: {exc}") from exc
+        if version != _FORMAT_VERSION:
+            raise InvalidValueError(f"Vocabulary blob has unknown version {version}")
+        if centroids.ndim != 2 or centroids.shape[0] < 1 or centroids.dtype != np.float32:
+            raise InvalidValueError(f"bad vocabulary centroids {centroids.dtype} {centroids.shape}")
+        return cls(centroids)
+
+
+@dataclass(frozen=True)
+class CandidatePair:
+    """A shortlisted pair: index into the queries, index into the database, cosine similarity."""
+
+    query: int
+    target: int
+    similarity: float
+
+
+def train_vocabulary(
+    descriptor_sets: Sequence[np.ndarray],
+    words: int = DEFAULT_WORDS,
+    *,
+    seed: int = 0,
+    sample: int = TRAINING_SAMPLE,
+) -> Vocabulary:
+    """k-means visual words over a deterministic sample of the given float descriptors.
+
+    Each image contributes an equal share of the sample so one feature-rich image cannot own the
+    vocabulary. The same inputs and seed always give the same vocabulary.
+    """
+    sets = [_as_float(d) for d in descriptor_sets if len(d)]
+    if not sets:
+        raise InvalidValueError("cannot train a vocabulary without descriptors")
+    dims = {d.shape[1] for d in sets}
+    if len(dims) != 1:
+        raise InvalidValueError(f"descriptor sets differ in dimension: {sorted(dims)}")
+    rng = np.random.default_rng(seed)
+    per_image = max(1, sample // len(sets))
+    chosen = [
+        d if len(d) <= per_image else d[np.sort(rng.choice(len(d), per_image, replace=False))]
+        for d in sets
+    ]
+    data = np.ascontiguousarray(np.concatenate(chosen))
+    # Fewer distinct descriptors than words (tiny cases): as many words as there are descriptors.
+    k = min(words, len(data))
+    if k < 1 or words < 1:
+        raise InvalidValueError(f"vocabulary needs at least one word, got {words}")
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, KMEANS_ITERATIONS, 1e-4)
+    _, _, centroids = cv2.kmeans(data, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    return Vocabulary(np.ascontiguousarray(centroids, dtype=np.float32))
+
+
+def global_descriptor(vocab: Vocabulary, descriptors: np.ndarray) -> np.ndarray:
+    """VLAD of one image's local descriptors: float32 (K x D,), L2-normalised (zeros if none).
+
+    Residuals to the nearest word are summed per word, each word's sum is L2-normalised
+    (intra-normalisation, so bursts of repeated texture such as windows do not dominate), then
+    signed square root and a final L2 norm (Arandjelović & Zisserman, "All about VLAD", 2013).
+    """
+    k, dim = vocab.centroids.shape
+    out = np.zeros((k, dim), np.float32)
+    if len(descriptors) == 0:
+        return out.ravel()
+    d = _as_float(descriptors)
+    if d.shape[1] != dim:
+        raise InvalidValueError(f"descriptors have dimension {d.shape[1]}, vocabulary {dim}")
+    c = vocab.centroids
+    # Squared distances via |d|² - 2 d·c + |c|²; the |d|² term does not change the argmin.
+    nearest = np.argmin((c * c).sum(axis=1)[None, :] - 2.0 * d @ c.T, axis=1)
+    np.add.at(out, nearest, d - c[nearest])
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    out = np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+    out = np.sign(out) * np.sqrt(np.abs(out))
+    flat = out.ravel()
+    total = float(np.linalg.norm(flat))
+    return flat / total if total > 0 else flat
+
+
+def global_descriptors(vocab: Vocabulary, descriptor_sets: Sequence[np.ndarray]) -> np.ndarray:
+    """`global_descriptor` of each image, stacked: float32 (N, K x D)."""
+    if not descriptor_sets:
+        return np.zeros((0, vocab.dimension), np.float32)
+    return np.stack([global_descriptor(vocab, d) for d in descriptor_sets])
+
+
+def shortlist(
+    queries: np.ndarray,
+    database: np.ndarray,
+    k: int = SHORTLIST_TOP_K,
+    *,
+    exclude_self: bool = False,
+    min_similarity: float = SHORTLIST_MIN_SIMILARITY,
+) -> list[CandidatePair]:
+    """Candidate pairs: each query's `k` most similar database entries, plus every entry at least
+    `min_similarity` similar, sorted by (query, target).
+
+    With `exclude_self` the queries ARE the database (footage against footage): an image is not
+    paired with itself and each unordered pair appears once, as (i, j) with i < j, whenever
+    either image shortlists the other.
+    """
+    q = _as_matrix(queries, "queries")
+    db = _as_matrix(database, "database")
+    if q.shape[1] != db.shape[1]:
+        raise InvalidValueError(f"queries have dimension {q.shape[1]}, database {db.shape[1]}")
+    if exclude_self and q.shape[0] != db.shape[0]:
+        raise InvalidValueError("exclude_self needs the queries to be the database")
+    if k < 0:
+        raise InvalidValueError(f"shortlist size must be >= 0, got {k}")
+    n_q, n_db = q.shape[0], db.shape[0]
+    if n_q == 0 or n_db == 0:
+        return []
+    sims = q @ db.T
+    if exclude_self:
+        np.fill_diagonal(sims, -np.inf)
+    keep = sims >= min_similarity
+    top = min(k, n_db - 1 if exclude_self else n_db)
+    if top > 0:
+        # Stable sort: ties at the top-k boundary go to the lower index, so results are repeatable.
+        order = np.argsort(-sims, axis=1, kind="stable")[:, :top]
+        keep[np.arange(n_q)[:, None], order] = True
+    if exclude_self:
+        np.fill_diagonal(keep, False)
+        keep = np.triu(keep | keep.T, k=1)
+    rows, cols = np.nonzero(keep)
+    return [
+        CandidatePair(int(i), int(j), float(sims[i, j])) for i, j in zip(rows, cols, strict=True)
+    ]
+
+
+def _as_float(descriptors: np.ndarray) -> np.ndarray:
+    d = np.asarray(descriptors)
+    if d.ndim != 2 or not np.issubdtype(d.dtype, np.floating):
+        raise InvalidValueError(
+            f"descriptors must be a float (N, D) array, got {d.dtype} {d.shape}"
+        )
+    return np.ascontiguousarray(d, dtype=np.float32)
+
+
+def _as_matrix(x: np.ndarray, name: str) -> np.ndarray:
+    m = np.asarray(x, dtype=np.float32)
+    if m.ndim != 2:
+        raise InvalidValueError(f"{name} must be an (N, D) array, got shape {m.shape}")
+    if not np.isfinite(m).all():
+        raise InvalidValueError(f"{name} contain NaN or infinite values")
+    return m
