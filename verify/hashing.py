@@ -1,0 +1,250 @@
+"""Perceptual hashes of images and the decision whether two pictures are the same picture.
+
+Recycled footage and re-circulated photos are re-encoded, resized, cropped, watermarked and mirrored;
+a perceptual hash survives those edits where a SHA-256 does not. We compute pHash and dHash (bit for
+bit the values `imagehash` gives, so stored hashes stay comparable with other tools), imagehash's
+colour hash, and PDQ (the 256-bit hash shared across industry for the same job), each also for the
+horizontally mirrored picture, and `compare` turns their distances into one decision.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import cv2
+import imagehash
+import numpy as np
+import pdqhash
+from PIL import Image
+
+from verify.errors import InvalidValueError, UnreadableMediaError
+from verify.media import load_image
+
+
+class HashKind(StrEnum):
+    """The perceptual hash algorithms we compute; the value is the name stored beside a hash."""
+
+    PHASH = "phash"
+    DHASH = "dhash"
+    COLORHASH = "colorhash"
+    PDQ = "pdq"
+
+
+HASH_BITS: dict[HashKind, int] = {
+    HashKind.PHASH: 64,
+    HashKind.DHASH: 64,
+    # imagehash.colorhash with binbits=3: 14 bins x 3 bits.
+    HashKind.COLORHASH: 42,
+    HashKind.PDQ: 256,
+}
+
+
+@dataclass(frozen=True)
+class PerceptualHash:
+    """One hash value: `a - b` is the Hamming distance, `str(h)` is hex (imagehash's and PDQ's
+    canonical text form, most significant bit first) and round-trips through `from_hex`."""
+
+    kind: HashKind
+    value: int
+
+    def __post_init__(self) -> None:
+        if self.value < 0 or self.value.bit_length() > self.bits:
+            raise InvalidValueError(f"{self.kind} hash value does not fit in {self.bits} bits")
+
+    @property
+    def bits(self) -> int:
+        return HASH_BITS[self.kind]
+
+    def __sub__(self, other: PerceptualHash) -> int:
+        if not isinstance(other, PerceptualHash):
+            return NotImplemented
+        if other.kind != self.kind:
+            raise InvalidValueError(f"cannot compare a {self.kind} hash with a {other.kind} hash")
+        return (self.value ^ other.value).bit_count()
+
+    def __str__(self) -> str:
+        return f"{self.value:0{math.ceil(self.bits / 4)}x}"
+
+    @classmethod
+    def from_hex(cls, kind: HashKind | str, text: str) -> PerceptualHash:
+        """Parse the hex form written by `str(h)` (or by imagehash / PDQ tools)."""
+        kind = HashKind(kind)
+        width = math.ceil(HASH_BITS[kind] / 4)
+        if len(text) != width:
+            raise InvalidValueError(f"{kind} hash must be {width} hex digits, got {len(text)}")
+        try:
+            value = int(text, 16)
+        except ValueError as exc:
+            raise InvalidValueError(f"{kind} hash is not hex: {text!r}") from exc
+        return cls(kind, value)
+
+    @classmethod
+    def from_bits(cls, kind: HashKind | str, bits: np.ndarray) -> PerceptualHash:
+        """Build a hash from its bits, first bit most significant (imagehash's order)."""
+        kind = HashKind(kind)
+        flat = np.asarray(bits, dtype=bool).ravel()
+        if flat.size != HASH_BITS[kind]:
+            raise InvalidValueError(f"{kind} hash needs {HASH_BITS[kind]} bits, got {flat.size}")
+        return cls(kind, int.from_bytes(_pack_bits(flat), "big") >> (-flat.size % 8))
+
+    def to_words(self) -> np.ndarray:
+        """The value as big-endian uint64 words (1 for 64 bits or less, 4 for PDQ): the form the
+        hash index stores."""
+        n_words = math.ceil(self.bits / 64)
+        raw = self.value.to_bytes(8 * n_words, "big")
+        return np.frombuffer(raw, dtype=">u8").astype(np.uint64)
+
+    @classmethod
+    def from_words(cls, kind: HashKind | str, words: np.ndarray) -> PerceptualHash:
+        """Inverse of `to_words`."""
+        kind = HashKind(kind)
+        raw = np.asarray(words, dtype=np.uint64).astype(">u8").tobytes()
+        return cls(kind, int.from_bytes(raw, "big"))
+
+
+def _pack_bits(flat: np.ndarray) -> bytes:
+    return np.packbits(flat).tobytes()
+
+
+@dataclass(frozen=True)
+class ImageHashes:
+    """Every hash of one picture, and of its horizontal mirror (a common evasion).
+
+    The colour hash counts pixels per hue/saturation bin, so mirroring cannot change it.
+    `pdq_quality` (0-100) is PDQ's own measure of how much structure the picture has; PDQ hashes
+    of near-flat pictures (quality below `PDQ_MIN_QUALITY`) are noise and not used to decide.
+    """
+
+    phash: PerceptualHash
+    dhash: PerceptualHash
+    colorhash: PerceptualHash
+    pdq: PerceptualHash
+    pdq_quality: int
+    phash_mirrored: PerceptualHash
+    dhash_mirrored: PerceptualHash
+    pdq_mirrored: PerceptualHash
+
+
+# Hashes need only a small picture: imagehash resizes to 32x32 (pHash) and 9x8 (dHash), PDQ to
+# 64x64. Decoding JPEGs at reduced DCT scale to about this long side, and pre-shrinking larger
+# arrays to it, changes hashes by at most a few bits while making hashing several times faster
+# (benchmarks/bench_hashing.py, "reduced decode" table).
+HASH_WORKING_SIDE = 256
+
+_PHASH_SIZE = 32
+_PHASH_LOW = 8
+
+
+def _dct_matrix() -> np.ndarray:
+    # The low 8 rows of scipy.fftpack.dct's unnormalised type-II DCT on 32 samples, which is what
+    # imagehash.phash uses: X[k] = 2 * sum_n x[n] cos(pi k (2n + 1) / 2N).
+    n = np.arange(_PHASH_SIZE)
+    k = np.arange(_PHASH_LOW)[:, None]
+    return 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * _PHASH_SIZE))
+
+
+_DCT_LOW = _dct_matrix()
+
+
+def phash_of_gray(gray: Image.Image) -> PerceptualHash:
+    """imagehash.phash of a mode-L image, bit for bit, without scipy (a dev-only dependency)."""
+    return PerceptualHash.from_bits(HashKind.PHASH, _phash_bits(_phash_grid(gray)))
+
+
+def _phash_grid(gray: Image.Image) -> np.ndarray:
+    small = gray.resize((_PHASH_SIZE, _PHASH_SIZE), Image.Resampling.LANCZOS)
+    return np.asarray(small).astype(np.float64)
+
+
+def _phash_bits(pixels: np.ndarray) -> np.ndarray:
+    low = _DCT_LOW @ pixels @ _DCT_LOW.T
+    return low > np.median(low)
+
+
+def dhash_of_gray(gray: Image.Image) -> PerceptualHash:
+    """imagehash.dhash of a mode-L image, bit for bit."""
+    return PerceptualHash.from_bits(HashKind.DHASH, _dhash_bits(_dhash_grid(gray)))
+
+
+def _dhash_grid(gray: Image.Image) -> np.ndarray:
+    return np.asarray(gray.resize((9, 8), Image.Resampling.LANCZOS)).astype(np.int16)
+
+
+def _dhash_bits(pixels: np.ndarray) -> np.ndarray:
+    return pixels[:, 1:] > pixels[:, :-1]
+
+
+# The colour hash is a histogram of hue/saturation fractions, so a thumbnail gives the same
+# fractions at a tenth of the cost of imagehash.colorhash on the working-size picture.
+_COLORHASH_SIDE = 64
+
+
+def hash_image(image: np.ndarray) -> ImageHashes:
+    """All hashes of an RGB uint8 picture (EXIF orientation already applied).
+
+    Pictures larger than `HASH_WORKING_SIDE` are first shrunk to it with area averaging, which
+    is what makes hashing a 4K video frame cost the same as a thumbnail.
+    """
+    rgb = _as_rgb(image)
+    long_side = max(rgb.shape[:2])
+    if long_side > HASH_WORKING_SIDE:
+        scale = HASH_WORKING_SIDE / long_side
+        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    rgb = np.ascontiguousarray(rgb)
+    gray = Image.fromarray(rgb).convert("L")
+    # Mirrored pHash/dHash flip the resized grids: the Lanczos kernel is symmetric, so this is
+    # the hash of the mirrored picture without resizing it again.
+    phash_grid = _phash_grid(gray)
+    dhash_grid = _dhash_grid(gray)
+    pdq_bits, quality = pdqhash.compute(rgb)
+    pdq_bits_mirrored, _ = pdqhash.compute(np.ascontiguousarray(rgb[:, ::-1]))
+    return ImageHashes(
+        phash=PerceptualHash.from_bits(HashKind.PHASH, _phash_bits(phash_grid)),
+        dhash=PerceptualHash.from_bits(HashKind.DHASH, _dhash_bits(dhash_grid)),
+        colorhash=_colorhash(rgb),
+        pdq=PerceptualHash.from_bits(HashKind.PDQ, pdq_bits),
+        pdq_quality=int(quality),
+        phash_mirrored=PerceptualHash.from_bits(
+            HashKind.PHASH, _phash_bits(phash_grid[:, ::-1])
+        ),
+        dhash_mirrored=PerceptualHash.from_bits(HashKind.DHASH, _dhash_bits(dhash_grid[:, ::-1])),
+        pdq_mirrored=PerceptualHash.from_bits(HashKind.PDQ, pdq_bits_mirrored),
+    )
+
+
+def _colorhash(rgb: np.ndarray) -> PerceptualHash:
+    long_side = max(rgb.shape[:2])
+    if long_side > _COLORHASH_SIDE:
+        scale = _COLORHASH_SIDE / long_side
+        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    value = _imagehash_value(imagehash.colorhash(Image.fromarray(rgb)))
+    return PerceptualHash(HashKind.COLORHASH, value)
+
+
+def hash_file(path: Path) -> ImageHashes:
+    """All hashes of an image file, decoded at reduced scale with EXIF orientation applied."""
+    return hash_image(load_image(Path(path), max_side=HASH_WORKING_SIDE))
+
+
+def _imagehash_value(h: imagehash.ImageHash) -> int:
+    flat = np.asarray(h.hash, dtype=bool).ravel()
+    return int("".join("1" if b else "0" for b in flat), 2)
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise InvalidValueError(f"expected a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise InvalidValueError(f"expected a uint8 image, got {image.dtype}")
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InvalidValueError(f"expected an RGB image, got shape {image.shape}")
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise UnreadableMediaError(f"image of {image.shape[1]}x{image.shape[0]} is too small")
+    return image
