@@ -254,7 +254,7 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
 # widened by a safety margin of pHash +4, dHash +4, PDQ +12, and took its smallest thresholds).
 # Nearest non-duplicates seen: PDQ 66 (a 5-degree rotation of a neighbouring castle photo),
 # dHash 10 and pHash 2 (a 25% crop of one church photo against the next, zoomed-in, view).
-PDQ_MATCH_DISTANCE = 44
+PDQ_MATCH_DISTANCE = 42
 PHASH_MATCH_DISTANCE = 16
 DHASH_MATCH_DISTANCE = 5
 # PDQ's authors' cut-off: below quality 50 a PDQ hash describes too little structure to be used.
