@@ -34,7 +34,7 @@ MAX_KEYFRAMES = 1000
 # Calibrated by benchmarks/bench_keyframes.py on ../shared/data: between different photos the
 # difference is >= 40 for 89% of pairs (the rest are photos of the same facade, which periodic
 # sampling still covers); between consecutive hand-held frames of sequence/ taken 1 s apart it
-# exceeds 40 for 3 of 16 pairs, and our frames are only 0.2 s apart. A spurious cut costs one
+# exceeds 40 for 4 of 16 pairs, and our frames are only 0.2 s apart. A spurious cut costs one
 # candidate keyframe, which the hash comparison then drops if it is the same picture.
 SHOT_CUT_MAD = 40.0
 _SHOT_SIZE = (64, 36)
