@@ -259,7 +259,8 @@ class ImageHashIndex:
     """Every hash of many pictures, searched with the same decision rule as `compare`.
 
     Candidates come from the PDQ and dHash indexes at `INDEX_SEARCH_RADII` (every match of
-    `compare` lies within one of them), for the query and its mirror image; each candidate is then
+    `compare` lies within one of them), for the query, its mirror image and its version without
+    edge bars, against stored pictures and their versions without bars; each candidate is then
     judged by `compare`, so a search returns exactly the stored pictures `compare` would match.
     """
 
@@ -283,18 +284,28 @@ class ImageHashIndex:
         self._hashes.extend(hashes)
         if not hashes:
             return
-        self._pdq.add_many(ids, np.stack([h.pdq.to_words() for h in hashes]))
-        self._dhash.add_many(ids, np.stack([h.dhash.to_words() for h in hashes]))
+        # A picture's version without edge bars is indexed under the same id, so candidates for
+        # every comparison `compare` makes are found.
+        variants = [(i, h) for i, h in zip(ids, hashes, strict=True)]
+        variants += [(i, h.without_bars) for i, h in variants if h.without_bars is not None]
+        self._pdq.add_many(
+            [i for i, _ in variants], np.stack([h.pdq.to_words() for _, h in variants])
+        )
+        self._dhash.add_many(
+            [i for i, _ in variants], np.stack([h.dhash.to_words() for _, h in variants])
+        )
 
     def find_matches(self, query: ImageHashes) -> list[ImageMatch]:
         """Stored pictures that are the same picture as `query`, closest first."""
         radius_pdq = INDEX_SEARCH_RADII[HashKind.PDQ]
         radius_dhash = INDEX_SEARCH_RADII[HashKind.DHASH]
         candidates: set[int] = set()
-        for value in (query.pdq, query.pdq_mirrored):
-            candidates.update(int(h.key) for h in self._pdq.search(value, radius_pdq))
-        for value in (query.dhash, query.dhash_mirrored):
-            candidates.update(int(h.key) for h in self._dhash.search(value, radius_dhash))
+        variants = [query] if query.without_bars is None else [query, query.without_bars]
+        for q in variants:
+            for value in (q.pdq, q.pdq_mirrored):
+                candidates.update(int(h.key) for h in self._pdq.search(value, radius_pdq))
+            for value in (q.dhash, q.dhash_mirrored):
+                candidates.update(int(h.key) for h in self._dhash.search(value, radius_dhash))
         found = []
         for i in sorted(candidates):
             match = compare(query, self._hashes[i])

@@ -10,7 +10,7 @@ also for the horizontally mirrored picture, and `compare` turns their distances 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -126,6 +126,9 @@ class ImageHashes:
     phash_mirrored: PerceptualHash
     dhash_mirrored: PerceptualHash
     pdq_mirrored: PerceptualHash
+    # The same hashes of the picture with uniform bars removed from its edges (a screenshot's UI
+    # bars, letterboxing, a padded frame), when there are bars; None otherwise.
+    without_bars: ImageHashes | None = None
 
 
 # Hashes need only a small picture: imagehash resizes to 32x32 (pHash) and 9x8 (dHash), PDQ to
@@ -195,6 +198,16 @@ def hash_image(image: np.ndarray) -> ImageHashes:
         size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     rgb = np.ascontiguousarray(rgb)
+    hashes = _hash_working(rgb)
+    box = _content_box(rgb)
+    if box is None:
+        return hashes
+    top, bottom, left, right = box
+    inner = _hash_working(np.ascontiguousarray(rgb[top:bottom, left:right]))
+    return replace(hashes, without_bars=inner)
+
+
+def _hash_working(rgb: np.ndarray) -> ImageHashes:
     gray = Image.fromarray(rgb).convert("L")
     # Mirrored pHash/dHash flip the resized grids: the Lanczos kernel is symmetric, so this is
     # the hash of the mirrored picture without resizing it again.
@@ -212,6 +225,37 @@ def hash_image(image: np.ndarray) -> ImageHashes:
         dhash_mirrored=PerceptualHash.from_bits(HashKind.DHASH, _dhash_bits(dhash_grid[:, ::-1])),
         pdq_mirrored=PerceptualHash.from_bits(HashKind.PDQ, pdq_bits_mirrored),
     )
+
+
+# Bars: an edge strip counts as a bar while at least BAR_MIN_SHARE of each of its rows (columns)
+# is within BAR_TOLERANCE grey levels of the outermost row's median. Bars thinner than
+# BAR_MIN_DEPTH of the side are ignored (JPEG edges, a dark vignette), and the content left must
+# keep half of each side. Measured on the screenshot transform of bench_hashing.py, where UI bars
+# carry text: 60% of a text row is still bar colour.
+BAR_TOLERANCE = 8
+BAR_MIN_SHARE = 0.6
+BAR_MIN_DEPTH = 0.02
+
+
+def _content_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the picture inside uniform edge bars, or None."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.int16)
+    h, w = gray.shape
+    top = _bar_depth(gray)
+    bottom = _bar_depth(gray[::-1])
+    left = _bar_depth(gray.T)
+    right = _bar_depth(gray.T[::-1])
+    top, bottom = (d if d >= BAR_MIN_DEPTH * h else 0 for d in (top, bottom))
+    left, right = (d if d >= BAR_MIN_DEPTH * w else 0 for d in (left, right))
+    if top + bottom + left + right == 0 or h - top - bottom < h / 2 or w - left - right < w / 2:
+        return None
+    return top, h - bottom, left, w - right
+
+
+def _bar_depth(lines: np.ndarray) -> int:
+    reference = np.median(lines[0])
+    is_bar = (np.abs(lines - reference) <= BAR_TOLERANCE).mean(axis=1) >= BAR_MIN_SHARE
+    return int(is_bar.argmin()) if not is_bar.all() else len(is_bar)
 
 
 def _colorhash(rgb: np.ndarray) -> PerceptualHash:
@@ -289,21 +333,43 @@ class HashDistances:
 @dataclass(frozen=True)
 class HashMatch:
     """Whether two pictures are the same picture, the distances behind it, and whether the match
-    is between one picture and the mirror image of the other."""
+    is between one picture and the mirror image of the other (or needed edge bars removed)."""
 
     is_match: bool
     distances: HashDistances
     mirrored: bool
     reason: str
+    # True when the match holds only once uniform edge bars are removed (screenshot, letterbox).
+    bars_removed: bool = False
 
 
 def compare(a: ImageHashes, b: ImageHashes) -> HashMatch:
-    """Decide whether `a` and `b` show the same picture (re-encoded, resized, edited or mirrored).
+    """Decide whether `a` and `b` show the same picture (re-encoded, resized, edited, mirrored,
+    or padded with bars as in a screenshot).
 
     Both orientations are tried; the direct one wins unless only the mirrored one matches (or,
-    when neither matches, unless the mirrored one is closer). The colour hash is reported but not
-    used: on the calibration suite it separated nothing the other three did not.
+    when neither matches, unless the mirrored one is closer). When the whole pictures do not
+    match, their versions without edge bars are tried. The colour hash is reported but not used:
+    on the calibration suite it separated nothing the other three did not.
     """
+    whole = _compare_whole(a, b)
+    if whole.is_match:
+        return whole
+    for x, y, which in (
+        (a.without_bars, b, "the first picture"),
+        (a, b.without_bars, "the second picture"),
+        (a.without_bars, b.without_bars, "both pictures"),
+    ):
+        if x is None or y is None:
+            continue
+        match = _compare_whole(x, y)
+        if match.is_match:
+            reason = f"{match.reason}, with edge bars removed from {which}"
+            return replace(match, bars_removed=True, reason=reason)
+    return whole
+
+
+def _compare_whole(a: ImageHashes, b: ImageHashes) -> HashMatch:
     direct = HashDistances(
         phash=a.phash - b.phash,
         dhash=a.dhash - b.dhash,

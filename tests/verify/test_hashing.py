@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -156,3 +157,19 @@ def test_flat_picture_does_not_match_by_pdq():
     # A flat picture has PDQ quality 0: its PDQ hash is noise and must not decide.
     flat = hash_image(np.full((64, 64, 3), 128, dtype=np.uint8))
     assert flat.pdq_quality < 50
+
+
+def test_screenshot_with_ui_bars_matches_after_removing_bars(
+    tmp_path: Path, castle: Path, castle_rgb: np.ndarray
+):
+    h, w = castle_rgb.shape[:2]
+    canvas = np.full((h + h // 6 + h // 4, w + w // 30, 3), 24, dtype=np.uint8)
+    canvas[h // 6 : h // 6 + h, w // 60 : w // 60 + w] = castle_rgb
+    cv2.putText(canvas, "@ministry 2h", (40, h // 10), cv2.FONT_HERSHEY_SIMPLEX, 2, (230,) * 3, 4)
+    screenshot = hash_file(_jpeg_copy(tmp_path, canvas))
+    assert screenshot.without_bars is not None
+    match = compare(screenshot, hash_file(castle))
+    assert match.is_match and match.bars_removed
+    assert "bars removed" in match.reason
+    # Whole pictures alone do not match: the bars are what the extra comparison is for.
+    assert not compare(replace(screenshot, without_bars=None), hash_file(castle)).is_match
