@@ -130,6 +130,38 @@ class ImageHashes:
     # bars, letterboxing, a padded frame), when there are bars; None otherwise.
     without_bars: ImageHashes | None = None
 
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form for storage: hashes as hex, `without_bars` nested or None."""
+        out: dict[str, object] = {name: str(getattr(self, name)) for name in _HASH_FIELDS}
+        out["pdq_quality"] = self.pdq_quality
+        out["without_bars"] = None if self.without_bars is None else self.without_bars.as_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ImageHashes:
+        """Inverse of `as_dict`."""
+        try:
+            fields = {
+                name: PerceptualHash.from_hex(kind, str(data[name]))
+                for name, kind in _HASH_FIELDS.items()
+            }
+            quality = int(data["pdq_quality"])  # type: ignore[call-overload]
+            inner = data.get("without_bars")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidValueError(f"not a stored set of image hashes: {exc}") from exc
+        nested = None if inner is None else cls.from_dict(inner)  # type: ignore[arg-type]
+        return cls(**fields, pdq_quality=quality, without_bars=nested)
+
+
+_HASH_FIELDS: dict[str, HashKind] = {
+    "phash": HashKind.PHASH,
+    "dhash": HashKind.DHASH,
+    "colorhash": HashKind.COLORHASH,
+    "pdq": HashKind.PDQ,
+    "phash_mirrored": HashKind.PHASH,
+    "dhash_mirrored": HashKind.DHASH,
+    "pdq_mirrored": HashKind.PDQ,
+}
 
 # Hashes need only a small picture: imagehash resizes to 32x32 (pHash) and 9x8 (dHash), PDQ to
 # 64x64. Decoding JPEGs at reduced DCT scale to about this long side, and pre-shrinking larger

@@ -17,6 +17,7 @@ from verify.errors import InvalidValueError, UnreadableMediaError
 from verify.hashing import (
     HASH_BITS,
     HashKind,
+    ImageHashes,
     PerceptualHash,
     compare,
     dhash_of_gray,
@@ -173,3 +174,14 @@ def test_screenshot_with_ui_bars_matches_after_removing_bars(
     assert "bars removed" in match.reason
     # Whole pictures alone do not match: the bars are what the extra comparison is for.
     assert not compare(replace(screenshot, without_bars=None), hash_file(castle)).is_match
+
+
+def test_hashes_round_trip_through_their_stored_form(castle: Path):
+    hashes = hash_image(load_image(castle, max_side=300))
+    padded = np.pad(load_image(castle, max_side=300), ((40, 60), (0, 0), (0, 0)))
+    with_bars = hash_image(padded)
+    assert with_bars.without_bars is not None
+    for h in (hashes, with_bars):
+        assert ImageHashes.from_dict(h.as_dict()) == h
+    with pytest.raises(InvalidValueError):
+        ImageHashes.from_dict({"phash": "00"})
