@@ -1,0 +1,329 @@
+"""Exact Hamming-distance search over stored perceptual hashes.
+
+Small stores are searched by brute force (XOR and a vectorised popcount over uint64 words). Large
+stores use multi-index hashing (Norouzi et al., "Fast Search in Hamming Space with Multi-Index
+Hashing", CVPR 2012): each hash is cut into 16-bit substrings, each with its own table; by the
+pigeonhole principle every hash within distance r of the query agrees with it to within r // m bits
+on at least one of the m substrings, so probing each table with all substrings that close yields
+every true neighbour, which are then checked exactly. Both paths return identical results.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cache
+from typing import NamedTuple
+
+import numpy as np
+
+from verify.errors import InvalidValueError
+from verify.hashing import (
+    INDEX_SEARCH_RADII,
+    HashKind,
+    HashMatch,
+    ImageHashes,
+    PerceptualHash,
+    compare,
+)
+
+_SUBSTRING_BITS = 16
+_SUBSTRING_VALUES = 1 << _SUBSTRING_BITS
+_SUBSTRINGS_PER_WORD = 64 // _SUBSTRING_BITS
+
+# Below this many stored hashes brute force is as fast as multi-index hashing and needs no tables
+# (benchmarks/bench_hash_search.py: 20,000 hashes scan in well under a millisecond).
+BRUTE_FORCE_MAX_ITEMS = 20_000
+# Multi-index hashing wins only while it checks a small share of the store; beyond this share of
+# expected candidates the brute-force scan is cheaper (one pass, no gathers).
+_MIH_MAX_CANDIDATE_SHARE = 0.1
+
+
+class SearchMethod(StrEnum):
+    """How `HashIndex.search` finds neighbours; AUTO picks by store size and radius."""
+
+    AUTO = "auto"
+    BRUTE_FORCE = "brute_force"
+    MULTI_INDEX = "multi_index"
+
+
+class IndexHit(NamedTuple):
+    """One stored hash within the search radius: its key and its Hamming distance to the query."""
+
+    key: str
+    distance: int
+
+
+@cache
+def _masks_within(radius: int) -> np.ndarray:
+    """Every 16-bit value with at most `radius` bits set (the probes around a substring)."""
+    values = np.arange(_SUBSTRING_VALUES, dtype=np.uint32)
+    counts = np.bitwise_count(values)
+    return values[counts <= radius].astype(np.uint32)
+
+
+@dataclass
+class _MultiIndexTables:
+    order: np.ndarray  # (m * n,) int32: entry ids sorted by substring value, table after table
+    offsets: np.ndarray  # (m, 65537) int64: where each substring value's run starts, per table
+
+
+@dataclass
+class HashIndex:
+    """Hashes of one bit length (64 or 256, or any multiple of 64) under opaque string keys.
+
+    Keys need not be unique (an item's key may carry several hashes); every stored entry within
+    the radius is returned.
+    """
+
+    bits: int
+    _keys: list[str] = field(default_factory=list, init=False, repr=False)
+    _chunks: list[np.ndarray] = field(default_factory=list, init=False, repr=False)
+    _words: np.ndarray | None = field(default=None, init=False, repr=False)
+    _tables: _MultiIndexTables | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.bits <= 0 or self.bits % 64:
+            raise InvalidValueError(f"hash index bit length must be a multiple of 64: {self.bits}")
+        self._words = np.zeros((0, self.n_words), dtype=np.uint64)
+
+    @property
+    def n_words(self) -> int:
+        return self.bits // 64
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: str, value: PerceptualHash | np.ndarray) -> None:
+        """Store one hash under `key`."""
+        self.add_many([key], self._query_words(value)[None, :])
+
+    def add_many(self, keys: Sequence[str], words: np.ndarray) -> None:
+        """Store many hashes at once: `words` is (len(keys), bits // 64) uint64, big-endian word
+        order as `PerceptualHash.to_words` gives. A million hashes take well under a second."""
+        arr = np.asarray(words)
+        if arr.ndim == 1 and self.n_words == 1:
+            arr = arr[:, None]
+        if arr.dtype != np.uint64 or arr.ndim != 2 or arr.shape[1] != self.n_words:
+            raise InvalidValueError(
+                f"expected uint64 words of shape (n, {self.n_words}), got {arr.dtype} {arr.shape}"
+            )
+        if arr.shape[0] != len(keys):
+            raise InvalidValueError(f"{len(keys)} keys for {arr.shape[0]} hashes")
+        self._keys.extend(keys)
+        self._chunks.append(np.ascontiguousarray(arr))
+        self._tables = None
+
+    def search(
+        self,
+        query: PerceptualHash | np.ndarray,
+        max_distance: int,
+        *,
+        method: SearchMethod = SearchMethod.AUTO,
+    ) -> list[IndexHit]:
+        """Every stored hash within `max_distance` bits of `query`, nearest first (ties in the
+        order they were added)."""
+        if max_distance < 0:
+            raise InvalidValueError(f"search radius must be >= 0, got {max_distance}")
+        q = self._query_words(query)
+        words = self._all_words()
+        if len(words) == 0:
+            return []
+        if method is SearchMethod.AUTO:
+            method = self._choose_method(max_distance)
+        if method is SearchMethod.MULTI_INDEX:
+            ids, dist = self._search_multi_index(words, q, max_distance)
+        else:
+            ids, dist = _search_brute_force(words, q, max_distance)
+        order = np.lexsort((ids, dist))
+        keys = self._keys
+        return [IndexHit(keys[i], int(d)) for i, d in zip(ids[order], dist[order], strict=True)]
+
+    def _choose_method(self, max_distance: int) -> SearchMethod:
+        n = len(self)
+        if n <= BRUTE_FORCE_MAX_ITEMS:
+            return SearchMethod.BRUTE_FORCE
+        m = self.bits // _SUBSTRING_BITS
+        probes = len(_masks_within(max_distance // m))
+        expected_candidates = m * probes * n / _SUBSTRING_VALUES
+        if expected_candidates > _MIH_MAX_CANDIDATE_SHARE * n:
+            return SearchMethod.BRUTE_FORCE
+        return SearchMethod.MULTI_INDEX
+
+    def _query_words(self, value: PerceptualHash | np.ndarray) -> np.ndarray:
+        if isinstance(value, PerceptualHash):
+            if value.bits > self.bits:
+                raise InvalidValueError(f"a {value.bits}-bit hash in a {self.bits}-bit index")
+            words = value.to_words()
+            return np.concatenate([np.zeros(self.n_words - len(words), np.uint64), words])
+        arr = np.asarray(value)
+        if arr.dtype != np.uint64 or arr.shape != (self.n_words,):
+            raise InvalidValueError(
+                f"expected {self.n_words} uint64 words, got {arr.dtype} {arr.shape}"
+            )
+        return arr
+
+    def _all_words(self) -> np.ndarray:
+        if self._chunks:
+            self._words = np.concatenate([self._words, *self._chunks])
+            self._chunks = []
+        assert self._words is not None
+        return self._words
+
+    def _search_multi_index(
+        self, words: np.ndarray, q: np.ndarray, max_distance: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        tables = self._tables or self._build_tables(words)
+        m = self.bits // _SUBSTRING_BITS
+        n = len(words)
+        probes = _substrings(q[None, :])[0][:, None] ^ _masks_within(max_distance // m)[None, :]
+        rows = np.arange(m)[:, None]
+        starts = tables.offsets[rows, probes].ravel()
+        lengths = tables.offsets[rows, probes + 1].ravel() - starts
+        starts = starts + np.repeat(np.arange(m, dtype=np.int64) * n, probes.shape[1])
+        keep = lengths > 0
+        starts, lengths = starts[keep], lengths[keep]
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        # Expand the runs [start, start + length) into one array of positions without a loop.
+        run_base = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        positions = run_base + np.arange(total)
+        candidates = np.unique(tables.order[positions])
+        dist = _distances(words[candidates], q)
+        hit = dist <= max_distance
+        return candidates[hit].astype(np.int64), dist[hit]
+
+    def _build_tables(self, words: np.ndarray) -> _MultiIndexTables:
+        subs = _substrings(words)  # (n, m)
+        n, m = subs.shape
+        order = np.empty(m * n, dtype=np.int32)
+        offsets = np.empty((m, _SUBSTRING_VALUES + 1), dtype=np.int64)
+        for i in range(m):
+            column = subs[:, i].astype(np.uint16)
+            # A stable sort of 16-bit keys is a radix sort in numpy: linear time.
+            order[i * n : (i + 1) * n] = np.argsort(column, kind="stable")
+            offsets[i, 0] = 0
+            np.cumsum(np.bincount(column, minlength=_SUBSTRING_VALUES), out=offsets[i, 1:])
+        self._tables = _MultiIndexTables(order, offsets)
+        return self._tables
+
+
+def _substrings(words: np.ndarray) -> np.ndarray:
+    """(n, words) uint64 -> (n, words * 4) 16-bit substrings, most significant first."""
+    shifts = np.array(
+        [64 - _SUBSTRING_BITS * (j + 1) for j in range(_SUBSTRINGS_PER_WORD)], dtype=np.uint64
+    )
+    parts = (words[:, :, None] >> shifts) & np.uint64(_SUBSTRING_VALUES - 1)
+    return parts.reshape(len(words), -1).astype(np.uint32)
+
+
+def _distances(words: np.ndarray, q: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(words ^ q).sum(axis=1, dtype=np.int64)
+
+
+# Brute force walks the store in blocks small enough to stay in cache (the XOR and popcount
+# temporaries of a whole million-hash store would not).
+_BRUTE_FORCE_BLOCK = 65_536
+
+
+def _search_brute_force(
+    words: np.ndarray, q: np.ndarray, max_distance: int
+) -> tuple[np.ndarray, np.ndarray]:
+    ids: list[np.ndarray] = []
+    dists: list[np.ndarray] = []
+    for start in range(0, len(words), _BRUTE_FORCE_BLOCK):
+        block = words[start : start + _BRUTE_FORCE_BLOCK]
+        if block.shape[1] == 1:
+            dist = np.bitwise_count(block[:, 0] ^ q[0]).astype(np.int64)
+        else:
+            dist = _distances(block, q)
+        hit = np.flatnonzero(dist <= max_distance)
+        ids.append(hit + start)
+        dists.append(dist[hit])
+    return np.concatenate(ids), np.concatenate(dists)
+
+
+@dataclass(frozen=True)
+class ImageMatch:
+    """A stored picture that `compare` judges the same as the query."""
+
+    key: str
+    match: HashMatch
+
+
+@dataclass
+class ImageHashIndex:
+    """Every hash of many pictures, searched with the same decision rule as `compare`.
+
+    Candidates come from the PDQ and dHash indexes at `INDEX_SEARCH_RADII` (every match of
+    `compare` lies within one of them), for the query, its mirror image and its version without
+    edge bars, against stored pictures and their versions without bars; each candidate is then
+    judged by `compare`, so a search returns exactly the stored pictures `compare` would match.
+    """
+
+    _keys: list[str] = field(default_factory=list, init=False, repr=False)
+    _hashes: list[ImageHashes] = field(default_factory=list, init=False, repr=False)
+    _pdq: HashIndex = field(default_factory=lambda: HashIndex(256), init=False, repr=False)
+    _dhash: HashIndex = field(default_factory=lambda: HashIndex(64), init=False, repr=False)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, key: str, hashes: ImageHashes) -> None:
+        self.add_many([key], [hashes])
+
+    def add_many(self, keys: Sequence[str], hashes: Sequence[ImageHashes]) -> None:
+        if len(keys) != len(hashes):
+            raise InvalidValueError(f"{len(keys)} keys for {len(hashes)} hash sets")
+        first = len(self._keys)
+        ids = [str(first + i) for i in range(len(keys))]
+        self._keys.extend(keys)
+        self._hashes.extend(hashes)
+        if not hashes:
+            return
+        # A picture's version without edge bars is indexed under the same id, so candidates for
+        # every comparison `compare` makes are found.
+        variants = [(i, h) for i, h in zip(ids, hashes, strict=True)]
+        variants += [(i, h.without_bars) for i, h in variants if h.without_bars is not None]
+        self._pdq.add_many(
+            [i for i, _ in variants], np.stack([h.pdq.to_words() for _, h in variants])
+        )
+        self._dhash.add_many(
+            [i for i, _ in variants], np.stack([h.dhash.to_words() for _, h in variants])
+        )
+
+    def find_matches(self, query: ImageHashes) -> list[ImageMatch]:
+        """Stored pictures that are the same picture as `query`, closest first."""
+        radius_pdq = INDEX_SEARCH_RADII[HashKind.PDQ]
+        radius_dhash = INDEX_SEARCH_RADII[HashKind.DHASH]
+        candidates: set[int] = set()
+        variants = [query] if query.without_bars is None else [query, query.without_bars]
+        for q in variants:
+            for value in (q.pdq, q.pdq_mirrored):
+                candidates.update(int(h.key) for h in self._pdq.search(value, radius_pdq))
+            for value in (q.dhash, q.dhash_mirrored):
+                candidates.update(int(h.key) for h in self._dhash.search(value, radius_dhash))
+        found = []
+        for i in sorted(candidates):
+            match = compare(query, self._hashes[i])
+            if match.is_match:
+                found.append((match.distances.pdq, match.distances.phash, i, match))
+        found.sort(key=lambda row: row[:3])
+        return [ImageMatch(self._keys[i], match) for _, _, i, match in found]
+
+
+def words_from_hex(hex_values: Sequence[str], bits: int) -> np.ndarray:
+    """Hex hashes (as stored in the database) to the (n, bits // 64) uint64 array `add_many`
+    takes, without building a Python object per hash."""
+    n_words = bits // 64
+    width = math.ceil(bits / 4)
+    if any(len(h) > width for h in hex_values):
+        raise InvalidValueError(f"a hash longer than {bits} bits")
+    try:
+        raw = bytes.fromhex("".join(h.rjust(n_words * 16, "0") for h in hex_values))
+    except ValueError as exc:
+        raise InvalidValueError(f"a stored hash is not hex: {exc}") from exc
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(len(hex_values), n_words)
