@@ -55,6 +55,8 @@ MAX_SINGLE_READ = 4 * 1024 * 1024
 MAX_EXIF_BYTES = 64 * 1024 * 1024
 # Free-text tags (make, model, software) are cut to this length: long enough for any real value.
 MAX_TEXT = 200
+# At most this many distinct exifread warnings are kept as problems.
+MAX_WARNINGS = 10
 # Altitudes outside this range (metres) are not GPS fixes of a camera on or above the ground.
 MIN_ALTITUDE_M, MAX_ALTITUDE_M = -1_000.0, 50_000.0
 # A GPS clock and a camera clock are taken to agree on a time zone when their difference is a
@@ -323,7 +325,7 @@ def _read_exif_tags(path: Path, problems: list[str]) -> dict[str, Any]:
         # exifread's own JPEG walk only looks 4000 bytes past the first segments and so misses
         # EXIF behind a large XMP segment (the files in exif/invalid/); the bounded walk in
         # `_jpeg_exif_block` finds it, and exifread then parses just that block as TIFF.
-        block = _jpeg_exif_block(data)
+        block = _jpeg_exif_block(data, problems)
         if block is None:
             return {}
         data = block
@@ -344,7 +346,7 @@ def _read_exif_tags(path: Path, problems: list[str]) -> dict[str, Any]:
     return {}
 
 
-def _jpeg_exif_block(data: bytes) -> bytes | None:
+def _jpeg_exif_block(data: bytes, problems: list[str]) -> bytes | None:
     """The TIFF structure inside a JPEG's "Exif" APP1 segment, found by walking the markers up
     to the start of scan; every step advances, so the walk ends on any input."""
     pos = 2
@@ -366,6 +368,10 @@ def _jpeg_exif_block(data: bytes) -> bytes | None:
             return None
         payload = data[pos + 4 : pos + 2 + length]
         if marker == 0xE1 and payload[:4] == b"Exif" and payload[6:8] in (b"II", b"MM"):
+            if len(payload) < length - 2:
+                problems.append(
+                    f"Exif segment truncated: {len(payload)} of {length - 2} bytes present"
+                )
             return payload[6:]
         pos += 2 + length
     return None
@@ -380,8 +386,12 @@ class _ThreadWarnings(logging.Handler):
         self._thread = threading.get_ident()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.thread == self._thread and len(self._sink) < 20:
-            self._sink.append(f"exifread: {record.getMessage()[:160]}")
+        if record.thread != self._thread:
+            return
+        message = f"exifread: {record.getMessage()[:160]}"
+        # Hostile files repeat the same warning thousands of times; keep each once, and few.
+        if message not in self._sink and len(self._sink) < MAX_WARNINGS:
+            self._sink.append(message)
 
 
 _EXIFREAD_LOG = logging.getLogger("exifread")
