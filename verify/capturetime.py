@@ -15,6 +15,18 @@ from typing import Any
 from verify.errors import InvalidValueError
 from verify.exifparse import MAX_UTC_OFFSET, MIN_UTC_OFFSET, format_offset
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def shift_clamped(moment: datetime, delta: timedelta) -> datetime:
+    """`moment + delta`, clamped to the representable range (a camera clock at year 1 must not
+    crash the window arithmetic)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return _EARLIEST if delta < timedelta(0) else _LATEST
+
 
 class ZoneSource(StrEnum):
     """Where the UTC time of a capture came from."""
@@ -58,7 +70,7 @@ class CaptureTime:
             return self.utc, self.utc
         assert self.local is not None
         local = self.local.replace(tzinfo=UTC)
-        return local - MAX_UTC_OFFSET, local - MIN_UTC_OFFSET
+        return shift_clamped(local, -MAX_UTC_OFFSET), shift_clamped(local, -MIN_UTC_OFFSET)
 
     def __str__(self) -> str:
         if self.utc is None:

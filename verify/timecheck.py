@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from verify.capturetime import CaptureTime
+from verify.capturetime import CaptureTime, shift_clamped
 from verify.exifparse import MAX_UTC_OFFSET, MIN_UTC_OFFSET
 from verify.verdict import Verdict
 
@@ -194,7 +194,8 @@ def _window(value: date | datetime, name: str, *, day_end: bool) -> UtcWindow:
             t = value.astimezone(UTC)
             return UtcWindow(t, t, f"{name} at {t:%Y-%m-%d %H:%M:%S} UTC")
         local = value.replace(tzinfo=UTC)
-        earliest, latest = local - MAX_UTC_OFFSET, local - MIN_UTC_OFFSET
+        earliest = shift_clamped(local, -MAX_UTC_OFFSET)
+        latest = shift_clamped(local, -MIN_UTC_OFFSET)
         return UtcWindow(
             earliest,
             latest,
@@ -203,8 +204,9 @@ def _window(value: date | datetime, name: str, *, day_end: bool) -> UtcWindow:
         )
     edge = datetime(value.year, value.month, value.day, tzinfo=UTC)
     if day_end:
-        edge += timedelta(days=1)
-    earliest, latest = edge - MAX_UTC_OFFSET, edge - MIN_UTC_OFFSET
+        edge = shift_clamped(edge, timedelta(days=1))
+    earliest = shift_clamped(edge, -MAX_UTC_OFFSET)
+    latest = shift_clamped(edge, -MIN_UTC_OFFSET)
     which = "end" if day_end else "start"
     return UtcWindow(
         earliest,
