@@ -162,7 +162,7 @@ def test_zero_denominator_is_refused(num):
 def test_dms_round_trips(deg, minutes, seconds):
     value = dms_to_degrees(deg, minutes, seconds)
     # Minutes and seconds each stay below 60, so together they add less than 1 + 1/60 degree.
-    assert deg <= value < deg + 1 + 1 / 60
+    assert deg <= value <= deg + 1 + 1 / 60 + 1e-9
     back_minutes = (value - deg) * 60
     assert back_minutes == pytest.approx(minutes + seconds / 60, abs=1e-6)
 
@@ -173,7 +173,7 @@ def test_dms_never_accepts_bad_minutes(minutes, seconds):
         value = dms_to_degrees(10, minutes, seconds)
     except MetadataError:
         return
-    assert 0 <= minutes < 60 and 0 <= seconds < 60 and 10 <= value < 11 + 1 / 60
+    assert 0 <= minutes < 60 and 0 <= seconds < 60 and 10 <= value <= 11 + 1 / 60 + 1e-9
 
 
 @given(st.floats(0, 90), st.sampled_from(["N", "S", "n", "s ", None, "", "X"]))
