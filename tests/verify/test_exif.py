@@ -531,3 +531,13 @@ def test_mutated_real_jpeg_never_escapes_untyped(tmp_path_factory, exif_dir, dat
         return
     assert elapsed < 1.0
     json.dumps(meta.to_dict())
+
+
+def test_content_not_extension_decides_and_odd_paths_work(tmp_path):
+    folder = tmp_path / "dir with spaces" / "ünïcödé"
+    folder.mkdir(parents=True)
+    path = folder / "photo that lies.jpg"
+    Image.new("RGB", (20, 10), (1, 2, 3)).save(path, "PNG", exif=pillow_exif())
+    meta = extract_photo_metadata(path)
+    assert meta.media_type == "image/png" and meta.make == "TestCam"
+    assert meta.decoded_size.width == 20
