@@ -76,11 +76,10 @@ class CaptureTime:
         if self.utc is None:
             return f"{self.local:%Y-%m-%d %H:%M:%S} local time, zone unknown ({self.source})"
         text = f"{self.utc:%Y-%m-%d %H:%M:%S} UTC"
-        if self.utc_offset_minutes is not None:
+        if self.local is not None and self.utc_offset_minutes is not None:
             offset = format_offset(timedelta(minutes=self.utc_offset_minutes))
-            text += f" (local {self.local:%Y-%m-%d %H:%M:%S}{offset}"
-            text += f", zone from {self.zone.value})"
-        return f"{text} ({self.source})" if self.utc_offset_minutes is None else text
+            text += f" = {self.local:%Y-%m-%d %H:%M:%S} local at {offset}"
+        return f"{text} ({self.source}, zone from {self.zone.value})"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from verify.exifparse import (
     signed_coordinate,
 )
 from verify.geo import GeoPoint
-from verify.media import IMAGE_TYPES, _quiet, open_image, sniff_media_type
+from verify.media import IMAGE_TYPES, open_image, sniff_media_type
 
 # A normal photo needs a few hundred to a few thousand reads (DSCN/DJI files: < 2000); 200000
 # reads of an in-memory buffer is well under 0.3 s, so a hostile IFD gives up quickly.
@@ -423,7 +424,9 @@ def _index_tags(raw: dict[str, Any]) -> dict[tuple[str, int], Any]:
 
 def _decoded_size(path: Path, media_type: str, problems: list[str]) -> ImageSize | None:
     try:
-        with _quiet():
+        with warnings.catch_warnings():
+            # Pillow warns on truncated or bomb-sized files; errors are raised and recorded.
+            warnings.simplefilter("ignore")
             img = open_image(path)
             size = ImageSize(*img.size)
             img.close()

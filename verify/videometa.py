@@ -36,6 +36,9 @@ _ZERO_DATES = (datetime(1904, 1, 1, tzinfo=UTC), datetime(1970, 1, 1, tzinfo=UTC
 # Longer than any real recording (a week); a declared duration beyond it is corruption.
 MAX_DURATION_S = 7 * 24 * 3600.0
 
+# High-speed phone modes reach 960 fps; beyond this a declared rate is corruption.
+MAX_FRAME_RATE = 1000
+
 _ISO6709 = re.compile(
     r"^(?P<lat>[+-]\d+(?:\.\d+)?)(?P<lon>[+-]\d+(?:\.\d+)?)(?P<alt>[+-]\d+(?:\.\d+)?)?"
     r"(?:CRS[A-Za-z0-9_:.]*)?/?$"
@@ -208,8 +211,10 @@ def _read(container: Any, media_type: str, problems: list[str]) -> VideoMetadata
         if ctx is not None and ctx.width > 0 and ctx.height > 0:
             fields["width"], fields["height"] = int(ctx.width), int(ctx.height)
         rate = video.average_rate or video.guessed_rate
-        if isinstance(rate, Fraction) and rate > 0 and float(rate) < 1000:
+        if isinstance(rate, Fraction) and 0 < rate < MAX_FRAME_RATE:
             fields["frame_rate"] = round(float(rate), 3)
+        elif rate:
+            problems.append(f"declared frame rate {float(rate):g} fps is not believable")
         if video.frames and video.frames > 0:
             fields["declared_frames"] = int(video.frames)
     return VideoMetadata(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import struct
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -541,3 +543,22 @@ def test_content_not_extension_decides_and_odd_paths_work(tmp_path):
     meta = extract_photo_metadata(path)
     assert meta.media_type == "image/png" and meta.make == "TestCam"
     assert meta.decoded_size.width == 20
+
+
+def test_hostile_exif_prints_nothing(tmp_path):
+    """In a plain interpreter (no pytest log capture) exifread's warnings must not reach stderr."""
+    path = write(tmp_path, "h.tif", huge_ifd_tiff())
+    code = (
+        "import sys; from pathlib import Path; from verify.exif import extract_photo_metadata; "
+        "m = extract_photo_metadata(Path(sys.argv[1])); assert m.problems"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and done.stderr == ""

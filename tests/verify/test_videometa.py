@@ -186,3 +186,21 @@ def test_bad_files_raise_typed_errors_fast(tmp_path):
     garbage.write_bytes(good[:32] + bytes(range(256)) * 40)
     with pytest.raises(VerifyError):
         run_bounded(extract_video_metadata, garbage)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_mutated_video_never_escapes_untyped(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("vfuzz")
+    good = write_video(folder / "seed.mp4", {"location": "+1.0+001.0/"}, frames=4).read_bytes()
+    mutated = bytearray(good)
+    for _ in range(data.draw(st.integers(1, 16))):
+        mutated[data.draw(st.integers(8, len(mutated) - 1))] = data.draw(st.integers(0, 255))
+    path = folder / "m.mp4"
+    path.write_bytes(bytes(mutated))
+    try:
+        meta, elapsed = run_bounded(extract_video_metadata, path)
+    except VerifyError:
+        return
+    assert elapsed < 2.0
+    VideoMetadata.from_dict(meta.to_dict())
