@@ -330,20 +330,28 @@ def _read_exif_tags(path: Path, problems: list[str]) -> dict[str, Any]:
         if block is None:
             return {}
         data = block
-    reader = _BudgetedReader(data)
     with _collect_exifread_warnings(problems):
-        try:
-            return exifread.process_file(
-                reader, details=False, strict=False, extract_thumbnail=True, truncate_tags=True
-            )
-        except _ReadBudgetExceeded:
-            problems.append(
-                f"EXIF abandoned after {MAX_EXIF_READS} reads: corrupt or hostile IFD structure"
-            )
-        except Exception as exc:
-            # exifread raises assorted types on corrupt input (struct.error, IndexError,
-            # KeyError, ValueError...). The file still gets a result; the reason is recorded.
-            problems.append(f"EXIF unreadable: {type(exc).__name__}: {str(exc)[:120]}")
+        # Thumbnail extraction is exifread's most fragile step (it trusts strip offsets and
+        # counts); if the first pass fails, a second without it salvages the tags.
+        for with_thumbnail in (True, False):
+            try:
+                return exifread.process_file(
+                    _BudgetedReader(data),
+                    details=False,
+                    strict=False,
+                    extract_thumbnail=with_thumbnail,
+                    truncate_tags=True,
+                )
+            except _ReadBudgetExceeded:
+                problems.append(
+                    f"EXIF abandoned after {MAX_EXIF_READS} reads: corrupt or hostile IFD structure"
+                )
+                return {}
+            except Exception as exc:
+                # exifread raises assorted types on corrupt input (struct.error, IndexError,
+                # KeyError, ValueError...). The file still gets a result; the reason is recorded.
+                stage = "with thumbnail" if with_thumbnail else "without thumbnail"
+                problems.append(f"EXIF unreadable {stage}: {type(exc).__name__}: {str(exc)[:120]}")
     return {}
 
 

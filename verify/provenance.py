@@ -17,9 +17,9 @@ from typing import Any
 
 import imagehash
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from verify.errors import VerifyError
+from verify.errors import UnreadableMediaError, VerifyError
 from verify.exif import PhotoMetadata, extract_thumbnail
 from verify.media import load_image
 
@@ -66,6 +66,8 @@ THUMBNAIL_PHASH_MAX_DISTANCE = 10
 # Dark rows/columns (mean luma at most this) at the thumbnail border are letterboxing, cropped
 # before hashing so a 16:9 photo in a 4:3 thumbnail still compares.
 LETTERBOX_LUMA = 16
+# An EXIF thumbnail is at most a few hundred pixels a side; more is a bomb, not a thumbnail.
+MAX_THUMBNAIL_PIXELS = 4_000_000
 # Software rewrote the file (IFD0 DateTime) this long after capture: more than clock rounding.
 MODIFIED_AFTER_CAPTURE = timedelta(minutes=1)
 
@@ -225,13 +227,7 @@ def _thumbnail(meta: PhotoMetadata, path: Path) -> Trace | None:
             return None
         thumb = _decode_thumbnail(data, meta.orientation)
         main = load_image(path, max_side=512)
-    except (
-        VerifyError,
-        OSError,
-        ValueError,
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-    ) as exc:
+    except VerifyError as exc:
         return _trace(
             TraceKind.THUMBNAIL_UNREADABLE,
             f"The EXIF thumbnail ({meta.thumbnail.byte_length} bytes) or the main image cannot be "
@@ -261,10 +257,16 @@ def _decode_thumbnail(data: bytes, orientation: int | None) -> Image.Image:
     letterbox borders cropped."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        img = Image.open(io.BytesIO(data))
-        if img.width * img.height > 4_000_000:
-            raise ValueError(f"thumbnail declares {img.width}x{img.height} pixels")
-        img = img.convert("RGB")
+        try:
+            img = Image.open(io.BytesIO(data))
+            if img.width * img.height > MAX_THUMBNAIL_PIXELS:
+                raise UnreadableMediaError(f"thumbnail declares {img.width}x{img.height} pixels")
+            img = img.convert("RGB")
+        except VerifyError:
+            raise
+        except Exception as exc:
+            # Pillow's decoders raise assorted types on hostile bytes (as in verify.media).
+            raise UnreadableMediaError(f"thumbnail not decodable: {exc!r}"[:200]) from exc
     for op in _ORIENT.get(orientation or 1, ()):
         img = img.transpose(op)
     luma = np.asarray(img.convert("L"), dtype=np.float32)

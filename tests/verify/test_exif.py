@@ -562,3 +562,18 @@ def test_hostile_exif_prints_nothing(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and done.stderr == ""
+
+
+def test_failing_thumbnail_step_does_not_lose_the_tags(tmp_path, exif_dir, monkeypatch):
+    """exifread's thumbnail extraction trusts offsets and counts; when it fails, a second pass
+    without it keeps every tag and records why the thumbnail is missing."""
+    from exifread.core.exif_header import ExifHeader
+
+    def broken(self):
+        raise struct.error("unpack requires a buffer of 4 bytes")
+
+    monkeypatch.setattr(ExifHeader, "extract_jpeg_thumbnail", broken)
+    meta = extract_photo_metadata(exif_dir / "gps" / "DSCN0010.jpg")
+    assert meta.make == "NIKON" and meta.gps is not None
+    assert meta.thumbnail is None
+    assert any("unreadable with thumbnail: error" in p for p in meta.problems), meta.problems
