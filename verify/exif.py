@@ -4,25 +4,16 @@ Read with exifread (JPEG, TIFF, PNG, WebP, HEIF/HEIC) and normalised into plain 
 round-trips through JSON, because ingest stores it with the item. Anything that cannot be read is
 listed in `problems` with the reason; only a file that is not an image at all raises.
 
-No input may hang: exifread is fed through `_BudgetedReader`, which caps the number of reads and
-seeks and the size of each read, so a hostile IFD (65535 entries, offsets past the end, loops of
-IFDs) ends in a recorded problem after a bounded amount of work.
+No input may hang: the raw tags come from `verify.exifblock`, which bounds exifread's work.
 """
 
 from __future__ import annotations
 
-import io
-import logging
-import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import exifread
 
 from verify.capturetime import CaptureTime, ZoneSource
 from verify.errors import (
@@ -31,6 +22,7 @@ from verify.errors import (
     UnsupportedMediaError,
     VerifyError,
 )
+from verify.exifblock import index_tags, read_exif_tags
 from verify.exifparse import (
     MAX_UTC_OFFSET,
     MIN_UTC_OFFSET,
@@ -45,19 +37,8 @@ from verify.exifparse import (
 from verify.geo import GeoPoint
 from verify.media import IMAGE_TYPES, open_image, sniff_media_type
 
-# A normal photo needs a few hundred to a few thousand reads (DSCN/DJI files: < 2000); 200000
-# reads of an in-memory buffer is well under 0.3 s, so a hostile IFD gives up quickly.
-MAX_EXIF_READS = 200_000
-# No EXIF value we use is larger than a thumbnail (JPEG APP1 is capped at 64 KiB); a 4 GiB
-# count in a tag must not become a 4 GiB read.
-MAX_SINGLE_READ = 4 * 1024 * 1024
-# exifread sees at most this much of the file. JPEG EXIF sits in the first 64 KiB-segments; TIFF,
-# PNG and HEIF may place it later, so the bound is generous but keeps memory flat.
-MAX_EXIF_BYTES = 64 * 1024 * 1024
 # Free-text tags (make, model, software) are cut to this length: long enough for any real value.
 MAX_TEXT = 200
-# At most this many distinct exifread warnings are kept as problems.
-MAX_WARNINGS = 10
 # Altitudes outside this range (metres) are not GPS fixes of a camera on or above the ground.
 MIN_ALTITUDE_M, MAX_ALTITUDE_M = -1_000.0, 50_000.0
 # A GPS clock and a camera clock are taken to agree on a time zone when their difference is a
@@ -224,8 +205,8 @@ def extract_photo_metadata(path: Path) -> PhotoMetadata:
     """
     media_type = _sniff_image(path)
     problems: list[str] = []
-    raw = _read_exif_tags(path, problems)
-    tags = _index_tags(raw)
+    raw = read_exif_tags(path, problems)
+    tags = index_tags(raw)
     fields: dict[str, Any] = {
         "make": _text(tags, "Image", _MAKE),
         "model": _text(tags, "Image", _MODEL),
@@ -255,52 +236,9 @@ def extract_photo_metadata(path: Path) -> PhotoMetadata:
 def extract_thumbnail(path: Path) -> bytes | None:
     """The embedded EXIF thumbnail (JPEG or TIFF bytes) of an image, or None if it has none."""
     _sniff_image(path)
-    raw = _read_exif_tags(path, [])
+    raw = read_exif_tags(path, [])
     thumb = raw.get("JPEGThumbnail") or raw.get("TIFFThumbnail")
     return bytes(thumb) if thumb else None
-
-
-# -- reading ---------------------------------------------------------------------------------
-
-
-class _ReadBudgetExceeded(Exception):
-    """exifread asked for more reads than any sane EXIF block needs."""
-
-
-class _BudgetedReader(io.RawIOBase):
-    """A read-only view of bytes that counts operations so no parser loop can run unbounded."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__()
-        self._buf = io.BytesIO(data)
-        self.operations = 0
-
-    def _spend(self) -> None:
-        self.operations += 1
-        if self.operations > MAX_EXIF_READS:
-            raise _ReadBudgetExceeded
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        self._spend()
-        if size is None or size < 0 or size > MAX_SINGLE_READ:
-            size = MAX_SINGLE_READ
-        return self._buf.read(size)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self._spend()
-        # Hostile offsets may point before the start; clamp instead of letting BytesIO raise.
-        if whence == io.SEEK_SET and offset < 0:
-            offset = 0
-        return self._buf.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._buf.tell()
 
 
 def _sniff_image(path: Path) -> str:
@@ -314,120 +252,6 @@ def _sniff_image(path: Path) -> str:
     if media_type not in IMAGE_TYPES:
         raise UnsupportedMediaError(f"{path.name} is not an image (content is {media_type})")
     return media_type
-
-
-def _read_exif_tags(path: Path, problems: list[str]) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_EXIF_BYTES)
-    except OSError as exc:
-        raise UnreadableMediaError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
-    if data.startswith(b"\xff\xd8"):
-        # exifread's own JPEG walk only looks 4000 bytes past the first segments and so misses
-        # EXIF behind a large XMP segment (the files in exif/invalid/); the bounded walk in
-        # `_jpeg_exif_block` finds it, and exifread then parses just that block as TIFF.
-        block = _jpeg_exif_block(data, problems)
-        if block is None:
-            return {}
-        data = block
-    with _collect_exifread_warnings(problems):
-        # Thumbnail extraction is exifread's most fragile step (it trusts strip offsets and
-        # counts); if the first pass fails, a second without it salvages the tags.
-        for with_thumbnail in (True, False):
-            try:
-                return exifread.process_file(
-                    _BudgetedReader(data),
-                    details=False,
-                    strict=False,
-                    extract_thumbnail=with_thumbnail,
-                    truncate_tags=True,
-                )
-            except _ReadBudgetExceeded:
-                problems.append(
-                    f"EXIF abandoned after {MAX_EXIF_READS} reads: corrupt or hostile IFD structure"
-                )
-                return {}
-            except Exception as exc:
-                # exifread raises assorted types on corrupt input (struct.error, IndexError,
-                # KeyError, ValueError...). The file still gets a result; the reason is recorded.
-                stage = "with thumbnail" if with_thumbnail else "without thumbnail"
-                problems.append(f"EXIF unreadable {stage}: {type(exc).__name__}: {str(exc)[:120]}")
-    return {}
-
-
-def _jpeg_exif_block(data: bytes, problems: list[str]) -> bytes | None:
-    """The TIFF structure inside a JPEG's "Exif" APP1 segment, found by walking the markers up
-    to the start of scan; every step advances, so the walk ends on any input."""
-    pos = 2
-    end = len(data)
-    while pos + 4 <= end:
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            pos += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):  # standalone markers carry no length
-            pos += 2
-            continue
-        if marker in (0xDA, 0xD9):  # start of scan / end of image: no metadata after this
-            return None
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        if length < 2:
-            return None
-        payload = data[pos + 4 : pos + 2 + length]
-        if marker == 0xE1 and payload[:4] == b"Exif" and payload[6:8] in (b"II", b"MM"):
-            if len(payload) < length - 2:
-                problems.append(
-                    f"Exif segment truncated: {len(payload)} of {length - 2} bytes present"
-                )
-            return payload[6:]
-        pos += 2 + length
-    return None
-
-
-class _ThreadWarnings(logging.Handler):
-    """Collects exifread's warnings from one thread only (the logger is process-global)."""
-
-    def __init__(self, sink: list[str]) -> None:
-        super().__init__(level=logging.WARNING)
-        self._sink = sink
-        self._thread = threading.get_ident()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread != self._thread:
-            return
-        message = f"exifread: {record.getMessage()[:160]}"
-        # Hostile files repeat the same warning thousands of times; keep each once, and few.
-        if message not in self._sink and len(self._sink) < MAX_WARNINGS:
-            self._sink.append(message)
-
-
-_EXIFREAD_LOG = logging.getLogger("exifread")
-# A library must not print: without a handler, Python's last-resort handler would write
-# exifread's warnings to stderr.
-_EXIFREAD_LOG.addHandler(logging.NullHandler())
-
-
-@contextmanager
-def _collect_exifread_warnings(problems: list[str]) -> Iterator[None]:
-    handler = _ThreadWarnings(problems)
-    _EXIFREAD_LOG.addHandler(handler)
-    try:
-        yield
-    finally:
-        _EXIFREAD_LOG.removeHandler(handler)
-
-
-def _index_tags(raw: dict[str, Any]) -> dict[tuple[str, int], Any]:
-    """exifread's {"IFD Name": tag} as {(IFD, tag number): tag}; names of unknown tags vary."""
-    out: dict[tuple[str, int], Any] = {}
-    for key, tag in raw.items():
-        if isinstance(tag, bytes | bytearray) or not hasattr(tag, "tag"):
-            continue
-        ifd = key.split(" ", 1)[0]
-        out.setdefault((ifd, int(tag.tag)), tag)
-    return out
 
 
 def _decoded_size(path: Path, media_type: str, problems: list[str]) -> ImageSize | None:
