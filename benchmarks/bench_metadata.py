@@ -12,6 +12,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -140,6 +141,23 @@ def _count(verdicts: list[str]) -> str:
     return ", ".join(f"{v} {verdicts.count(v)}" for v in sorted(set(verdicts)))
 
 
+def hostile_ifd_seconds(tmp: Path) -> float:
+    """Extraction time of a TIFF whose IFD declares 65535 entries with 4 GB counts."""
+    import struct
+
+    body = bytearray(b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 65535))
+    for _ in range(20):
+        body += struct.pack("<HHII", 0x010F, 2, 0xFFFFFFFF, 0xFFFFFF00)
+        body += struct.pack("<HHII", 0x0002, 5, 999, 12)
+    path = tmp / "hostile.tif"
+    path.write_bytes(bytes(body))
+    start = time.perf_counter()
+    meta = extract_photo_metadata(path)
+    elapsed = time.perf_counter() - start
+    assert any("abandoned" in p for p in meta.problems), meta.problems
+    return elapsed
+
+
 def machine() -> str:
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
@@ -170,11 +188,15 @@ def main() -> None:
     worst = slowest_single(exif + sites + drone)
     invalid = image_files(SHARED / "data" / "exif" / "invalid")
     invalid_worst = slowest_single(invalid)
+    with tempfile.TemporaryDirectory() as tmp:
+        hostile = hostile_ifd_seconds(Path(tmp))
     out += [
         "",
         f"Slowest single extraction over all {len(exif) + len(sites) + len(drone)} files: "
         f"{worst[0]} {worst[1] * 1000:.1f} ms; slowest of exif/invalid: {invalid_worst[0]} "
         f"{invalid_worst[1] * 1000:.1f} ms.",
+        f"Hostile TIFF (IFD declaring 65535 entries, 4 GB counts): {hostile:.3f} s until the "
+        "read budget ends it.",
         "",
         "Thumbnail pHash distance (THUMBNAIL_PHASH_MAX_DISTANCE = "
         f"{THUMBNAIL_PHASH_MAX_DISTANCE}):",

@@ -210,12 +210,17 @@ def _modified_after_capture(meta: PhotoMetadata) -> Trace | None:
     return _trace(
         TraceKind.MODIFIED_AFTER_CAPTURE,
         f"The file was last written by software at {meta.modified_local:%Y-%m-%d %H:%M:%S} "
-        f"(DateTime), {gap} after capture at {meta.capture.local:%Y-%m-%d %H:%M:%S} "
+        f"(DateTime), {_duration(gap)} after capture at {meta.capture.local:%Y-%m-%d %H:%M:%S} "
         f"({meta.capture.source}); transfer and cataloguing tools do this too.",
         modified=meta.modified_local.isoformat(),
         captured=meta.capture.local.isoformat(),
         software=meta.software or "",
     )
+
+
+def _duration(gap: timedelta) -> str:
+    hours = gap.total_seconds() / 3600
+    return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
 
 
 def _thumbnail(meta: PhotoMetadata, path: Path) -> Trace | None:

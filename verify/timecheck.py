@@ -161,9 +161,14 @@ def _denial_verdict(before: Relation, after: Relation | None) -> tuple[Verdict, 
     if before is Relation.NO and after in (Relation.NO, None):
         span = "after the incident" + (" and before the denial" if after else "")
         return Verdict.CONSISTENT, f"Denial footage was captured {span}."
+    doubts = []
+    if before is Relation.UNCERTAIN:
+        doubts.append("before the incident")
+    if after is Relation.UNCERTAIN:
+        doubts.append("after the denial was published")
     return (
         Verdict.INCONCLUSIVE,
-        "Denial footage may have been captured before the incident or after the denial.",
+        "Denial footage may have been captured " + " or ".join(doubts) + ": the times overlap.",
     )
 
 

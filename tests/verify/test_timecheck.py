@@ -157,3 +157,11 @@ def test_capture_time_validation_and_round_trip():
         CaptureTime(local=datetime(2020, 1, 1), utc=None, zone=ZoneSource.GPS, source="x")
     capture = local(2024, 3, 1, 12, 0, 0)
     assert CaptureTime.from_dict(capture.to_dict()) == capture
+
+
+def test_inconclusive_denial_names_the_uncertain_relation():
+    result = check(local(2024, 3, 12, 20, 0, 0), "denial")  # evening of the denial day
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert result.before_incident is Relation.NO and result.after_denial is Relation.UNCERTAIN
+    assert "may have been captured after the denial was published" in result.detail
+    assert "before the incident" not in result.detail.split(":")[0]
