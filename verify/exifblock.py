@@ -90,6 +90,15 @@ def read_exif_tags(path: Path, problems: list[str]) -> dict[str, Any]:
         if block is None:
             return {}
         data = block
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        # exifread assumes an "Exif\0\0" prefix in the WebP EXIF chunk; Pillow and others
+        # write the bare TIFF structure. Both are accepted here.
+        block = _webp_exif_block(data)
+        if block is None:
+            return {}
+        data = block
+    elif data[:3] == b"GIF" or data[:2] == b"BM":
+        return {}  # these formats have no EXIF
     with _collect_exifread_warnings(problems):
         # Thumbnail extraction is exifread's most fragile step (it trusts strip offsets and
         # counts); if the first pass fails, a second without it salvages the tags.
@@ -143,6 +152,22 @@ def _jpeg_exif_block(data: bytes, problems: list[str]) -> bytes | None:
                 )
             return payload[6:]
         pos += 2 + length
+    return None
+
+
+def _webp_exif_block(data: bytes) -> bytes | None:
+    """The TIFF structure in a WebP's EXIF chunk (with or without an "Exif\0\0" prefix); each
+    step of the RIFF walk advances at least 8 bytes."""
+    pos = 12
+    while pos + 8 <= len(data):
+        fourcc = data[pos : pos + 4]
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if fourcc == b"EXIF":
+            payload = data[pos + 8 : pos + 8 + size]
+            if payload.startswith(b"Exif\x00\x00"):
+                payload = payload[6:]
+            return payload if payload[:2] in (b"II", b"MM") else None
+        pos += 8 + size + (size & 1)
     return None
 
 

@@ -354,7 +354,9 @@ def pillow_exif() -> Image.Exif:
     return exif
 
 
-@pytest.mark.parametrize("fmt,suffix", [("JPEG", "jpg"), ("PNG", "png"), ("TIFF", "tif")])
+@pytest.mark.parametrize(
+    "fmt,suffix", [("JPEG", "jpg"), ("PNG", "png"), ("TIFF", "tif"), ("WEBP", "webp")]
+)
 def test_pillow_written_exif_in_each_format(tmp_path, fmt, suffix):
     path = tmp_path / f"cam.{suffix}"
     Image.new("RGB", (64, 48), (10, 120, 200)).save(path, fmt, exif=pillow_exif())
@@ -577,3 +579,12 @@ def test_failing_thumbnail_step_does_not_lose_the_tags(tmp_path, exif_dir, monke
     assert meta.make == "NIKON" and meta.gps is not None
     assert meta.thumbnail is None
     assert any("unreadable with thumbnail: error" in p for p in meta.problems), meta.problems
+
+
+def test_formats_without_exif_are_quiet(tmp_path):
+    for fmt in ("GIF", "BMP"):
+        path = tmp_path / f"x.{fmt.lower()}"
+        Image.new("RGB", (8, 8)).save(path, fmt)
+        meta = extract_photo_metadata(path)
+        assert meta.exif_tag_count == 0 and meta.problems == ()
+        assert meta.decoded_size.width == 8
