@@ -265,7 +265,11 @@ def _decoded_size(path: Path, media_type: str, problems: list[str]) -> ImageSize
         return size
     except VerifyError as exc:
         problems.append(f"image not decodable ({media_type}): {exc}")
-        return None
+    except Exception as exc:
+        # open_image lets some of Pillow's plugin errors through (DecompressionBombError from
+        # the WebP header, struct.error...): recorded like any other undecodable image.
+        problems.append(f"image not decodable ({media_type}): {type(exc).__name__}: {exc}"[:200])
+    return None
 
 
 # -- values ----------------------------------------------------------------------------------

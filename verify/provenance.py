@@ -231,7 +231,7 @@ def _thumbnail(meta: PhotoMetadata, path: Path) -> Trace | None:
         if data is None:
             return None
         thumb = _decode_thumbnail(data, meta.orientation)
-        main = load_image(path, max_side=512)
+        main = _load_main(path)
     except VerifyError as exc:
         return _trace(
             TraceKind.THUMBNAIL_UNREADABLE,
@@ -255,6 +255,19 @@ def _thumbnail(meta: PhotoMetadata, path: Path) -> Trace | None:
         distance=distance,
         threshold=THUMBNAIL_PHASH_MAX_DISTANCE,
     )
+
+
+def _load_main(path: Path) -> np.ndarray:
+    try:
+        return load_image(path, max_side=512)
+    except VerifyError:
+        raise
+    except Exception as exc:
+        # open_image lets some Pillow plugin errors through (e.g. DecompressionBombError raised
+        # while a WebP header is parsed); they are typed here like every other decode failure.
+        raise UnreadableMediaError(
+            f"image not decodable: {type(exc).__name__}: {exc}"[:200]
+        ) from exc
 
 
 def _decode_thumbnail(data: bytes, orientation: int | None) -> Image.Image:

@@ -588,3 +588,18 @@ def test_formats_without_exif_are_quiet(tmp_path):
         meta = extract_photo_metadata(path)
         assert meta.exif_tag_count == 0 and meta.problems == ()
         assert meta.decoded_size.width == 8
+
+
+def test_webp_declaring_a_bomb_canvas_is_recorded_not_raised(tmp_path):
+    """Regression (fuzzing): Pillow raises DecompressionBombError from the WebP header parser,
+    which open_image does not translate; extraction must still return a result."""
+    path = tmp_path / "bomb.webp"
+    Image.new("RGB", (64, 48)).save(path, "WEBP", exif=pillow_exif())
+    data = bytearray(path.read_bytes())
+    assert data[12:16] == b"VP8X"
+    data[24:30] = b"\xff\xff\x3f\xff\xff\x3f"  # canvas 4194304 x 4194304
+    path.write_bytes(bytes(data))
+    meta = extract_photo_metadata(path)
+    assert meta.make == "TestCam"
+    assert meta.decoded_size is None
+    assert any("not decodable" in p for p in meta.problems), meta.problems
