@@ -46,6 +46,14 @@ _ISO6709 = re.compile(
 
 
 @dataclass(frozen=True)
+class Iso6709Point:
+    """A parsed ISO 6709 point: position and, when given, altitude in metres."""
+
+    position: GeoPoint
+    altitude_m: float | None
+
+
+@dataclass(frozen=True)
 class VideoLocation:
     """A position read from a video's ISO 6709 location tag (`tag` names which one)."""
 
@@ -126,7 +134,7 @@ class VideoMetadata:
         )
 
 
-def parse_iso6709(text: str) -> tuple[GeoPoint, float | None]:
+def parse_iso6709(text: str) -> Iso6709Point:
     """Parse an ISO 6709 point ("+48.8577+002.2950+035.000/") into a position and altitude.
 
     Latitude and longitude may be decimal degrees (±DD.D, ±DDD.D), degrees and decimal minutes
@@ -144,7 +152,7 @@ def parse_iso6709(text: str) -> tuple[GeoPoint, float | None]:
     alt = float(match.group("alt")) if match.group("alt") else None
     if alt is not None and not math.isfinite(alt):
         raise MetadataError(f"altitude in {clean[:60]!r} is not finite")
-    return GeoPoint(lat, lon), alt
+    return Iso6709Point(GeoPoint(lat, lon), alt)
 
 
 def _iso_angle(field: str, *, degree_digits: int) -> float:
@@ -239,11 +247,11 @@ def _location(tags: dict[str, str], problems: list[str]) -> VideoLocation | None
         if not raw:
             continue
         try:
-            position, altitude = parse_iso6709(raw)
+            point = parse_iso6709(raw)
         except (MetadataError, VerifyError, ValueError) as exc:
             problems.append(f"{key}: {exc}")
             continue
-        return VideoLocation(position, altitude, key, raw)
+        return VideoLocation(point.position, point.altitude_m, key, raw)
     return None
 
 

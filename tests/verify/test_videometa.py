@@ -38,18 +38,21 @@ def write_video(path: Path, metadata: dict[str, str], fmt: str = "mp4", frames: 
 
 
 def test_iso6709_examples():
-    point, alt = parse_iso6709("+48.8577+002.2950+035.000/")
-    assert (point.lat, point.lon, alt) == (48.8577, 2.295, 35.0)
-    point, alt = parse_iso6709("-33.8688+151.2093/")
-    assert (point.lat, point.lon, alt) == (-33.8688, 151.2093, None)
-    point, _ = parse_iso6709("+4851.462+00217.700/")  # degrees and decimal minutes
-    assert point.lat == pytest.approx(48 + 51.462 / 60) and point.lon == pytest.approx(
-        2 + 17.7 / 60
-    )
-    point, _ = parse_iso6709("+485127.7+0021742.0CRSWGS_84/")  # degrees, minutes, seconds
+    parsed = parse_iso6709("+48.8577+002.2950+035.000/")
+    assert (parsed.position.lat, parsed.position.lon, parsed.altitude_m) == (48.8577, 2.295, 35.0)
+    parsed = parse_iso6709("-33.8688+151.2093/")
+    assert (parsed.position.lat, parsed.position.lon) == (-33.8688, 151.2093)
+    assert parsed.altitude_m is None
+    # Degrees and decimal minutes.
+    point = parse_iso6709("+4851.462+00217.700/").position
+    assert point.lat == pytest.approx(48 + 51.462 / 60)
+    assert point.lon == pytest.approx(2 + 17.7 / 60)
+    # Degrees, minutes, seconds, with a CRS suffix.
+    point = parse_iso6709("+485127.7+0021742.0CRSWGS_84/").position
     assert point.lat == pytest.approx(48 + 51 / 60 + 27.7 / 3600)
     assert point.lon == pytest.approx(2 + 17 / 60 + 42 / 3600)
-    point, _ = parse_iso6709(" +40.7-074.0 ")  # short, no terminator
+    # Short form without the terminator, as some phones write it.
+    point = parse_iso6709(" +40.7-074.0 ").position
     assert (point.lat, point.lon) == (40.7, -74.0)
 
 
@@ -76,7 +79,8 @@ def test_iso6709_refuses_malformed(text):
 @given(st.floats(-90, 90), st.floats(-180, 180), st.none() | st.floats(-500, 9000))
 def test_iso6709_decimal_round_trip(lat, lon, alt):
     text = f"{lat:+08.4f}{lon:+09.4f}" + (f"{alt:+.3f}" if alt is not None else "") + "/"
-    point, parsed_alt = parse_iso6709(text)
+    parsed = parse_iso6709(text)
+    point, parsed_alt = parsed.position, parsed.altitude_m
     assert point.lat == pytest.approx(lat, abs=5e-5) and point.lon == pytest.approx(lon, abs=5e-5)
     assert parsed_alt == (pytest.approx(alt, abs=5e-4) if alt is not None else None)
 
@@ -84,7 +88,8 @@ def test_iso6709_decimal_round_trip(lat, lon, alt):
 @given(st.integers(0, 89), st.integers(0, 59), st.integers(0, 59), st.sampled_from("+-"))
 def test_iso6709_dms_round_trip(deg, minutes, seconds, sign):
     text = f"{sign}{deg:02d}{minutes:02d}{seconds:02d}.0+0100000.0/"
-    point, _ = parse_iso6709(text)
+    parsed = parse_iso6709(text)
+    point, _ = parsed.position, parsed.altitude_m
     expected = (deg + minutes / 60 + seconds / 3600) * (-1 if sign == "-" else 1)
     assert point.lat == pytest.approx(expected, abs=1e-9) and point.lon == 10.0
 
@@ -93,7 +98,7 @@ def test_iso6709_dms_round_trip(deg, minutes, seconds, sign):
 @given(st.text(alphabet="+-0123456789./CRSW_ ", max_size=40))
 def test_iso6709_never_raises_untyped(text):
     try:
-        point, _ = parse_iso6709(text)
+        point = parse_iso6709(text).position
     except (MetadataError, VerifyError):
         return
     assert -90 <= point.lat <= 90 and -180 <= point.lon <= 180
