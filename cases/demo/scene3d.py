@@ -32,7 +32,8 @@ class Plane:
     texture: np.ndarray  # RGBA uint8
     layer: int = 1
     two_sided: bool = False
-    pyramid: list[np.ndarray] = field(default_factory=list)
+    # (rgb, alpha or None when opaque) per mip-map level, filled in __post_init__
+    pyramid: list[tuple[np.ndarray, np.ndarray | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Mip-map levels: a plane seen small is warped from a pre-blurred level, as a camera would
@@ -40,7 +41,11 @@ class Plane:
         levels = [self.texture]
         while min(levels[-1].shape[:2]) > 32 and len(levels) < 6:
             levels.append(cv2.pyrDown(levels[-1]))
-        self.pyramid.extend(levels)
+        opaque = bool((self.texture[..., 3] == 255).all())
+        for level in levels:
+            rgb = np.ascontiguousarray(level[..., :3])
+            alpha = None if opaque else np.ascontiguousarray(level[..., 3])
+            self.pyramid.append((rgb, alpha))
 
     def corners(self) -> np.ndarray:
         w, h = self.size_m
@@ -161,23 +166,20 @@ def _draw_plane(
         np.linalg.norm(tex_pts[:, 1] - tex_pts[:, 0]), np.linalg.norm(tex_pts[:, 2] - tex_pts[:, 0])
     )
     level = int(np.clip(math.floor(math.log2(max(texels_per_px, 1e-6))), 0, len(plane.pyramid) - 1))
-    tex = plane.pyramid[level]
-    scale = np.diag([tex_w / tex.shape[1], tex_h / tex.shape[0], 1.0])
+    rgb, alpha = plane.pyramid[level]
+    scale = np.diag([tex_w / rgb.shape[1], tex_h / rgb.shape[0], 1.0])
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], dtype=np.float64)
-    warped = cv2.warpPerspective(
-        tex,
-        shift @ hom @ scale,
-        (x1 - x0, y1 - y0),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=(0, 0, 0, 0),
-    )
+    matrix = shift @ hom @ scale
+    size = (x1 - x0, y1 - y0)
+    warped = cv2.warpPerspective(rgb, matrix, size, flags=cv2.INTER_LINEAR)
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     shifted = np.round((poly - [x0, y0]) * 16).astype(np.int32)
     cv2.fillConvexPoly(mask, shifted, 255, cv2.LINE_8, shift=4)
-    mask &= (warped[..., 3] > 127).astype(np.uint8) * 255
-    region = canvas[y0:y1, x0:x1]
-    np.copyto(region, warped[..., :3], where=mask[..., None] > 0)
+    if alpha is not None:
+        coverage = cv2.warpPerspective(alpha, matrix, size, flags=cv2.INTER_LINEAR)
+        _, coverage = cv2.threshold(coverage, 127, 255, cv2.THRESH_BINARY)
+        mask = cv2.bitwise_and(mask, coverage)
+    cv2.copyTo(warped, mask, canvas[y0:y1, x0:x1])
 
 
 def render(scene: Scene, camera: Camera, width: int, height: int) -> np.ndarray:

@@ -129,9 +129,8 @@ def _blank(height_m: float, width_m: float) -> np.ndarray:
 
 def _plaster(rng: np.random.Generator, h: int, w: int, colour: np.ndarray) -> np.ndarray:
     """Weathered wall: the colour modulated by broad stains and fine grain."""
-    stains = fractal_noise(rng, h, w, octaves=6)
-    grain = cv2.resize(rng.standard_normal((h // 2 + 1, w // 2 + 1), dtype=np.float32), (w, h))
-    shade = 1.0 + 0.16 * stains + 0.03 * grain
+    # fine grain comes later from _weather, so broad stains are enough here
+    shade = 1.0 + 0.16 * fractal_noise(rng, h, w, octaves=4)
     img = shade[..., None] * colour.astype(np.float32)[None, None, :]
     return np.clip(img, 0, 255).astype(np.uint8)
 
@@ -239,9 +238,13 @@ def _shop_front(
             cv2.rectangle(img, (cx, cy), (cx + sw, cy + sh), col, -1)
     shutter = int((h - sign_h) * rng.uniform(*style.shutter_fraction))
     grey = int(rng.integers(120, 190))
-    cv2.rectangle(img, (x, top), (x + w, top + shutter), (grey, grey, grey + 5), -1)
-    for sy in range(top, top + shutter, 5):
-        cv2.line(img, (x, sy), (x + w, sy), (grey - 40,) * 3, 1)
+    # roll-up shutter: dented slats of uneven shade (regular slat lines are generic features
+    # that match between any two markets along a horizontal epipolar band)
+    if shutter > 0:
+        slats = rng.integers(grey - 25, grey + 25, (max(shutter // 6, 1), max(w // 40, 1)))
+        img[top : top + shutter, x : x + w] = cv2.resize(
+            slats.astype(np.uint8), (w, shutter), interpolation=cv2.INTER_LINEAR
+        )[..., None]
     cv2.rectangle(img, (x, y), (x + w, y + h), (30, 30, 30), 2)
 
 
