@@ -52,10 +52,10 @@ def strike_damage(rng: np.random.Generator, rgb: np.ndarray, centre_x: float) ->
     xx = np.linspace(0, 1, w, dtype=np.float32)[None, :]
     spread = 0.06 + 0.25 * (1 - yy)
     column = np.exp(-(((xx - centre_x - 0.12 * (1 - yy)) / spread) ** 2))
-    column *= (yy < cy / h + 0.05).astype(np.float32) * np.clip(0.4 + 0.8 * yy, 0, 1)
-    billow = np.clip(0.65 + 0.6 * fractal_noise(rng, h, w, octaves=5), 0, 1)
-    smoke = np.clip(column * billow, 0, 0.92)
-    smoke_colour = np.array([70, 68, 66], np.float32)
+    column *= np.clip((cy / h + 0.08 - yy) * 8, 0, 1) * np.clip(0.75 + 0.3 * yy, 0, 1)
+    billow = np.clip(0.8 + 0.7 * fractal_noise(rng, h, w, octaves=5), 0, 1)
+    smoke = np.clip(column * billow, 0, 0.9)
+    smoke_colour = np.array([52, 50, 48], np.float32)
     out = out * (1 - smoke[..., None]) + smoke_colour * smoke[..., None]
     return np.clip(out, 0, 255).astype(np.uint8)
 
