@@ -30,7 +30,7 @@ class MarketLayout:
     minaret_x_m: float
     stall_height_m: tuple[float, float]
     street_start_x_m: float = -32.0
-    street_end_x_m: float = 52.0
+    street_end_x_m: float = 58.0
 
 
 POPULAR_LAYOUT = MarketLayout(

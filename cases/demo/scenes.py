@@ -51,19 +51,20 @@ _POPULAR_REFERENCE_VIEWS = (
 _ALHAL_REFERENCE_VIEWS = (
     (-6.0, 1.6, -8.0, -6.0, 9.0),
     (1.0, 1.6, -6.0, 3.0, 8.0),
-    (7.0, 1.7, -9.0, 12.0, 9.0),
+    (7.0, 1.7, -9.0, 8.0, 9.0),
 )
 _CLAIM_VIEWS = ((0.0, 1.6, -2.0, -2.0, 8.0, 0.55), (-8.0, 1.5, -4.0, -14.0, 10.0, 0.7))
 _OLDER_VIEW = (-2.0, 1.6, -7.0, -2.0, 8.0)
 _GPS_STILL_VIEW = (4.0, 1.6, -3.0, 6.0, 8.0)
-# The walk-through leaves the stretch of street the references show: the last photos overlap
-# only their neighbours (issue 9, footage graph).
+# The walk-through leaves the stretch of street the references show: the first two overlap the
+# references, the last two only their neighbours (issue 9, footage graph).
 _WALKTHROUGH_VIEWS = (
     (13.0, 1.6, -4.0, 10.0, 8.0),
-    (21.0, 1.6, -3.0, 12.0, 8.0),
-    (29.0, 1.6, -3.0, 13.0, 8.0),
-    (37.0, 1.6, -2.0, 15.0, 8.0),
+    (22.0, 1.6, -3.0, 10.0, 8.0),
+    (38.0, 1.6, -3.0, 10.0, 8.0),
+    (47.0, 1.6, -2.0, 6.0, 8.0),
 )
+_WALKTHROUGH_DIRECT = 2
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ class DemoAssets:
     gps_still: Path  # EXIF GPS at the al Hal market
     recycled_still: Path  # re-published copy of older_item
     denial_walkthrough: tuple[Path, ...]  # further denial photos along the al Hal street
+    # the last walk-through photos, which share no view with the references: only their
+    # neighbours in the walk tie them to the al Hal market (issue 9)
+    walkthrough_beyond_references: tuple[Path, ...]
     # a photo of al Hal market from 2017, collected earlier (belongs to an older case)
     older_item: Path
     statement_text: Path
@@ -203,6 +207,7 @@ def build_demo_assets(out_dir: Path, *, seed: int = 2019) -> DemoAssets:
         gps_still=gps_still,
         recycled_still=recycled_still,
         denial_walkthrough=walkthrough,
+        walkthrough_beyond_references=walkthrough[_WALKTHROUGH_DIRECT:],
         older_item=older_item,
         statement_text=statement,
         video_fps=VIDEO_FPS,
