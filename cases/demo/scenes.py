@@ -176,7 +176,7 @@ def build_demo_assets(out_dir: Path, *, seed: int = 2019) -> DemoAssets:
         older,
         tags=_phone(OLDER_ITEM_TIME, ALHAL_MARKET, "GT-I9300"),
     )
-    recycled = republish(older, crop=0.06, width=1024, watermark=RECYCLE_WATERMARK)
+    recycled = republish(older, crop=0.04, width=1024, watermark=RECYCLE_WATERMARK)
     recycled_still = write_jpeg(out_dir / "denial_still_recycled.jpg", recycled, quality=78)
     gps_still = write_jpeg(
         out_dir / "denial_still_gps.jpg",
