@@ -2,7 +2,9 @@
 footage that really shows the other market, a recycled older photo and a witness statement.
 
 Everything is rendered from procedurally generated 3D scenes (see `markets` and `scene3d`), so
-the demo needs no downloads and the same seed always yields byte-identical files.
+the demo needs no downloads and the same seed always yields byte-identical files (with the same
+OpenCV and Pillow versions: their resampling and encoders define the exact bytes). Generation takes
+about 4 s of CPU on one core.
 """
 
 from __future__ import annotations
