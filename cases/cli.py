@@ -1,0 +1,393 @@
+"""The `claimcheck` command line: the only place that prints.
+
+Library errors become one line on stderr and a non-zero exit; `--json` prints one document.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from cases import workflow
+from cases.errors import CaseError
+from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement
+from cases.validate import parse_date
+from cases.verification import current_findings, run_verify
+from evidence_store.custody import case_events, verify_chain, verify_records
+from evidence_store.db import Workspace, default_home, init_workspace, open_workspace
+from evidence_store.errors import StoreError
+from evidence_store.timeutil import iso_utc
+from verify.errors import VerifyError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Verify attack claims.")
+case_app = typer.Typer(no_args_is_help=True, help="Open and inspect cases.")
+claim_app = typer.Typer(no_args_is_help=True, help="Record the attack claim.")
+denial_app = typer.Typer(no_args_is_help=True, help="Record the official denial.")
+site_app = typer.Typer(no_args_is_help=True, help="Register sites.")
+evidence_app = typer.Typer(no_args_is_help=True, help="Add and inspect evidence items.")
+statement_app = typer.Typer(no_args_is_help=True, help="Add witness statements.")
+for sub, name in (
+    (case_app, "case"), (claim_app, "claim"), (denial_app, "denial"), (site_app, "site"),
+    (evidence_app, "evidence"), (statement_app, "statement"),
+):
+    app.add_typer(sub, name=name)
+
+_state: dict[str, Any] = {}
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    print(f"claimcheck: error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def actor() -> str:
+    return _state["actor"]
+
+
+def ws() -> Workspace:
+    if "ws" not in _state:
+        _state["ws"] = open_workspace(_state["home"], _state["db"])
+    return _state["ws"]
+
+
+def emit(data: dict[str, Any]) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@app.callback()
+def _main(
+    home: Annotated[Path | None, typer.Option(envvar="CLAIMCHECK_HOME")] = None,
+    db: Annotated[str | None, typer.Option(envvar="CLAIMCHECK_DB")] = None,
+    actor_: Annotated[str | None, typer.Option("--actor", envvar="CLAIMCHECK_ACTOR")] = None,
+) -> None:
+    _state["home"] = home or default_home()
+    _state["db"] = db
+    try:
+        default_actor = getpass.getuser()
+    except (KeyError, OSError):
+        default_actor = "unknown"
+    _state["actor"] = actor_ or default_actor
+
+
+@app.command()
+def init() -> None:
+    """Create a workspace."""
+    w = init_workspace(_state["home"], _state["db"])
+    print(f"initialised workspace {w.home} ({w.fingerprint})", file=sys.stderr)
+
+
+def case_dict(c: Any) -> dict[str, Any]:
+    return {
+        "id": c.code, "title": c.title, "incident_date": c.incident_date.isoformat(),
+        "place": c.place_name, "lat": c.lat, "lon": c.lon, "summary": c.summary,
+        "status": c.status, "created_at": iso_utc(c.created_at),
+    }
+
+
+@case_app.command("open")
+def case_open(
+    title: str,
+    date: Annotated[str, typer.Option("--date")],
+    place: Annotated[str | None, typer.Option()] = None,
+    lat: Annotated[float | None, typer.Option()] = None,
+    lon: Annotated[float | None, typer.Option()] = None,
+    summary: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Open a case; prints its id alone."""
+    c = workflow.open_case(
+        ws(), actor(), title=title, incident_date=parse_date(date, "incident date"),
+        place_name=place, lat=lat, lon=lon, summary=summary,
+    )
+    print(c.code)
+
+
+@case_app.command("list")
+def case_list(as_json: JsonOpt = False) -> None:
+    cases = workflow.list_cases(ws())
+    if as_json:
+        emit({"cases": [case_dict(c) for c in cases]})
+        return
+    for c in cases:
+        print(f"{c.code}  {c.incident_date}  {c.title}")
+
+
+@case_app.command("show")
+def case_show(case: str, as_json: JsonOpt = False) -> None:
+    c = workflow.get_case(ws(), case)
+    data = case_dict(c)
+    data["sites"] = [
+        {"name": s.name, "lat": s.lat, "lon": s.lon, "radius_m": s.radius_m, "claimed": s.claimed}
+        for s in c.sites
+    ]
+    data["claim"] = (
+        {"text": c.claim.text, "source": c.claim.source, "url": c.claim.url} if c.claim else None
+    )
+    data["denial"] = (
+        {"by": c.denial.by, "date": c.denial.date.isoformat(), "text": c.denial.text}
+        if c.denial else None
+    )
+    data["items"] = len(c.items)
+    if as_json:
+        emit(data)
+        return
+    for key, value in data.items():
+        print(f"{key}: {value}")
+
+
+@claim_app.command("set")
+def claim_set(
+    case: str,
+    text: Annotated[str, typer.Option()],
+    source: Annotated[str, typer.Option()],
+    url: Annotated[str | None, typer.Option()] = None,
+    date: Annotated[str | None, typer.Option()] = None,
+    killed: Annotated[int | None, typer.Option()] = None,
+    children: Annotated[int | None, typer.Option()] = None,
+    women: Annotated[int | None, typer.Option()] = None,
+    perpetrator: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    workflow.set_claim(
+        ws(), actor(), case, text=text, source=source, url=url,
+        published=parse_date(date) if date else None, killed=killed, children=children,
+        women=women, perpetrator=perpetrator,
+    )
+
+
+@denial_app.command("set")
+def denial_set(
+    case: str,
+    by: Annotated[str, typer.Option()],
+    date: Annotated[str, typer.Option()],
+    text: Annotated[str, typer.Option()],
+    footage: Annotated[list[Path] | None, typer.Option()] = None,
+) -> None:
+    workflow.set_denial(ws(), actor(), case, by=by, on=parse_date(date), text=text)
+    if footage:
+        for r in add_evidence(ws(), actor(), case, footage, kind=None,
+                              links=[LinkSpec("denial_footage")]):
+            print(r.message, file=sys.stderr)
+
+
+@site_app.command("add")
+def site_add(
+    case: str,
+    name: str,
+    lat: Annotated[float, typer.Option()],
+    lon: Annotated[float, typer.Option()],
+    radius: Annotated[float, typer.Option()] = 150.0,
+    claimed: Annotated[bool, typer.Option("--claimed")] = False,
+    imagery: Annotated[list[Path] | None, typer.Option()] = None,
+) -> None:
+    workflow.add_site(ws(), actor(), case, name=name, lat=lat, lon=lon, radius_m=radius,
+                      claimed=claimed)
+    if imagery:
+        for r in add_evidence(ws(), actor(), case, imagery, kind="photo",
+                              links=[LinkSpec("site_reference", name)]):
+            print(r.message, file=sys.stderr)
+
+
+@evidence_app.command("add")
+def evidence_add(
+    case: str,
+    files: list[Path],
+    kind: Annotated[str, typer.Option()],
+    source: Annotated[str | None, typer.Option()] = None,
+    role: Annotated[str | None, typer.Option()] = None,
+    site: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    role = role or ("site_reference" if site else "other")
+    results = add_evidence(ws(), actor(), case, files, kind=kind,
+                           links=[LinkSpec(role, site)], facts=ItemFacts(source=source))
+    for r in results:
+        print(r.message, file=sys.stderr)
+
+
+def item_dict(i: Any) -> dict[str, Any]:
+    return {
+        "id": i.code, "kind": i.kind, "sha256": i.sha256, "filename": i.filename,
+        "media_type": i.media_type, "size": i.size, "roles": sorted({lk.role for lk in i.links}),
+        "source": i.source, "ingested_at": iso_utc(i.ingested_at), "witness": i.witness,
+    }
+
+
+@evidence_app.command("list")
+def evidence_list(case: str, as_json: JsonOpt = False) -> None:
+    c = workflow.get_case(ws(), case)
+    if as_json:
+        emit({"case": c.code, "items": [item_dict(i) for i in c.items]})
+        return
+    for i in c.items:
+        print(f"{i.code}  {i.kind:9} {i.sha256[:12]}  {i.filename}")
+
+
+@evidence_app.command("show")
+def evidence_show(item: str, as_json: JsonOpt = False) -> None:
+    i = workflow.get_item(ws(), item)
+    data = item_dict(i) | {"case": i.case.code, "metadata": i.file_metadata}
+    if as_json:
+        emit(data)
+        return
+    for key, value in data.items():
+        print(f"{key}: {value}")
+
+
+@statement_app.command("add")
+def statement_add(
+    case: str,
+    witness: Annotated[str, typer.Option()],
+    text: Annotated[str | None, typer.Option()] = None,
+    file: Annotated[Path | None, typer.Option()] = None,
+    date: Annotated[str | None, typer.Option()] = None,
+    language: Annotated[str | None, typer.Option()] = None,
+    encoding: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    r = add_statement(
+        ws(), actor(), case, witness=witness, text=text, file=file, encoding=encoding,
+        facts=ItemFacts(statement_date=parse_date(date) if date else None, language=language),
+    )
+    print(r.message, file=sys.stderr)
+
+
+@app.command()
+def verify(case: str, as_json: JsonOpt = False) -> None:
+    """Run every registered check and store the findings."""
+    out = run_verify(ws(), actor(), case)
+    findings(out.case, as_json=as_json)
+
+
+@app.command()
+def findings(case: str, as_json: JsonOpt = False) -> None:
+    rows = current_findings(ws(), case)
+    data = [
+        {"id": f.code, "check": f.check, "verdict": f.verdict, "items": f.items,
+         "values": f.values, "detail": f.detail, "created_at": iso_utc(f.created_at),
+         "tool_version": f.tool_version}
+        for f in rows
+    ]
+    if as_json:
+        emit({"case": case.upper(), "findings": data})
+        return
+    if not data:
+        print("no findings (no checks produced any yet)")
+    for f in data:
+        print(f"{f['id']}  {f['check']}  {f['verdict']}: {f['detail']}")
+
+
+@app.command()
+def log(case: str, as_json: JsonOpt = False) -> None:
+    """Show a case's custody log."""
+    w = ws()
+    with w.reading() as session:
+        c = workflow.load_case(session, case)
+        events = [
+            {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action,
+             "item_sha256": e.item_sha256, "record": e.record_id, "hash": e.hash,
+             "prev_hash": e.prev_hash}
+            for e in case_events(session, c)
+        ]
+    if as_json:
+        emit({"case": case.upper(), "events": events})
+        return
+    for e in events:
+        print(f"{e['seq']:4} {e['at']} {e['actor']:12} {e['action']:14} {e['hash'][:16]}")
+
+
+@app.command()
+def fsck(as_json: JsonOpt = False) -> None:
+    """Re-hash every blob and re-walk every custody chain; exit 1 on any problem."""
+    from sqlalchemy import select
+
+    from evidence_store.models import Blob, Case
+
+    w = ws()
+    problems: list[str] = []
+    with w.reading() as session:
+        for blob in session.scalars(select(Blob)):
+            issue = w.blobs.verify(blob.sha256)
+            if issue:
+                problems.append(f"blob {blob.sha256}: {issue}")
+        for c in session.scalars(select(Case)):
+            full = workflow.load_case(session, c.code)
+            problems += [str(p) for p in verify_chain(session, full)]
+            records: list[Any] = [full, *full.sites, *full.items]
+            records += [lk for i in full.items for lk in i.links]
+            records += [r for r in (full.claim, full.denial) if r is not None]
+            problems += [str(p) for p in verify_records(session, full, records)]
+    if as_json:
+        emit({"ok": not problems, "problems": problems})
+    else:
+        for p in problems:
+            print(p)
+        print("store consistent" if not problems else f"{len(problems)} problem(s)",
+              file=sys.stderr)
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(dir: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
+    """Build the example case in a fresh workspace and verify it."""
+    import tempfile
+
+    from cases.demo.scenes import build_demo_assets
+
+    root = dir or Path(tempfile.mkdtemp(prefix="claimcheck-demo-"))
+    home = root / "workspace"
+    w = init_workspace(home)
+    _state["ws"] = w
+    a = build_demo_assets(root / "assets")
+    c = workflow.open_case(w, actor(), title="Market strike, Ma'arat al-Nu'man (illustrative)",
+                           incident_date=a.incident_date, place_name="Ma'arat al-Nu'man")
+    for site, claimed, refs in ((a.popular_market, True, a.reference_popular),
+                                (a.alhal_market, False, a.reference_alhal)):
+        workflow.add_site(w, actor(), c.code, name=site.name, lat=site.latitude,
+                          lon=site.longitude, radius_m=site.radius_m, claimed=claimed)
+        add_evidence(w, actor(), c.code, list(refs), kind="photo",
+                     links=[LinkSpec("site_reference", site.name)])
+    workflow.set_claim(w, actor(), c.code, text=a.claim.text, source=a.claim.publisher,
+                       published=a.claim.published)
+    workflow.set_denial(w, actor(), c.code, by=a.denial.publisher, on=a.denial.published,
+                        text=a.denial.text)
+    add_evidence(w, actor(), c.code, list(a.claim_photos), kind="photo",
+                 links=[LinkSpec("supports_claim")])
+    add_evidence(w, actor(), c.code, [a.denial_video, *a.denial_stills], kind=None,
+                 links=[LinkSpec("denial_footage")])
+    add_statement(w, actor(), c.code, witness=a.witness.pseudonym, file=a.statement_text,
+                  facts=ItemFacts(language=a.witness.language))
+    out = run_verify(w, actor(), c.code)
+    print(f"demo case {c.code} in workspace {home}: {len(out.findings)} finding(s)")
+    findings(c.code)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (StoreError, CaseError, VerifyError) as exc:
+        print(f"claimcheck: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("claimcheck: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("CLAIMCHECK_DEBUG"):
+            raise
+        print(f"claimcheck: internal error: {exc!r}", file=sys.stderr)
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()
