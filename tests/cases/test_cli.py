@@ -1,0 +1,69 @@
+"""The CLI end to end in a subprocess: outputs, JSON shapes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cc(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cases.cli", "--home", str(home), *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+
+
+def test_workflow_and_json_shapes(tmp_path: Path):
+    home = tmp_path / "ws"
+    assert cc(home, "init").returncode == 0
+    r = cc(home, "case", "open", "Market strike", "--date", "2019-07-22")
+    assert r.returncode == 0
+    code = r.stdout.strip()
+    assert code == "C-0001"
+    assert cc(home, "site", "add", code, "popular market", "--lat", "35.64", "--lon", "36.67",
+              "--claimed").returncode == 0
+    img = tmp_path / "photo.jpg"
+    Image.fromarray((np.random.default_rng(1).random((64, 64, 3)) * 255).astype("uint8")).save(img)
+    r = cc(home, "evidence", "add", code, str(img), "--kind", "photo", "--site", "popular market")
+    assert r.returncode == 0, r.stderr
+    again = cc(home, "evidence", "add", code, str(img), "--kind", "photo")
+    assert "already" in again.stderr
+    items = json.loads(cc(home, "evidence", "list", code, "--json").stdout)
+    assert items["case"] == code and len(items["items"]) == 1
+    item = items["items"][0]
+    assert {"id", "kind", "sha256", "filename", "media_type", "size", "roles"} <= set(item)
+    assert item["media_type"] == "image/jpeg"
+    assert set(item["roles"]) == {"site_reference", "other"}
+    cases = json.loads(cc(home, "case", "list", "--json").stdout)
+    assert cases["cases"][0]["id"] == code
+    assert json.loads(cc(home, "findings", code, "--json").stdout)["case"] == code
+    assert cc(home, "fsck").returncode == 0
+
+
+def test_errors_are_one_line_and_nonzero(tmp_path: Path):
+    home = tmp_path / "ws"
+    r = cc(home, "case", "list")
+    assert r.returncode != 0 and "no claimcheck workspace" in r.stderr
+    assert "Traceback" not in r.stderr
+    cc(home, "init")
+    code = cc(home, "case", "open", "T", "--date", "2019-07-22").stdout.strip()
+    txt = tmp_path / "fake.jpg"
+    txt.write_text("not a picture")
+    for args in (
+        ("case", "show", "C-0999"),
+        ("case", "open", "T", "--date", "22/07/2019"),
+        ("site", "add", code, "s", "--lat", "95", "--lon", "0"),
+        ("evidence", "add", code, str(tmp_path / "missing.jpg"), "--kind", "photo"),
+        ("evidence", "add", code, str(txt), "--kind", "photo"),
+    ):
+        r = cc(home, *args)
+        assert r.returncode != 0, args
+        assert len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+        assert "Traceback" not in r.stderr

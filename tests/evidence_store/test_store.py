@@ -1,0 +1,111 @@
+"""Blob store atomicity and dedup, custody chain tamper detection, migrations."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from cases import workflow
+from cases.ingest import LinkSpec, add_evidence
+from evidence_store.custody import verify_chain, verify_records
+from evidence_store.db import init_workspace, open_workspace
+from evidence_store.errors import SchemaTooNewError, SourceFileError, WorkspaceMissingError
+from evidence_store.migrate import current_revision, head_revision
+
+
+@pytest.fixture
+def ws(tmp_path: Path):
+    return init_workspace(tmp_path / "ws")
+
+
+def test_blob_is_deduplicated_and_read_only(ws, tmp_path: Path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"evidence" * 100)
+    first = ws.blobs.put_file(src)
+    second = ws.blobs.put_file(src)
+    assert first.created and not second.created
+    stored = ws.blobs.path(first.sha256)
+    assert stored.read_bytes() == src.read_bytes()
+    assert not stored.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    assert ws.blobs.verify(first.sha256) is None
+    assert ws.blobs.orphans() == []
+
+
+def test_empty_and_missing_files_are_refused(ws, tmp_path: Path):
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    with pytest.raises(SourceFileError):
+        ws.blobs.put_file(empty)
+    with pytest.raises(SourceFileError):
+        ws.blobs.put_file(tmp_path / "nope")
+    assert list(ws.blobs.iter_stored()) == []
+
+
+def test_modified_blob_is_detected(ws, tmp_path: Path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"x" * 1000)
+    put = ws.blobs.put_file(src)
+    path = ws.blobs.path(put.sha256)
+    os.chmod(path, 0o644)
+    path.write_bytes(b"y" * 1000)
+    assert "hashes to" in (ws.blobs.verify(put.sha256) or "")
+
+
+def _case_with_item(ws, tmp_path: Path):
+    c = workflow.open_case(ws, "tester", title="T", incident_date=workflow.date(2019, 7, 22))
+    f = tmp_path / "s.txt"
+    f.write_text("a document", encoding="utf-8")
+    add_evidence(ws, "tester", c.code, [f], kind="document", links=[LinkSpec("other")])
+    return c
+
+
+def _problems(ws, code):
+    with ws.reading() as s:
+        case = workflow.load_case(s, code)
+        recs = [case, *case.items, *[lk for i in case.items for lk in i.links]]
+        return verify_chain(s, case) + verify_records(s, case, recs)
+
+
+def test_chain_is_intact_after_normal_use(ws, tmp_path: Path):
+    c = _case_with_item(ws, tmp_path)
+    assert _problems(ws, c.code) == []
+
+
+def test_edited_event_is_detected(ws, tmp_path: Path):
+    c = _case_with_item(ws, tmp_path)
+    with ws.engine.begin() as conn:
+        conn.execute(text("UPDATE custody_events SET actor='mallory' WHERE seq=1"))
+    assert any("edited" in str(p) for p in _problems(ws, c.code))
+
+
+def test_deleted_event_is_detected(ws, tmp_path: Path):
+    c = _case_with_item(ws, tmp_path)
+    with ws.engine.begin() as conn:
+        conn.execute(text("DELETE FROM custody_events WHERE seq=2"))
+    assert _problems(ws, c.code)
+
+
+def test_edited_item_row_is_detected(ws, tmp_path: Path):
+    c = _case_with_item(ws, tmp_path)
+    with ws.engine.begin() as conn:
+        conn.execute(text("UPDATE evidence_items SET source='forged'"))
+    assert any("differs" in str(p) for p in _problems(ws, c.code))
+
+
+def test_migrations_on_empty_and_existing_workspace(tmp_path: Path):
+    home = tmp_path / "ws"
+    with pytest.raises(WorkspaceMissingError):
+        open_workspace(home)
+    ws = init_workspace(home)
+    assert current_revision(ws.engine) == head_revision()
+    ws.dispose()
+    ws = open_workspace(home)
+    assert current_revision(ws.engine) == head_revision()
+    with ws.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num='9999'"))
+    with pytest.raises(SchemaTooNewError):
+        open_workspace(home)
