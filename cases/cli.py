@@ -33,8 +33,12 @@ site_app = typer.Typer(no_args_is_help=True, help="Register sites.")
 evidence_app = typer.Typer(no_args_is_help=True, help="Add and inspect evidence items.")
 statement_app = typer.Typer(no_args_is_help=True, help="Add witness statements.")
 for sub, name in (
-    (case_app, "case"), (claim_app, "claim"), (denial_app, "denial"), (site_app, "site"),
-    (evidence_app, "evidence"), (statement_app, "statement"),
+    (case_app, "case"),
+    (claim_app, "claim"),
+    (denial_app, "denial"),
+    (site_app, "site"),
+    (evidence_app, "evidence"),
+    (statement_app, "statement"),
 ):
     app.add_typer(sub, name=name)
 
@@ -85,9 +89,15 @@ def init() -> None:
 
 def case_dict(c: Any) -> dict[str, Any]:
     return {
-        "id": c.code, "title": c.title, "incident_date": c.incident_date.isoformat(),
-        "place": c.place_name, "lat": c.lat, "lon": c.lon, "summary": c.summary,
-        "status": c.status, "created_at": iso_utc(c.created_at),
+        "id": c.code,
+        "title": c.title,
+        "incident_date": c.incident_date.isoformat(),
+        "place": c.place_name,
+        "lat": c.lat,
+        "lon": c.lon,
+        "summary": c.summary,
+        "status": c.status,
+        "created_at": iso_utc(c.created_at),
     }
 
 
@@ -102,8 +112,14 @@ def case_open(
 ) -> None:
     """Open a case; prints its id alone."""
     c = workflow.open_case(
-        ws(), actor(), title=title, incident_date=parse_date(date, "incident date"),
-        place_name=place, lat=lat, lon=lon, summary=summary,
+        ws(),
+        actor(),
+        title=title,
+        incident_date=parse_date(date, "incident date"),
+        place_name=place,
+        lat=lat,
+        lon=lon,
+        summary=summary,
     )
     print(c.code)
 
@@ -131,7 +147,8 @@ def case_show(case: str, as_json: JsonOpt = False) -> None:
     )
     data["denial"] = (
         {"by": c.denial.by, "date": c.denial.date.isoformat(), "text": c.denial.text}
-        if c.denial else None
+        if c.denial
+        else None
     )
     data["items"] = len(c.items)
     if as_json:
@@ -154,9 +171,17 @@ def claim_set(
     perpetrator: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     workflow.set_claim(
-        ws(), actor(), case, text=text, source=source, url=url,
-        published=parse_date(date) if date else None, killed=killed, children=children,
-        women=women, perpetrator=perpetrator,
+        ws(),
+        actor(),
+        case,
+        text=text,
+        source=source,
+        url=url,
+        published=parse_date(date) if date else None,
+        killed=killed,
+        children=children,
+        women=women,
+        perpetrator=perpetrator,
     )
 
 
@@ -170,8 +195,9 @@ def denial_set(
 ) -> None:
     workflow.set_denial(ws(), actor(), case, by=by, on=parse_date(date), text=text)
     if footage:
-        for r in add_evidence(ws(), actor(), case, footage, kind=None,
-                              links=[LinkSpec("denial_footage")]):
+        for r in add_evidence(
+            ws(), actor(), case, footage, kind=None, links=[LinkSpec("denial_footage")]
+        ):
             print(r.message, file=sys.stderr)
 
 
@@ -185,11 +211,13 @@ def site_add(
     claimed: Annotated[bool, typer.Option("--claimed")] = False,
     imagery: Annotated[list[Path] | None, typer.Option()] = None,
 ) -> None:
-    workflow.add_site(ws(), actor(), case, name=name, lat=lat, lon=lon, radius_m=radius,
-                      claimed=claimed)
+    workflow.add_site(
+        ws(), actor(), case, name=name, lat=lat, lon=lon, radius_m=radius, claimed=claimed
+    )
     if imagery:
-        for r in add_evidence(ws(), actor(), case, imagery, kind="photo",
-                              links=[LinkSpec("site_reference", name)]):
+        for r in add_evidence(
+            ws(), actor(), case, imagery, kind="photo", links=[LinkSpec("site_reference", name)]
+        ):
             print(r.message, file=sys.stderr)
 
 
@@ -203,17 +231,31 @@ def evidence_add(
     site: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     role = role or ("site_reference" if site else "other")
-    results = add_evidence(ws(), actor(), case, files, kind=kind,
-                           links=[LinkSpec(role, site)], facts=ItemFacts(source=source))
+    results = add_evidence(
+        ws(),
+        actor(),
+        case,
+        files,
+        kind=kind,
+        links=[LinkSpec(role, site)],
+        facts=ItemFacts(source=source),
+    )
     for r in results:
         print(r.message, file=sys.stderr)
 
 
 def item_dict(i: Any) -> dict[str, Any]:
     return {
-        "id": i.code, "kind": i.kind, "sha256": i.sha256, "filename": i.filename,
-        "media_type": i.media_type, "size": i.size, "roles": sorted({lk.role for lk in i.links}),
-        "source": i.source, "ingested_at": iso_utc(i.ingested_at), "witness": i.witness,
+        "id": i.code,
+        "kind": i.kind,
+        "sha256": i.sha256,
+        "filename": i.filename,
+        "media_type": i.media_type,
+        "size": i.size,
+        "roles": sorted({lk.role for lk in i.links}),
+        "source": i.source,
+        "ingested_at": iso_utc(i.ingested_at),
+        "witness": i.witness,
     }
 
 
@@ -249,7 +291,13 @@ def statement_add(
     encoding: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     r = add_statement(
-        ws(), actor(), case, witness=witness, text=text, file=file, encoding=encoding,
+        ws(),
+        actor(),
+        case,
+        witness=witness,
+        text=text,
+        file=file,
+        encoding=encoding,
         facts=ItemFacts(statement_date=parse_date(date) if date else None, language=language),
     )
     print(r.message, file=sys.stderr)
@@ -266,9 +314,16 @@ def verify(case: str, as_json: JsonOpt = False) -> None:
 def findings(case: str, as_json: JsonOpt = False) -> None:
     rows = current_findings(ws(), case)
     data = [
-        {"id": f.code, "check": f.check, "verdict": f.verdict, "items": f.items,
-         "values": f.values, "detail": f.detail, "created_at": iso_utc(f.created_at),
-         "tool_version": f.tool_version}
+        {
+            "id": f.code,
+            "check": f.check,
+            "verdict": f.verdict,
+            "items": f.items,
+            "values": f.values,
+            "detail": f.detail,
+            "created_at": iso_utc(f.created_at),
+            "tool_version": f.tool_version,
+        }
         for f in rows
     ]
     if as_json:
@@ -287,9 +342,16 @@ def log(case: str, as_json: JsonOpt = False) -> None:
     with w.reading() as session:
         c = workflow.load_case(session, case)
         events = [
-            {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action,
-             "item_sha256": e.item_sha256, "record": e.record_id, "hash": e.hash,
-             "prev_hash": e.prev_hash}
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "item_sha256": e.item_sha256,
+                "record": e.record_id,
+                "hash": e.hash,
+                "prev_hash": e.prev_hash,
+            }
             for e in case_events(session, c)
         ]
     if as_json:
@@ -325,8 +387,9 @@ def fsck(as_json: JsonOpt = False) -> None:
     else:
         for p in problems:
             print(p)
-        print("store consistent" if not problems else f"{len(problems)} problem(s)",
-              file=sys.stderr)
+        print(
+            "store consistent" if not problems else f"{len(problems)} problem(s)", file=sys.stderr
+        )
     if problems:
         raise typer.Exit(1)
 
@@ -343,24 +406,60 @@ def demo(dir: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
     w = init_workspace(home)
     _state["ws"] = w
     a = build_demo_assets(root / "assets")
-    c = workflow.open_case(w, actor(), title="Market strike, Ma'arat al-Nu'man (illustrative)",
-                           incident_date=a.incident_date, place_name="Ma'arat al-Nu'man")
-    for site, claimed, refs in ((a.popular_market, True, a.reference_popular),
-                                (a.alhal_market, False, a.reference_alhal)):
-        workflow.add_site(w, actor(), c.code, name=site.name, lat=site.latitude,
-                          lon=site.longitude, radius_m=site.radius_m, claimed=claimed)
-        add_evidence(w, actor(), c.code, list(refs), kind="photo",
-                     links=[LinkSpec("site_reference", site.name)])
-    workflow.set_claim(w, actor(), c.code, text=a.claim.text, source=a.claim.publisher,
-                       published=a.claim.published)
-    workflow.set_denial(w, actor(), c.code, by=a.denial.publisher, on=a.denial.published,
-                        text=a.denial.text)
-    add_evidence(w, actor(), c.code, list(a.claim_photos), kind="photo",
-                 links=[LinkSpec("supports_claim")])
-    add_evidence(w, actor(), c.code, [a.denial_video, *a.denial_stills], kind=None,
-                 links=[LinkSpec("denial_footage")])
-    add_statement(w, actor(), c.code, witness=a.witness.pseudonym, file=a.statement_text,
-                  facts=ItemFacts(language=a.witness.language))
+    c = workflow.open_case(
+        w,
+        actor(),
+        title="Market strike, Ma'arat al-Nu'man (illustrative)",
+        incident_date=a.incident_date,
+        place_name="Ma'arat al-Nu'man",
+    )
+    for site, claimed, refs in (
+        (a.popular_market, True, a.reference_popular),
+        (a.alhal_market, False, a.reference_alhal),
+    ):
+        workflow.add_site(
+            w,
+            actor(),
+            c.code,
+            name=site.name,
+            lat=site.latitude,
+            lon=site.longitude,
+            radius_m=site.radius_m,
+            claimed=claimed,
+        )
+        add_evidence(
+            w,
+            actor(),
+            c.code,
+            list(refs),
+            kind="photo",
+            links=[LinkSpec("site_reference", site.name)],
+        )
+    workflow.set_claim(
+        w, actor(), c.code, text=a.claim.text, source=a.claim.publisher, published=a.claim.published
+    )
+    workflow.set_denial(
+        w, actor(), c.code, by=a.denial.publisher, on=a.denial.published, text=a.denial.text
+    )
+    add_evidence(
+        w, actor(), c.code, list(a.claim_photos), kind="photo", links=[LinkSpec("supports_claim")]
+    )
+    add_evidence(
+        w,
+        actor(),
+        c.code,
+        [a.denial_video, *a.denial_stills],
+        kind=None,
+        links=[LinkSpec("denial_footage")],
+    )
+    add_statement(
+        w,
+        actor(),
+        c.code,
+        witness=a.witness.pseudonym,
+        file=a.statement_text,
+        facts=ItemFacts(language=a.witness.language),
+    )
     out = run_verify(w, actor(), c.code)
     print(f"demo case {c.code} in workspace {home}: {len(out.findings)} finding(s)")
     findings(c.code)
@@ -377,10 +476,9 @@ def main() -> None:
     except KeyboardInterrupt:
         print("claimcheck: interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # the last line of defence: never a traceback
+        # Usage errors from the command-line parser carry their own message and exit code.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
         if os.environ.get("CLAIMCHECK_DEBUG"):

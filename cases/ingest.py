@@ -115,7 +115,12 @@ def _add_links(
         session.add(link)
         session.flush()
         append_event(
-            session, case, "link", actor, record=link, item_sha256=item.sha256,
+            session,
+            case,
+            "link",
+            actor,
+            record=link,
+            item_sha256=item.sha256,
             details={"item": item.code, "role": spec.role, "site": spec.site},
         )
         added.append(spec.role + (f" of site {spec.site!r}" if spec.site else ""))
@@ -126,7 +131,9 @@ def _store_frames(ws: Workspace, item: EvidenceItem, analysis: FileAnalysis) -> 
     rows = []
     for frame in analysis.frames:
         if frame.thumbnail_jpeg is not None:
-            ws.derived.write("keyframes", item.sha256, f"{frame.index:08d}.jpg", frame.thumbnail_jpeg)
+            ws.derived.write(
+                "keyframes", item.sha256, f"{frame.index:08d}.jpg", frame.thumbnail_jpeg
+            )
         rows.append(Frame(frame_index=frame.index, time_s=frame.time_s, hashes=frame.hashes))
     return rows
 
@@ -196,7 +203,12 @@ def _record_item(
         item.frames = _store_frames(ws, item, analysis)
         session.flush()
         append_event(
-            session, case, "add", actor, record=item, item_sha256=sha256,
+            session,
+            case,
+            "add",
+            actor,
+            record=item,
+            item_sha256=sha256,
             details={"item": item.code, "filename": path_name, "kind": kind},
         )
         added = _add_links(session, case, item, links, actor)
@@ -235,10 +247,18 @@ def add_evidence(
         stored = ws.blobs.put_file(path)
         analysis = analyse_file(ws.blobs.path(stored.sha256), media_type, item_kind)
         result = _record_item(
-            ws, actor, case_code,
-            path_name=path.name, kind=item_kind, media_type=media_type,
-            sha256=stored.sha256, size=stored.size, blob_existed=not stored.created,
-            analysis=analysis, facts=facts, links=links,
+            ws,
+            actor,
+            case_code,
+            path_name=path.name,
+            kind=item_kind,
+            media_type=media_type,
+            sha256=stored.sha256,
+            size=stored.size,
+            blob_existed=not stored.created,
+            analysis=analysis,
+            facts=facts,
+            links=links,
         )
         results.append(result)
         if on_progress is not None:
@@ -320,15 +340,27 @@ def add_statement(
             tmp.flush()
             stored = ws.blobs.put_file(Path(tmp.name))
     facts = ItemFacts(
-        source=facts.source, collected_by=facts.collected_by, collected_at=facts.collected_at,
-        notes=facts.notes, witness=witness.strip(), statement_date=facts.statement_date,
+        source=facts.source,
+        collected_by=facts.collected_by,
+        collected_at=facts.collected_at,
+        notes=facts.notes,
+        witness=witness.strip(),
+        statement_date=facts.statement_date,
         language=facts.language,
     )
     return _record_item(
-        ws, actor, case_code,
-        path_name=name, kind="statement", media_type="text/plain", sha256=stored.sha256,
-        size=stored.size, blob_existed=not stored.created, analysis=analyse_statement(decoded, used),
-        facts=facts, links=[LinkSpec(role)],
+        ws,
+        actor,
+        case_code,
+        path_name=name,
+        kind="statement",
+        media_type="text/plain",
+        sha256=stored.sha256,
+        size=stored.size,
+        blob_existed=not stored.created,
+        analysis=analyse_statement(decoded, used),
+        facts=facts,
+        links=[LinkSpec(role)],
     )
 
 

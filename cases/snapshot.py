@@ -93,9 +93,7 @@ def item_info(ws: Workspace, item: EvidenceItem) -> ItemInfo:
         media_type=item.media_type,
         path=ws.blobs.path(item.sha256),
         roles=tuple(sorted({lk.role for lk in item.links})),
-        reference_of=tuple(
-            sorted({lk.site.name for lk in item.links if lk.site is not None})
-        ),
+        reference_of=tuple(sorted({lk.site.name for lk in item.links if lk.site is not None})),
         metadata=dict(item.file_metadata or {}),
         frames=tuple(FrameInfo(f.frame_index, f.time_s, dict(f.hashes)) for f in item.frames),
         collected_at=as_utc(item.collected_at) if item.collected_at else None,

@@ -21,7 +21,7 @@ from evidence_store.custody import append_event
 from evidence_store.db import Workspace
 from evidence_store.models import Case, EvidenceItem, Finding, ItemLink, VerifyRun
 from evidence_store.timeutil import utcnow
-from verify import __version__ as TOOL_VERSION  # noqa: N812
+from verify import __version__ as TOOL_VERSION
 from verify.verdict import Verdict
 
 _VERDICT_ORDER = {Verdict.MISMATCH: 0, Verdict.INCONCLUSIVE: 1, Verdict.CONSISTENT: 2}
@@ -75,7 +75,9 @@ def run_verify(
 
     def work(session: Session) -> VerifyOutcome:
         case = load_case(session, snapshot.code)
-        run = VerifyRun(case_id=case.id, started_at=utcnow(), tool_version=TOOL_VERSION, actor=actor)
+        run = VerifyRun(
+            case_id=case.id, started_at=utcnow(), tool_version=TOOL_VERSION, actor=actor
+        )
         session.add(run)
         session.flush()
         stored: list[Finding] = []
@@ -98,14 +100,25 @@ def run_verify(
             finding.code = f"F-{finding.id:06d}"
             session.flush()
             append_event(
-                session, case, "finding", actor, record=finding,
-                details={"finding": finding.code, "check": finding.check,
-                         "verdict": finding.verdict, "items": finding.items},
+                session,
+                case,
+                "finding",
+                actor,
+                record=finding,
+                details={
+                    "finding": finding.code,
+                    "check": finding.check,
+                    "verdict": finding.verdict,
+                    "items": finding.items,
+                },
             )
             stored.append(finding)
         run.finished_at = utcnow()
         append_event(
-            session, case, "verify", actor,
+            session,
+            case,
+            "verify",
+            actor,
             details={
                 "run": run.id,
                 "checks": [c.name for c in selected],

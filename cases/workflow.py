@@ -214,7 +214,12 @@ def add_site(
             other = next(s.name for s in case.sites if s.claimed)
             raise InputError(f"case {case.code} already has a claimed site ({other!r})")
         site = Site(
-            case=case, name=name, lat=lat, lon=lon, radius_m=radius_m, claimed=claimed,
+            case=case,
+            name=name,
+            lat=lat,
+            lon=lon,
+            radius_m=radius_m,
+            claimed=claimed,
             created_at=utcnow(),
         )
         session.add(site)

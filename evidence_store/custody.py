@@ -100,9 +100,7 @@ def lock_case(session: Session, case: Case) -> Case:
 
     SQLite needs no row lock: its write transactions already start with BEGIN IMMEDIATE.
     """
-    locked = session.execute(
-        select(Case).where(Case.id == case.id).with_for_update()
-    ).scalar_one()
+    locked = session.execute(select(Case).where(Case.id == case.id).with_for_update()).scalar_one()
     session.refresh(locked, attribute_names=["chain_seq", "chain_head"])
     return locked
 
@@ -185,9 +183,7 @@ def verify_chain(session: Session, case: Case) -> list[ChainProblem]:
     return problems
 
 
-def verify_records(
-    session: Session, case: Case, records: Iterable[object]
-) -> list[ChainProblem]:
+def verify_records(session: Session, case: Case, records: Iterable[object]) -> list[ChainProblem]:
     """Compare each record row with the hash last logged for it."""
     last_logged: dict[tuple[str, str], str | None] = {}
     for event in case_events(session, case):

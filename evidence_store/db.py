@@ -165,7 +165,7 @@ def _make_engine(url: str) -> Engine:
         return engine
     try:
         return create_engine(url, pool_pre_ping=True)
-    except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for a bad URL
+    except Exception as exc:
         raise StoreUnavailableError(f"cannot use database URL: {exc}") from exc
 
 

@@ -6,8 +6,9 @@ Adding a check is one new module in this package and one line here.
 from __future__ import annotations
 
 from cases.checks.base import Check
+from cases.checks.site_match import SiteMatchCheck
 
-CHECKS: list[Check] = []
+CHECKS: list[Check] = [SiteMatchCheck()]
 
 
 def check_names() -> list[str]:
