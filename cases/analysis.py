@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from verify.errors import VerifyError
-from verify.media import IMAGE_TYPES, VIDEO_TYPES, open_image
+from verify.hashing import hash_file
+from verify.media import IMAGE_TYPES, VIDEO_TYPES
+from verify.metadata import extract_metadata
 
 
 @dataclass(frozen=True)
@@ -30,17 +32,19 @@ class FileAnalysis:
 
 
 def analyse_file(path: Path, media_type: str, kind: str) -> FileAnalysis:
-    problems: list[str] = []
-    metadata: dict[str, Any] = {"media_type": media_type, "problems": problems}
+    metadata: dict[str, Any] = {"media_type": media_type, "problems": []}
+    frames: list[FrameAnalysis] = []
+    if media_type in IMAGE_TYPES or media_type in VIDEO_TYPES:
+        try:
+            metadata = extract_metadata(path).to_dict()
+        except VerifyError as exc:
+            metadata["problems"].append(f"metadata: {exc}")
     if media_type in IMAGE_TYPES:
         try:
-            with open_image(path) as img:
-                metadata["image"] = {"width": img.width, "height": img.height, "format": img.format}
+            frames.append(FrameAnalysis(0, None, hash_file(path).as_dict()))
         except VerifyError as exc:
-            problems.append(str(exc))
-    elif media_type in VIDEO_TYPES:
-        metadata["video"] = {}
-    return FileAnalysis(metadata=metadata)
+            metadata.setdefault("problems", []).append(f"perceptual hashes: {exc}")
+    return FileAnalysis(metadata=metadata, frames=frames)
 
 
 def analyse_statement(text: str, encoding: str) -> FileAnalysis:

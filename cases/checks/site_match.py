@@ -81,7 +81,7 @@ class SiteMatchCheck:
                         Verdict.INCONCLUSIVE,
                         (item.code,),
                         {"reference_of": list(item.reference_of)},
-                        f"reference image {item.filename} cannot be analysed and was left out: {exc}",
+                        f"reference image {item.filename} cannot be analysed, left out: {exc}",
                     )
                 )
             task.advance()
