@@ -6,9 +6,10 @@ Adding a check is one new module in this package and one line here.
 from __future__ import annotations
 
 from cases.checks.base import Check
+from cases.checks.gps_place import GpsPlaceCheck
 from cases.checks.site_match import SiteMatchCheck
 
-CHECKS: list[Check] = [SiteMatchCheck()]
+CHECKS: list[Check] = [SiteMatchCheck(), GpsPlaceCheck()]
 
 
 def check_names() -> list[str]:

@@ -16,7 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def cc(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cases.cli", "--home", str(home), *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
     )
 
 
@@ -27,8 +30,21 @@ def test_workflow_and_json_shapes(tmp_path: Path):
     assert r.returncode == 0
     code = r.stdout.strip()
     assert code == "C-0001"
-    assert cc(home, "site", "add", code, "popular market", "--lat", "35.64", "--lon", "36.67",
-              "--claimed").returncode == 0
+    assert (
+        cc(
+            home,
+            "site",
+            "add",
+            code,
+            "popular market",
+            "--lat",
+            "35.64",
+            "--lon",
+            "36.67",
+            "--claimed",
+        ).returncode
+        == 0
+    )
     img = tmp_path / "photo.jpg"
     Image.fromarray((np.random.default_rng(1).random((64, 64, 3)) * 255).astype("uint8")).save(img)
     r = cc(home, "evidence", "add", code, str(img), "--kind", "photo", "--site", "popular market")
