@@ -112,8 +112,14 @@ def open_image(path: Path, *, draft_side: int | None = None) -> Image.Image:
         img = Image.open(path)
     except UnidentifiedImageError as exc:
         raise UnreadableMediaError(f"not a readable image: {path.name}") from exc
+    except Image.DecompressionBombError as exc:
+        raise MediaTooLargeError(f"image {path.name} is a decompression bomb") from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise UnreadableMediaError(f"cannot open image {path.name}: {exc}") from exc
+    except Exception as exc:
+        # Pillow plugins raise assorted types on hostile headers (struct.error, IndexError);
+        # none may escape untyped.
+        raise UnreadableMediaError(f"cannot open image {path.name}: {exc!r}") from exc
     width, height = img.size
     if width <= 0 or height <= 0:
         raise UnreadableMediaError(f"image {path.name} declares no pixels")
