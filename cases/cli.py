@@ -61,6 +61,34 @@ def ws() -> Workspace:
     return _state["ws"]
 
 
+class _RichTask:
+    def __init__(self, bar: Any, task_id: Any) -> None:
+        self._bar, self._id = bar, task_id
+
+    def advance(self, steps: int = 1) -> None:
+        self._bar.advance(self._id, steps)
+
+
+class RichProgress:
+    """Progress bars on stderr, so stdout stays a clean JSON document or id."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self._bar = Progress(console=Console(stderr=True), transient=True)
+
+    def __enter__(self) -> RichProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+    def task(self, description: str, total: int | None) -> _RichTask:
+        return _RichTask(self._bar, self._bar.add_task(description, total=total))
+
+
 def emit(data: dict[str, Any]) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
@@ -231,15 +259,18 @@ def evidence_add(
     site: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     role = role or ("site_reference" if site else "other")
-    results = add_evidence(
-        ws(),
-        actor(),
-        case,
-        files,
-        kind=kind,
-        links=[LinkSpec(role, site)],
-        facts=ItemFacts(source=source),
-    )
+    with RichProgress() as progress:
+        task = progress.task("adding evidence", len(files))
+        results = add_evidence(
+            ws(),
+            actor(),
+            case,
+            files,
+            kind=kind,
+            links=[LinkSpec(role, site)],
+            facts=ItemFacts(source=source),
+            on_progress=lambda _r: task.advance(),
+        )
     for r in results:
         print(r.message, file=sys.stderr)
 
@@ -306,7 +337,8 @@ def statement_add(
 @app.command()
 def verify(case: str, as_json: JsonOpt = False) -> None:
     """Run every registered check and store the findings."""
-    out = run_verify(ws(), actor(), case)
+    with RichProgress() as progress:
+        out = run_verify(ws(), actor(), case, progress=progress)
     findings(out.case, as_json=as_json)
 
 
