@@ -18,8 +18,6 @@ from typing import Any
 from verify.capturetime import CaptureTime, ZoneSource
 from verify.errors import (
     MetadataError,
-    UnreadableMediaError,
-    UnsupportedMediaError,
     VerifyError,
 )
 from verify.exifblock import index_tags, read_exif_tags
@@ -35,7 +33,7 @@ from verify.exifparse import (
     signed_coordinate,
 )
 from verify.geo import GeoPoint
-from verify.media import IMAGE_TYPES, open_image, sniff_media_type
+from verify.media import IMAGE_TYPES, open_image, require_media_type
 
 # Free-text tags (make, model, software) are cut to this length: long enough for any real value.
 MAX_TEXT = 200
@@ -242,16 +240,7 @@ def extract_thumbnail(path: Path) -> bytes | None:
 
 
 def _sniff_image(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-        media_type = sniff_media_type(path)
-    except OSError as exc:
-        raise UnreadableMediaError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise UnreadableMediaError(f"{path.name} is empty")
-    if media_type not in IMAGE_TYPES:
-        raise UnsupportedMediaError(f"{path.name} is not an image (content is {media_type})")
-    return media_type
+    return require_media_type(path, IMAGE_TYPES, "an image")
 
 
 def _decoded_size(path: Path, media_type: str, problems: list[str]) -> ImageSize | None:

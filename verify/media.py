@@ -85,6 +85,20 @@ def sniff_media_type_bytes(head: bytes) -> str:
     return "application/octet-stream"
 
 
+def require_media_type(path: Path, allowed: frozenset[str], noun: str) -> str:
+    """Sniff a file and insist it is non-empty and one of `allowed`; returns its media type."""
+    try:
+        size = path.stat().st_size
+        media_type = sniff_media_type(path)
+    except OSError as exc:
+        raise UnreadableMediaError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise UnreadableMediaError(f"{path.name} is empty")
+    if media_type not in allowed:
+        raise UnsupportedMediaError(f"{path.name} is not {noun} (content is {media_type})")
+    return media_type
+
+
 def _looks_like_text(head: bytes) -> bool:
     if not head:
         return False

@@ -19,9 +19,9 @@ from typing import Any
 import av
 
 from verify.capturetime import CaptureTime, ZoneSource
-from verify.errors import MetadataError, UnreadableMediaError, UnsupportedMediaError, VerifyError
+from verify.errors import MetadataError, UnreadableMediaError, VerifyError
 from verify.geo import GeoPoint
-from verify.media import VIDEO_TYPES, sniff_media_type
+from verify.media import VIDEO_TYPES, require_media_type
 
 # Location tags in the order they are trusted: Apple's key is the one phones write on purpose;
 # `location` is FFmpeg's name for the `©xyz` atom (Android, older iPhones).
@@ -180,15 +180,7 @@ def _iso_angle(field: str, *, degree_digits: int) -> float:
 def extract_video_metadata(path: Path) -> VideoMetadata:
     """Read a video's container metadata. Raises UnsupportedMediaError for a non-video and
     UnreadableMediaError when no container can be parsed at all (empty, truncated header)."""
-    try:
-        size = path.stat().st_size
-        media_type = sniff_media_type(path)
-    except OSError as exc:
-        raise UnreadableMediaError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
-    if size == 0:
-        raise UnreadableMediaError(f"{path.name} is empty")
-    if media_type not in VIDEO_TYPES:
-        raise UnsupportedMediaError(f"{path.name} is not a video (content is {media_type})")
+    media_type = require_media_type(path, VIDEO_TYPES, "a video")
     try:
         container = av.open(str(path), mode="r", options=PROBE_OPTIONS)
     except (av.FFmpegError, OSError, ValueError) as exc:
