@@ -431,70 +431,16 @@ def demo(dir: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
     """Build the example case in a fresh workspace and verify it."""
     import tempfile
 
-    from cases.demo.scenes import build_demo_assets
+    from cases.demo.story import build_demo_case
 
     root = dir or Path(tempfile.mkdtemp(prefix="claimcheck-demo-"))
     home = root / "workspace"
     w = init_workspace(home)
     _state["ws"] = w
-    a = build_demo_assets(root / "assets")
-    c = workflow.open_case(
-        w,
-        actor(),
-        title="Market strike, Ma'arat al-Nu'man (illustrative)",
-        incident_date=a.incident_date,
-        place_name="Ma'arat al-Nu'man",
-    )
-    for site, claimed, refs in (
-        (a.popular_market, True, a.reference_popular),
-        (a.alhal_market, False, a.reference_alhal),
-    ):
-        workflow.add_site(
-            w,
-            actor(),
-            c.code,
-            name=site.name,
-            lat=site.latitude,
-            lon=site.longitude,
-            radius_m=site.radius_m,
-            claimed=claimed,
-        )
-        add_evidence(
-            w,
-            actor(),
-            c.code,
-            list(refs),
-            kind="photo",
-            links=[LinkSpec("site_reference", site.name)],
-        )
-    workflow.set_claim(
-        w, actor(), c.code, text=a.claim.text, source=a.claim.publisher, published=a.claim.published
-    )
-    workflow.set_denial(
-        w, actor(), c.code, by=a.denial.publisher, on=a.denial.published, text=a.denial.text
-    )
-    add_evidence(
-        w, actor(), c.code, list(a.claim_photos), kind="photo", links=[LinkSpec("supports_claim")]
-    )
-    add_evidence(
-        w,
-        actor(),
-        c.code,
-        [a.denial_video, *a.denial_stills],
-        kind=None,
-        links=[LinkSpec("denial_footage")],
-    )
-    add_statement(
-        w,
-        actor(),
-        c.code,
-        witness=a.witness.pseudonym,
-        file=a.statement_text,
-        facts=ItemFacts(language=a.witness.language),
-    )
-    out = run_verify(w, actor(), c.code)
-    print(f"demo case {c.code} in workspace {home}: {len(out.findings)} finding(s)")
-    findings(c.code)
+    with RichProgress() as progress:
+        d = build_demo_case(w, actor(), root / "assets", progress=progress)
+    print(f"demo case {d.case} in workspace {home}: {len(d.outcome.findings)} finding(s)")
+    findings(d.case)
 
 
 def main() -> None:
