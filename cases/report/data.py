@@ -1,0 +1,457 @@
+"""The report of a case as one plain-data document: every format renders this, JSON *is* this.
+
+Keys are stable (renderers and outside tools rely on them); times are ISO 8601 (UTC with `Z`
+for instants, `YYYY-MM-DD` for dates); ids are strings. Everything is read in one session, so
+the report shows one consistent state of the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cases.checks import CHECKS
+from cases.errors import CaseError
+from cases.ingest import read_statement_text
+from cases.verification import latest_run
+from cases.workflow import load_case
+from evidence_store.custody import case_events, verify_chain, verify_records
+from evidence_store.db import Workspace
+from evidence_store.errors import BlobError
+from evidence_store.models import Case, EvidenceItem, Finding, VerifyRun
+from evidence_store.timeutil import iso_utc, utcnow
+from verify import __version__ as TOOL_VERSION
+
+REPORT_FORMAT = "claimcheck-report"
+# Bump when a key is renamed or removed (adding keys keeps the version).
+REPORT_SCHEMA_VERSION = 1
+
+_VERDICT_ORDER = {"mismatch": 0, "inconclusive": 1, "consistent": 2}
+_IMAGE_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+
+# What the checks cannot show, said once in every report so a reader weighs each finding right.
+GENERAL_LIMITS = (
+    "A finding reports what was measured on the files in this case; it is not a conclusion "
+    "about who did what. Read each finding with its measured values and pictures.",
+    "Missing metadata (no capture time, no GPS position) is not proof of anything: messaging "
+    "apps and social networks strip it routinely.",
+    "Metadata that is present can be edited: a capture time or GPS position agreeing with the "
+    "claim supports it but does not prove it.",
+    "'inconclusive' means the measurements could not decide, not that the evidence is weak or "
+    "false.",
+    "Only the evidence added to the case was examined; footage not collected, and places with "
+    "no reference imagery, are outside every check.",
+)
+CHECK_LIMITS = {
+    "site_match": "Site matching compares the footage with the reference imagery of the "
+    "registered sites only: a match names the best of those sites, and a place with no "
+    "reference imagery can never be named. Buildings rebuilt or heavily damaged since the "
+    "reference imagery was taken match less well.",
+    "gps_place": "A recorded GPS position is what the device or an editor wrote into the file; "
+    "it says where the file claims to have been made, within the device's accuracy.",
+}
+
+
+def _check_titles() -> dict[str, str]:
+    return {c.name: c.title for c in CHECKS}
+
+
+def _check_rank() -> dict[str, int]:
+    return {c.name: i for i, c in enumerate(CHECKS)}
+
+
+def _date(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _utc_text(value: str | None) -> str | None:
+    """An ISO 8601 instant from metadata (`+00:00` or `Z`), in the report's `Z` form."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        return parsed.isoformat()
+    return iso_utc(parsed)
+
+
+def capture_time(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """When the file says it was made: photo EXIF `capture` or video container `creation`."""
+    capture = metadata.get("capture") or metadata.get("creation")
+    if not isinstance(capture, dict):
+        return None
+    utc = _utc_text(capture.get("utc"))
+    local = capture.get("local")
+    if utc is None and local is None:
+        return None
+    return {
+        "utc": utc,
+        "local": local,
+        "zone": capture.get("zone"),
+        "source": capture.get("source"),
+    }
+
+
+def recorded_position(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    """Where the file says it was made: photo EXIF `gps` or video ISO 6709 `location`."""
+    for key, source in (("gps", "EXIF GPS"), ("location", "container location tag")):
+        spot = metadata.get(key)
+        if isinstance(spot, dict) and spot.get("lat") is not None and spot.get("lon") is not None:
+            return {
+                "lat": float(spot["lat"]),
+                "lon": float(spot["lon"]),
+                "horizontal_error_m": spot.get("horizontal_error_m"),
+                "source": source,
+            }
+    return None
+
+
+def _case(case: Case) -> dict[str, Any]:
+    return {
+        "id": case.code,
+        "title": case.title,
+        "incident_date": _date(case.incident_date),
+        "place": case.place_name,
+        "lat": case.lat,
+        "lon": case.lon,
+        "summary": case.summary,
+        "status": case.status,
+        "created_at": iso_utc(case.created_at),
+    }
+
+
+def _claim(case: Case) -> dict[str, Any] | None:
+    c = case.claim
+    if c is None:
+        return None
+    return {
+        "text": c.text,
+        "source": c.source,
+        "url": c.url,
+        "published": _date(c.published),
+        "killed": c.killed,
+        "children": c.children,
+        "women": c.women,
+        "perpetrator": c.perpetrator,
+        "updated_at": iso_utc(c.updated_at),
+    }
+
+
+def _denial(case: Case) -> dict[str, Any] | None:
+    d = case.denial
+    if d is None:
+        return None
+    return {
+        "by": d.by,
+        "date": _date(d.date),
+        "text": d.text,
+        "url": d.url,
+        "updated_at": iso_utc(d.updated_at),
+    }
+
+
+def _artefact(ws: Workspace, relative: str) -> dict[str, Any]:
+    suffix = PurePosixPath(relative).suffix.lower()
+    try:
+        available = ws.derived.resolve(relative).is_file()
+    except (BlobError, OSError):  # a path escaping the store is shown as unavailable
+        available = False
+    return {
+        "path": relative,
+        "caption": PurePosixPath(relative).stem,
+        "media_type": _IMAGE_TYPES.get(suffix, "application/octet-stream"),
+        "available": available,
+    }
+
+
+def _finding(ws: Workspace, f: Finding, filenames: dict[str, str]) -> dict[str, Any]:
+    values = dict(f.values or {})
+    via = values.get("via")
+    return {
+        "id": f.code,
+        "check": f.check,
+        "verdict": f.verdict,
+        "items": [{"id": code, "filename": filenames.get(code)} for code in f.items],
+        "detail": f.detail,
+        "values": values,
+        "via": [dict(hop) for hop in via if isinstance(hop, dict)] if isinstance(via, list) else [],
+        "artefacts": [_artefact(ws, a) for a in (f.artefacts or [])],
+        "created_at": iso_utc(f.created_at),
+        "tool_version": f.tool_version,
+    }
+
+
+def _finding_groups(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    titles, rank = _check_titles(), _check_rank()
+    by_check: dict[str, list[dict[str, Any]]] = {}
+    for f in findings:
+        by_check.setdefault(f["check"], []).append(f)
+    groups = []
+    for check, rows in by_check.items():
+        rows.sort(key=lambda f: (_VERDICT_ORDER.get(f["verdict"], 9), f["id"]))
+        counts = {v: sum(1 for f in rows if f["verdict"] == v) for v in _VERDICT_ORDER}
+        groups.append(
+            {
+                "check": check,
+                "title": titles.get(check, check),
+                "counts": counts,
+                "limits": CHECK_LIMITS.get(check),
+                "findings": rows,
+            }
+        )
+    # Groups holding mismatches come first, then the registry's order.
+    groups.sort(
+        key=lambda g: (
+            min(_VERDICT_ORDER.get(f["verdict"], 9) for f in g["findings"]),
+            rank.get(g["check"], len(rank)),
+            g["check"],
+        )
+    )
+    return groups
+
+
+def _run(run: VerifyRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "id": str(run.id),
+        "started_at": iso_utc(run.started_at),
+        "finished_at": iso_utc(run.finished_at),
+        "tool_version": run.tool_version,
+        "actor": run.actor,
+    }
+
+
+def _item(item: EvidenceItem, findings: list[dict[str, Any]]) -> dict[str, Any]:
+    metadata = dict(item.file_metadata or {})
+    own = [f for f in findings if any(i["id"] == item.code for i in f["items"])]
+    own.sort(key=lambda f: (_VERDICT_ORDER.get(f["verdict"], 9), f["id"]))
+    return {
+        "id": item.code,
+        "kind": item.kind,
+        "filename": item.filename,
+        "media_type": item.media_type,
+        "size": item.size,
+        "sha256": item.sha256,
+        "source": item.source,
+        "collected_by": item.collected_by,
+        "collected_at": iso_utc(item.collected_at),
+        "ingested_at": iso_utc(item.ingested_at),
+        "notes": item.notes,
+        "roles": [
+            {"role": lk.role, "site": lk.site.name if lk.site is not None else None}
+            for lk in item.links
+        ],
+        "capture_time": capture_time(metadata),
+        "position": recorded_position(metadata),
+        "metadata_problems": list(metadata.get("problems") or []),
+        "findings": [{"id": f["id"], "check": f["check"], "verdict": f["verdict"]} for f in own],
+    }
+
+
+def _statement(ws: Workspace, item: EvidenceItem) -> dict[str, Any]:
+    text: str | None
+    problem: str | None = None
+    try:
+        text = read_statement_text(ws, item)
+    except (OSError, CaseError) as exc:
+        text, problem = None, f"the stored statement cannot be read: {exc}"
+    return {
+        "item": item.code,
+        "witness": item.witness,
+        "date": _date(item.statement_date),
+        "language": item.language,
+        "filename": item.filename,
+        "sha256": item.sha256,
+        "text": text,
+        "problem": problem,
+    }
+
+
+def _timeline(
+    case: dict[str, Any],
+    claim: dict[str, Any] | None,
+    denial: dict[str, Any] | None,
+    items: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = [
+        {"at": case["incident_date"], "event": "incident", "what": "incident", "item": None}
+    ]
+    if claim and claim["published"]:
+        events.append(
+            {
+                "at": claim["published"],
+                "event": "claim",
+                "what": f"claim published by {claim['source']}",
+                "item": None,
+            }
+        )
+    if denial:
+        events.append(
+            {
+                "at": denial["date"],
+                "event": "denial",
+                "what": f"denial published by {denial['by']}",
+                "item": None,
+            }
+        )
+    for it in items:
+        cap = it["capture_time"]
+        if cap:
+            local_only = cap["utc"] is None
+            events.append(
+                {
+                    "at": cap["utc"] or cap["local"],
+                    "event": "capture",
+                    "what": f"{it['filename']} made (by its own metadata"
+                    + (", local time, zone unknown)" if local_only else ")"),
+                    "item": it["id"],
+                }
+            )
+        if it["collected_at"]:
+            by = f" by {it['collected_by']}" if it["collected_by"] else ""
+            events.append(
+                {
+                    "at": it["collected_at"],
+                    "event": "collected",
+                    "what": f"{it['filename']} collected{by}",
+                    "item": it["id"],
+                }
+            )
+        events.append(
+            {
+                "at": it["ingested_at"],
+                "event": "added",
+                "what": f"{it['filename']} added to the case",
+                "item": it["id"],
+            }
+        )
+    # ISO texts sort chronologically; a bare date sorts before the instants of that day.
+    order = {"incident": 0, "claim": 1, "denial": 2, "capture": 3, "collected": 4, "added": 5}
+    events.sort(key=lambda e: (e["at"] or "", order[e["event"]], e["item"] or ""))
+    return events
+
+
+def _custody(session: Session, case: Case, findings: Iterable[Finding]) -> dict[str, Any]:
+    events = case_events(session, case)
+    records: list[Any] = [case, *case.sites, *case.items]
+    records += [lk for i in case.items for lk in i.links]
+    records += [r for r in (case.claim, case.denial) if r is not None]
+    records += list(findings)
+    problems = [str(p) for p in verify_chain(session, case)]
+    problems += [str(p) for p in verify_records(session, case, records)]
+    return {
+        "events": [
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "record_type": e.record_type,
+                "record_id": e.record_id,
+                "record_hash": e.record_hash,
+                "item_sha256": e.item_sha256,
+                "details": e.details,
+                "prev_hash": e.prev_hash,
+                "hash": e.hash,
+            }
+            for e in events
+        ],
+        "head": case.chain_head,
+        "length": case.chain_seq,
+        "verified_at_report_time": not problems,
+        "problems": problems,
+        "reverify_commands": ["claimcheck fsck", f"claimcheck log {case.code} --json"],
+    }
+
+
+def _map(
+    case: dict[str, Any], sites: list[dict[str, Any]], items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    positions = [
+        {"item": it["id"], "filename": it["filename"], **it["position"]}
+        for it in items
+        if it["position"] is not None
+    ]
+    incident = (
+        {"lat": case["lat"], "lon": case["lon"], "place": case["place"]}
+        if case["lat"] is not None and case["lon"] is not None
+        else None
+    )
+    return {"sites": sites, "positions": positions, "incident": incident}
+
+
+def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """The whole report of a case as plain data (see the module docstring)."""
+    with ws.reading() as session:
+        case = load_case(session, case_code)
+        run = latest_run(session, case)
+        current = (
+            list(
+                session.scalars(
+                    select(Finding).where(Finding.run_id == run.id).order_by(Finding.id)
+                )
+            )
+            if run is not None
+            else []
+        )
+        every_finding = list(session.scalars(select(Finding).where(Finding.case_id == case.id)))
+        filenames = {i.code: i.filename for i in case.items}
+        findings = [_finding(ws, f, filenames) for f in current]
+        statements = [_statement(ws, i) for i in case.items if i.kind == "statement"]
+        items = [_item(i, findings) for i in case.items]
+        custody = _custody(session, case, every_finding)
+        case_data = _case(case)
+        claim, denial = _claim(case), _denial(case)
+        sites = [
+            {
+                "name": s.name,
+                "lat": s.lat,
+                "lon": s.lon,
+                "radius_m": s.radius_m,
+                "claimed": s.claimed,
+                "reference_items": [
+                    i.code for i in case.items if any(lk.site_id == s.id for lk in i.links)
+                ],
+            }
+            for s in case.sites
+        ]
+        run_data = _run(run)
+    counts = {v: sum(1 for f in findings if f["verdict"] == v) for v in _VERDICT_ORDER}
+    return {
+        "format": REPORT_FORMAT,
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "generated_at": iso_utc(now or utcnow()),
+        "tool_version": TOOL_VERSION,
+        "workspace": {"fingerprint": ws.fingerprint, "database": ws.dialect},
+        "case": case_data,
+        "claim": claim,
+        "denial": denial,
+        "sites": sites,
+        "timeline": _timeline(case_data, claim, denial, items),
+        "verify_run": run_data,
+        "findings": {
+            "counts": counts,
+            "total": len(findings),
+            "groups": _finding_groups(findings),
+        },
+        "map": _map(case_data, sites, items),
+        "items": items,
+        "statements": statements,
+        "custody": custody,
+        "limits": {
+            "general": list(GENERAL_LIMITS),
+            "by_check": {
+                g["check"]: CHECK_LIMITS[g["check"]]
+                for g in _finding_groups(findings)
+                if g["check"] in CHECK_LIMITS
+            },
+        },
+    }

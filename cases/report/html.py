@@ -1,0 +1,64 @@
+"""The report as one self-contained HTML page: pictures inline, no scripts, no requests.
+
+Jinja autoescaping is on for every value; a Content-Security-Policy forbids scripts and any
+load that is not an inline `data:` picture, so even a mistake in escaping could not run code or
+call out.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from cases.report import present
+from cases.report.mapsvg import render_map_svg
+from cases.report.present import ArtefactReader
+
+CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("cases.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.do"],
+    )
+    env.filters.update(
+        hop=present.hop_text,
+        size=present.human_size,
+        scalar=present.scalar_text,
+        roles=present.roles_text,
+        shown=present.shown_values,
+        columns=present.columns,
+    )
+    env.tests["table"] = present.is_table
+    return env
+
+
+def _data_uri(read: ArtefactReader, artefact: dict[str, Any]) -> str | None:
+    if not artefact["media_type"].startswith("image/"):
+        return None
+    data = read(artefact["path"])
+    if data is None:
+        return None
+    return f"data:{artefact['media_type']};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def render_html(report: dict[str, Any], read: ArtefactReader) -> str:
+    """The HTML page of `report` (from `build_report`); `read` fetches finding pictures."""
+    env = _environment()
+    svg = render_map_svg(report["map"])
+    template = env.get_template("report.html.j2")
+    return template.render(
+        r=report,
+        csp=CONTENT_SECURITY_POLICY,
+        # The SVG is built from escaped parts in mapsvg; it is the one pre-rendered fragment.
+        map_svg=Markup(svg) if svg is not None else None,
+        data_uri=lambda artefact: _data_uri(read, artefact),
+    )
