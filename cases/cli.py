@@ -441,11 +441,41 @@ def demo(dir: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
         d = build_demo_case(w, actor(), root / "assets", progress=progress)
     print(f"demo case {d.case} in workspace {home}: {len(d.outcome.findings)} finding(s)")
     findings(d.case)
+    from cases.report.output import write_report
+
+    path = write_report(w, d.case, "html", root / f"{d.case}-report.html")
+    print(f"report: {path}")
+
+
+@app.command()
+def report(
+    case: str,
+    fmt: Annotated[str, typer.Option("--format", help="html, md, json or pdf")] = "html",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write; '-' for stdout (json).")
+    ] = None,
+) -> None:
+    """Write the evidence summary of a case; prints the path written."""
+    from cases.report.output import FORMATS, build_report, report_json, write_report
+
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        fail(f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if output is not None and str(output) == "-":
+        if fmt != "json":
+            fail("only --format json can be written to stdout; give a file name with -o")
+        sys.stdout.write(report_json(build_report(ws(), case)))
+        return
+    print(write_report(ws(), case, fmt, output))
 
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode the parser returns a command's `typer.Exit` code instead
+        # of exiting with it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (StoreError, CaseError, VerifyError) as exc:

@@ -23,3 +23,7 @@ class InputError(CaseError):
 
 class WrongKindError(CaseError):
     """A file's content does not fit the evidence kind it was added as."""
+
+
+class ReportError(CaseError):
+    """A report cannot be written (format unavailable, output not writable)."""
