@@ -123,9 +123,7 @@ def render_map_svg(map_data: dict[str, Any]) -> str | None:
         x, y = to_px(p["lat"], p["lon"])
         err = p.get("horizontal_error_m")
         if isinstance(err, int | float) and err > 0:
-            parts.append(
-                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{err * scale:.1f}" class="err"/>'
-            )
+            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{err * scale:.1f}" class="err"/>')
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" class="pos"/>')
         key = (round(x / 4), round(y / 4))
         row = stacked.get(key, 0)

@@ -32,9 +32,7 @@ def derived_reader(ws: Workspace) -> ArtefactReader:
 
 
 def shown_values(values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: v for k, v in values.items() if not (k in _REPEATED_KEYS and isinstance(v, str))
-    }
+    return {k: v for k, v in values.items() if not (k in _REPEATED_KEYS and isinstance(v, str))}
 
 
 def hop_text(hop: dict[str, Any]) -> str:
@@ -83,6 +81,4 @@ def scalar_text(value: Any) -> str:
 
 
 def roles_text(roles: list[dict[str, Any]]) -> str:
-    return ", ".join(
-        r["role"] + (f" of {r['site']}" if r.get("site") else "") for r in roles
-    )
+    return ", ".join(r["role"] + (f" of {r['site']}" if r.get("site") else "") for r in roles)
