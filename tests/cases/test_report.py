@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -249,3 +250,65 @@ def test_pdf_report(demo_ws, tmp_path):
     out = write_report(demo_ws, "C-0001", "pdf", tmp_path / "r.pdf")
     data = out.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 100_000  # pictures embedded
+
+
+def _browser() -> Any:
+    """Headless Chromium through chromedriver (Debian's packages; `.ci/run` installs them).
+    Missing locally skips; missing in CI fails, so the browser test can never silently vanish."""
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        message = "chromium and chromedriver are not installed (apt-get install chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+@pytest.mark.browser
+def test_demo_html_report_renders_in_headless_chromium(demo, tmp_path):
+    from PIL import Image, ImageStat
+    from selenium.webdriver.common.by import By
+
+    _, root = demo
+    page = (root / "C-0001-report.html").resolve()
+    browser = _browser()
+    try:
+        browser.set_window_size(1200, 1000)
+        browser.get(page.as_uri())
+        body = browser.find_element(By.TAG_NAME, "body").text
+        console = browser.get_log("browser")
+        requests = [
+            json.loads(entry["message"])["message"] for entry in browser.get_log("performance")
+        ]
+        shot = tmp_path / "report.png"
+        browser.save_screenshot(str(shot))
+        # Readable on a phone: at 390 px nothing but the scrollable tables is wider than the page.
+        browser.set_window_size(390, 844)
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        browser.save_screenshot(str(tmp_path / "phone.png"))
+    finally:
+        browser.quit()
+    assert not [e for e in console if e["level"] in ("SEVERE", "WARNING")], console
+    urls = [
+        m["params"]["request"]["url"]
+        for m in requests
+        if m["method"] == "Network.requestWillBeSent"
+    ]
+    assert page.as_uri() in urls
+    assert all(u == page.as_uri() or u.startswith("data:") for u in urls), urls
+    for text in ("F-000006", "MISMATCH", "al Hal market", "Witness A", "claimcheck fsck"):
+        assert text in body, text
+    image = Image.open(shot).convert("L")
+    assert ImageStat.Stat(image).stddev[0] > 20  # not a blank page
+    assert len(image.getcolors(maxcolors=1 << 16) or range(1 << 16)) > 50
+    assert overflow <= 0
