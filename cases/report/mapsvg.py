@@ -17,6 +17,7 @@ MIN_HEIGHT, MAX_HEIGHT = 320, 800
 MARGIN = 48
 # A map of points closer than this would zoom to nonsense; show at least this span.
 MIN_SPAN_M = 300.0
+PADDING = 1.15
 _NICE_STEPS = (1, 2, 5)
 
 
@@ -78,8 +79,9 @@ def render_map_svg(map_data: dict[str, Any]) -> str | None:
     min_y = min(b[1] for b in boxes)
     max_x = max(b[2] for b in boxes)
     max_y = max(b[3] for b in boxes)
-    span_x = max(max_x - min_x, MIN_SPAN_M)
-    span_y = max(max_y - min_y, MIN_SPAN_M)
+    # A little air around the outermost circle, so labels above it stay on the map.
+    span_x = max(max_x - min_x, MIN_SPAN_M) * PADDING
+    span_y = max(max_y - min_y, MIN_SPAN_M) * PADDING
     cx, cy = (min_x + max_x) / 2, (min_y + max_y) / 2
     inner_w = WIDTH - 2 * MARGIN
     height = int(min(max(inner_w * span_y / span_x + 2 * MARGIN, MIN_HEIGHT), MAX_HEIGHT))
