@@ -398,7 +398,7 @@ def fsck(as_json: JsonOpt = False) -> None:
     """Re-hash every blob and re-walk every custody chain; exit 1 on any problem."""
     from sqlalchemy import select
 
-    from evidence_store.models import Blob, Case, Finding
+    from evidence_store.models import Blob, Case
 
     w = ws()
     problems: list[str] = []
@@ -413,8 +413,6 @@ def fsck(as_json: JsonOpt = False) -> None:
             records: list[Any] = [full, *full.sites, *full.items]
             records += [lk for i in full.items for lk in i.links]
             records += [r for r in (full.claim, full.denial) if r is not None]
-            # Findings are logged records too; leaving them out reported each as deleted.
-            records += list(session.scalars(select(Finding).where(Finding.case_id == full.id)))
             problems += [str(p) for p in verify_records(session, full, records)]
     if as_json:
         emit({"ok": not problems, "problems": problems})

@@ -49,10 +49,22 @@ def add_sites(w: Workspace, actor: str, case: str, a: DemoAssets) -> None:
 
 def add_claim_and_denial(w: Workspace, actor: str, case: str, a: DemoAssets) -> None:
     workflow.set_claim(
-        w, actor, case, text=a.claim.text, source=a.claim.publisher, published=a.claim.published
+        w,
+        actor,
+        case,
+        text=a.claim.text,
+        source=a.claim.publisher,
+        url=a.claim.sources[0].url,
+        published=a.claim.published,
     )
     workflow.set_denial(
-        w, actor, case, by=a.denial.publisher, on=a.denial.published, text=a.denial.text
+        w,
+        actor,
+        case,
+        by=a.denial.publisher,
+        on=a.denial.published,
+        text=a.denial.text,
+        url=a.denial.sources[0].url,
     )
 
 
