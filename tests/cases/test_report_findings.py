@@ -115,3 +115,17 @@ def test_markdown_shows_hops_and_writes_every_picture(chain_report, tmp_path: Pa
     for link in links:
         assert (tmp_path / link).is_file()
     assert "picture not available" in text
+
+
+def test_a_new_empty_case_renders_in_every_format(tmp_path: Path):
+    w = init_workspace(tmp_path / "ws")
+    case = workflow.open_case(w, "t", title="empty", incident_date=date(2019, 7, 22)).code
+    report = build_report(w, case)
+    assert report["verify_run"] is None and report["findings"]["total"] == 0
+    assert report["claim"] is None and report["map"]["positions"] == []
+    html = render_html(report, derived_reader(w))
+    assert "No claim recorded" in html and "nothing to draw" in html
+    assert f"claimcheck verify {case}" in html
+    md = render_markdown(report, derived_reader(w), tmp_path / "f", "f")
+    assert "No denial recorded" in md and "No witness statements recorded" in md
+    assert not (tmp_path / "f").exists()  # no map and no pictures: nothing written beside it
