@@ -46,14 +46,12 @@ def escape_markdown(value: Any) -> str:
 
 def quote_block(value: Any) -> MdRaw:
     """Multi-line text as a block quote that keeps its line breaks (a witness's words)."""
-    lines = str(value or "").splitlines() or [""]
+    bodies = [escape_markdown(line).strip() for line in str(value or "").splitlines()] or [""]
     out = []
-    for line in lines:
-        body = escape_markdown(line)
-        # Trailing backslash: a hard line break in CommonMark.
-        out.append(f"> {body}\\" if body.strip() else ">")
-    if out and out[-1].endswith("\\"):
-        out[-1] = out[-1][:-1]
+    for body, following in zip(bodies, [*bodies[1:], ""], strict=True):
+        # A trailing backslash is a hard line break in CommonMark, but only inside a
+        # paragraph: before a blank line or at the end it would show as a backslash.
+        out.append(f"> {body}\\" if body and following else f"> {body}" if body else ">")
     return MdRaw("\n".join(out))
 
 

@@ -25,7 +25,7 @@ from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement
 from cases.report.data import build_report
 from cases.report.html import render_html
 from cases.report.mapsvg import render_map_svg
-from cases.report.markdown import escape_markdown, render_markdown
+from cases.report.markdown import escape_markdown, quote_block, render_markdown
 from cases.report.output import report_json
 from cases.report.present import derived_reader
 from cases.verification import run_verify
@@ -235,3 +235,17 @@ def test_escaped_markdown_renders_as_the_same_text(text):
     page = _page(html)
     assert [t for t, _ in page.tags] == ["p"]
     assert _flat("".join(page.text)) == _flat("Text: " + text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(st.characters(blacklist_categories=("Cc", "Cs", "Co", "Cn", "Zl", "Zp"))),
+        max_size=6,
+    )
+)
+def test_quoted_statement_keeps_its_lines_and_adds_nothing(lines):
+    html = MarkdownIt("commonmark").render(quote_block("\n".join(lines)))
+    page = _page(html)
+    assert {t for t, _ in page.tags} <= {"blockquote", "p", "br"}
+    assert _flat("".join(page.text)) == _flat(" ".join(lines))
