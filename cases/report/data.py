@@ -193,7 +193,7 @@ def _finding_groups(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_check: dict[str, list[dict[str, Any]]] = {}
     for f in findings:
         by_check.setdefault(f["check"], []).append(f)
-    groups = []
+    groups: list[dict[str, Any]] = []
     for check, rows in by_check.items():
         rows.sort(key=lambda f: (_VERDICT_ORDER.get(f["verdict"], 9), f["id"]))
         counts = {v: sum(1 for f in rows if f["verdict"] == v) for v in _VERDICT_ORDER}
