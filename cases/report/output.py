@@ -30,16 +30,24 @@ def report_json(report: dict[str, Any]) -> str:
 
 def render_pdf(html: str) -> bytes:
     """PDF through WeasyPrint (the optional `pdf` extra)."""
+    from PIL import ImageFile
+
+    # Importing WeasyPrint sets Pillow's LOAD_TRUNCATED_IMAGES for the whole process; evidence
+    # checks rely on truncated images failing loudly, so the flag is put back afterwards.
+    saved = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
-        from weasyprint import HTML
-    except ImportError as exc:
-        raise ReportError(
-            "PDF needs WeasyPrint: pip install 'claimcheck[pdf]' (or use --format html and "
-            "print it)"
-        ) from exc
-    except OSError as exc:  # WeasyPrint installed but its system libraries (Pango) are missing
-        raise ReportError(f"WeasyPrint cannot start: {exc}") from exc
-    return bytes(HTML(string=html).write_pdf())
+        try:
+            from weasyprint import HTML
+        except ImportError as exc:
+            raise ReportError(
+                "PDF needs WeasyPrint: pip install 'claimcheck[pdf]' (or use --format html and "
+                "print it)"
+            ) from exc
+        except OSError as exc:  # WeasyPrint installed but its system library Pango is missing
+            raise ReportError(f"WeasyPrint cannot start: {exc}") from exc
+        return bytes(HTML(string=html).write_pdf())
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = saved
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -8,6 +8,7 @@ and review the diff.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -244,12 +245,18 @@ def test_report_command_errors_are_one_line(demo, tmp_path):
 
 
 def test_pdf_report(demo_ws, tmp_path):
-    pytest.importorskip("weasyprint", reason="the pdf extra is not installed")
+    # find_spec, not importorskip: importing WeasyPrint here would flip the flag checked below.
+    if importlib.util.find_spec("weasyprint") is None:
+        pytest.skip("the pdf extra is not installed")
+    from PIL import ImageFile
+
     from cases.report.output import write_report
 
     out = write_report(demo_ws, "C-0001", "pdf", tmp_path / "r.pdf")
     data = out.read_bytes()
     assert data.startswith(b"%PDF-") and len(data) > 100_000  # pictures embedded
+    # WeasyPrint's import-time switch to tolerate truncated images must not leak out.
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 
 def _browser() -> Any:
