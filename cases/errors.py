@@ -23,7 +23,3 @@ class InputError(CaseError):
 
 class WrongKindError(CaseError):
     """A file's content does not fit the evidence kind it was added as."""
-
-
-class ReportError(CaseError):
-    """A report cannot be written (format unavailable, output not writable)."""

@@ -13,8 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from cases.errors import ReportError
 from cases.report import present
+from cases.report.errors import ReportError
 from cases.report.mapsvg import render_map_svg
 from cases.report.present import ArtefactReader
 

@@ -9,8 +9,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cases.errors import InputError, ReportError
+from cases.errors import InputError
 from cases.report.data import build_report
+from cases.report.errors import ReportError
 from cases.report.html import render_html
 from cases.report.markdown import render_markdown
 from cases.report.present import derived_reader
