@@ -496,7 +496,10 @@ def demo(dir: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode the parser returns (not raises) a command's typer.Exit code.
+        status = app(standalone_mode=False)
+        if isinstance(status, int) and status:
+            sys.exit(status)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (StoreError, CaseError, VerifyError) as exc:
