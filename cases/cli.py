@@ -182,6 +182,14 @@ def case_show(case: str, as_json: JsonOpt = False) -> None:
     data["claim"] = (
         {"text": c.claim.text, "source": c.claim.source, "url": c.claim.url} if c.claim else None
     )
+    if c.claim:  # what `claim set` records beyond the text (issue 2: casualties, perpetrator)
+        data["claim"] |= {
+            "date": c.claim.published.isoformat() if c.claim.published else None,
+            "killed": c.claim.killed,
+            "children": c.claim.children,
+            "women": c.claim.women,
+            "perpetrator": c.claim.perpetrator,
+        }
     data["denial"] = (
         {"by": c.denial.by, "date": c.denial.date.isoformat(), "text": c.denial.text}
         if c.denial
@@ -496,10 +504,11 @@ def demo(dir: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
 
 def main() -> None:
     try:
-        # Without standalone mode the parser returns (not raises) a command's typer.Exit code.
-        status = app(standalone_mode=False)
-        if isinstance(status, int) and status:
-            sys.exit(status)
+        # Without standalone mode the parser returns a command's `typer.Exit` code instead
+        # of exiting with it.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (StoreError, CaseError, VerifyError) as exc:

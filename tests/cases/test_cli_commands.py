@@ -95,7 +95,9 @@ def test_every_command_and_json_shape(cc, tmp_path: Path, exif_dir: Path):
     shown = json.loads(ok(cc("case", "show", code, "--json")))
     assert shown["sites"][0] == {"name": "market", "lat": 35.64, "lon": 36.67,
                                  "radius_m": 200.0, "claimed": True}  # fmt: skip
-    assert shown["claim"]["url"] == "https://example.org/x"
+    assert shown["claim"] == {"text": "strike", "source": "NGO", "url": "https://example.org/x",
+                              "date": "2019-07-22", "killed": 12, "children": 3, "women": 2,
+                              "perpetrator": "air force"}  # fmt: skip
     assert shown["denial"] == {"by": "Ministry", "date": "2019-07-23", "text": "no strike"}
     assert shown["items"] == 4
     assert "claim:" in ok(cc("case", "show", code))
