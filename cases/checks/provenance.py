@@ -14,7 +14,7 @@ from cases.checks.stored_metadata import offered_as, stored_metadata
 from cases.snapshot import ItemInfo
 from verify.errors import VerifyError
 from verify.exif import PhotoMetadata
-from verify.provenance import NOT_PROOF, Trace, TraceKind, find_traces
+from verify.provenance import Trace, TraceKind, find_traces
 from verify.verdict import Verdict
 
 # Traces noted but never counted against an item: a failed comparison decides nothing, and a
@@ -41,8 +41,8 @@ class ProvenanceCheck:
         meta, problems = stored_metadata(item)
         if not isinstance(meta, PhotoMetadata):
             why = (
-                "provenance traces are read from photo EXIF; this video's container metadata "
-                "has none of them"
+                "not examined: editing traces are read from photo EXIF (software tag, "
+                "thumbnail, sizes), which a video does not carry"
                 if meta is not None
                 else f"its metadata could not be read ({problems})"
             )
@@ -84,8 +84,6 @@ class ProvenanceCheck:
     def _draft(
         self, item: ItemInfo, verdict: Verdict, values: dict[str, object], detail: str
     ) -> FindingDraft:
-        if verdict is not Verdict.CONSISTENT and NOT_PROOF not in detail:
-            detail = f"{detail} {NOT_PROOF}"
         return FindingDraft(self.name, verdict, (item.code,), values, f"{item.filename}: {detail}")
 
 

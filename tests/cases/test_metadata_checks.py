@@ -226,3 +226,19 @@ def test_missing_blob_is_inconclusive(tmp_path: Path):
     found = run(ProvenanceCheck(), [info], date(2019, 7, 22))
     assert ("E-1", "thumbnail_unreadable") in found
     assert all(f.verdict is Verdict.INCONCLUSIVE for f in found.values())
+
+
+def test_video_without_creation_time(tmp_path: Path):
+    import cv2
+
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for i in range(10):
+        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    writer.release()
+    video = item(path, "E-1", "denial_footage")
+    assert video.metadata["media_type"] == "video/mp4"
+    [t] = run(CaptureTimeCheck(), [video], date(2019, 7, 22), date(2019, 7, 23)).values()
+    assert t.verdict is Verdict.INCONCLUSIVE and "No capture time" in t.detail
+    [p] = run(ProvenanceCheck(), [video], date(2019, 7, 22)).values()
+    assert p.verdict is Verdict.INCONCLUSIVE and "not examined" in p.detail
