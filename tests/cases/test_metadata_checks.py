@@ -242,3 +242,23 @@ def test_video_without_creation_time(tmp_path: Path):
     assert t.verdict is Verdict.INCONCLUSIVE and "No capture time" in t.detail
     [p] = run(ProvenanceCheck(), [video], date(2019, 7, 22)).values()
     assert p.verdict is Verdict.INCONCLUSIVE and "not examined" in p.detail
+
+
+def test_all_real_gps_photos_against_incident_dates(exif_dir: Path):
+    """Ground truth: each file's own DateTimeOriginal, read independently with Pillow."""
+    files = sorted((exif_dir / "gps").glob("*.jpg"))
+    assert len(files) == 9
+    items = [item(p, f"E-{n}", "supports_claim") for n, p in enumerate(files)]
+    for n, path in enumerate(files):
+        with Image.open(path) as img:
+            stamp = img.getexif().get_ifd(_EXIF_IFD)[_DTO]
+        assert items[n].metadata["capture"]["local"] == stamp.replace(":", "-", 2).replace(" ", "T")
+    expected = {
+        date(2008, 10, 21): Verdict.CONSISTENT,  # the day before: after it in every zone
+        date(2008, 10, 22): Verdict.INCONCLUSIVE,  # same day, zone unknown
+        date(2008, 10, 24): Verdict.MISMATCH,  # two days later: before it in every zone
+    }
+    for incident, verdict in expected.items():
+        found = run(CaptureTimeCheck(), items, incident)
+        assert len(found) == 9
+        assert {f.verdict for f in found.values()} == {verdict}, incident
