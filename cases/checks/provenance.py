@@ -9,6 +9,8 @@ detail says a trace is never proof of manipulation on its own.
 
 from __future__ import annotations
 
+from typing import Any
+
 from cases.checks.base import CheckContext, FindingDraft
 from cases.checks.stored_metadata import offered_as, stored_metadata
 from cases.snapshot import ItemInfo
@@ -82,12 +84,12 @@ class ProvenanceCheck:
         return self._draft(item, verdict, values, context + trace.detail)
 
     def _draft(
-        self, item: ItemInfo, verdict: Verdict, values: dict[str, object], detail: str
+        self, item: ItemInfo, verdict: Verdict, values: dict[str, Any], detail: str
     ) -> FindingDraft:
         return FindingDraft(self.name, verdict, (item.code,), values, f"{item.filename}: {detail}")
 
 
-def _facts(meta: PhotoMetadata) -> dict[str, object]:
+def _facts(meta: PhotoMetadata) -> dict[str, Any]:
     """What was looked at when nothing was found, so a reader can check it by hand."""
     return {
         "software": meta.software,
