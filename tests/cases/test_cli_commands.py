@@ -240,3 +240,16 @@ def test_pillow_logging_stays_off_stderr(cc, tmp_path: Path):
         assert err.strip() == "added p.png as E-000001"
     finally:
         logging.getLogger().setLevel(logging.WARNING)
+
+
+def test_progress_bars_on_a_terminal(cc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    ok(cc("init"))
+    code = ok(cc("case", "open", "T", "--date", "2019-07-22")).strip()
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: treat stderr as a terminal
+    imagery = [str(jpeg(tmp_path / f"r{n}.jpg", 10 + n)) for n in range(2)]
+    _, out, err = cc("site", "add", code, "m", "--lat", "1", "--lon", "1",
+                     "--imagery", imagery[0], "--imagery", imagery[1])  # fmt: skip
+    assert out == "" and "adding evidence" in err and "added r1.jpg as E-000002" in err
+    _, out, err = cc("denial", "set", code, "--by", "M", "--date", "2019-07-23", "--text", "t",
+                     "--footage", str(jpeg(tmp_path / "d.jpg", 20)))  # fmt: skip
+    assert out == "" and "adding evidence" in err and "added d.jpg as E-000003" in err
