@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from verify.errors import VerifyError  # noqa: E402
 from verify.exif import extract_photo_metadata, extract_thumbnail  # noqa: E402
 from verify.geo import GeoPoint, destination, distance_m  # noqa: E402
+from verify.hashing import hash_file  # noqa: E402
 from verify.media import load_image  # noqa: E402
 from verify.placecheck import SiteArea, check_place  # noqa: E402
 from verify.provenance import (  # noqa: E402
@@ -70,22 +71,28 @@ def hash_and_decode(path: Path) -> None:
 
 
 def throughput_rows(sets: dict[str, list[Path]]) -> list[str]:
+    """Files/s of each per-file ingest step (cases/ingest.py + cases/analysis.py: SHA-256 of the
+    blob, metadata, perceptual hashes) and of the verify-time trace search."""
     rows = [
-        "| files | n | metadata (files/s) | SHA-256 (files/s) | load_image (files/s) | "
-        "SHA-256 + load_image (files/s) | find_traces (files/s) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| files | n | metadata (files/s) | SHA-256 (files/s) | perceptual hashes, hash_file "
+        "(files/s) | load_image (files/s) | SHA-256 + load_image (files/s) | find_traces "
+        "(files/s) | slowest ingest step |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, files in sets.items():
         n = len(files)
         meta_t = time_per_file(extract_photo_metadata, files)
         sha_t = time_per_file(sha256_file, files)
+        phash_t = time_per_file(hash_file, files)
         load_t = time_per_file(load_image, files)
         both_t = time_per_file(hash_and_decode, files)
         metas = {p: extract_photo_metadata(p) for p in files}
         traces_t = time_per_file(lambda p, metas=metas: find_traces(metas[p], p), files)
+        steps = {"metadata": meta_t, "SHA-256": sha_t, "perceptual hashes": phash_t}
+        slowest = max(steps, key=lambda k: steps[k])
         rows.append(
-            f"| {name} | {n} | {n / meta_t:,.0f} | {n / sha_t:,.0f} | {n / load_t:,.0f} | "
-            f"{n / both_t:,.0f} | {n / traces_t:,.0f} |"
+            f"| {name} | {n} | {n / meta_t:,.0f} | {n / sha_t:,.0f} | {n / phash_t:,.0f} | "
+            f"{n / load_t:,.0f} | {n / both_t:,.0f} | {n / traces_t:,.0f} | {slowest} |"
         )
     return rows
 
@@ -179,9 +186,11 @@ def main() -> None:
         "data/sites": sites,
         "calibration/palm_desert_drone": drone,
     }
+    load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else []
     out = [
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()} (2 cores, shared with 5 other"
-        " agents: timings are noisy, medians of 5 runs).",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()} (2 cores, shared with"
+        f" 5 other agents, load average {' '.join(load) or 'unknown'} at the start: timings are"
+        " noisy, medians of 5 runs).",
         "",
     ]
     out += throughput_rows(sets)

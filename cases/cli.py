@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -17,13 +18,19 @@ import typer
 from cases import workflow
 from cases.errors import CaseError
 from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement
-from cases.validate import parse_date
+from cases.validate import parse_date, parse_when
 from cases.verification import current_findings, run_verify
 from evidence_store.custody import case_events, verify_chain, verify_records
 from evidence_store.db import Workspace, default_home, init_workspace, open_workspace
 from evidence_store.errors import StoreError
 from evidence_store.timeutil import iso_utc
 from verify.errors import VerifyError
+
+# Pillow logs plugin chatter (e.g. "STREAM b'IHDR'") through the root logger's last-resort
+# handler; stderr is for claimcheck's own messages, and decoding problems reach the user as
+# typed errors or recorded metadata problems instead.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
+logging.getLogger("PIL").propagate = False
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Verify attack claims.")
 case_app = typer.Typer(no_args_is_help=True, help="Open and inspect cases.")
@@ -76,7 +83,9 @@ class RichProgress:
         from rich.console import Console
         from rich.progress import Progress
 
-        self._bar = Progress(console=Console(stderr=True), transient=True)
+        console = Console(stderr=True)
+        # Off a terminal (pipes, logs, tests) a bar is noise: stderr carries only messages.
+        self._bar = Progress(console=console, transient=True, disable=not console.is_terminal)
 
     def __enter__(self) -> RichProgress:
         self._bar.__enter__()
@@ -173,6 +182,14 @@ def case_show(case: str, as_json: JsonOpt = False) -> None:
     data["claim"] = (
         {"text": c.claim.text, "source": c.claim.source, "url": c.claim.url} if c.claim else None
     )
+    if c.claim:  # what `claim set` records beyond the text (issue 2: casualties, perpetrator)
+        data["claim"] |= {
+            "date": c.claim.published.isoformat() if c.claim.published else None,
+            "killed": c.claim.killed,
+            "children": c.claim.children,
+            "women": c.claim.women,
+            "perpetrator": c.claim.perpetrator,
+        }
     data["denial"] = (
         {"by": c.denial.by, "date": c.denial.date.isoformat(), "text": c.denial.text}
         if c.denial
@@ -223,10 +240,7 @@ def denial_set(
 ) -> None:
     workflow.set_denial(ws(), actor(), case, by=by, on=parse_date(date), text=text)
     if footage:
-        for r in add_evidence(
-            ws(), actor(), case, footage, kind=None, links=[LinkSpec("denial_footage")]
-        ):
-            print(r.message, file=sys.stderr)
+        add_with_progress(case, footage, None, LinkSpec("denial_footage"), ItemFacts())
 
 
 @site_app.command("add")
@@ -243,10 +257,7 @@ def site_add(
         ws(), actor(), case, name=name, lat=lat, lon=lon, radius_m=radius, claimed=claimed
     )
     if imagery:
-        for r in add_evidence(
-            ws(), actor(), case, imagery, kind="photo", links=[LinkSpec("site_reference", name)]
-        ):
-            print(r.message, file=sys.stderr)
+        add_with_progress(case, imagery, "photo", LinkSpec("site_reference", name), ItemFacts())
 
 
 @evidence_app.command("add")
@@ -257,8 +268,26 @@ def evidence_add(
     source: Annotated[str | None, typer.Option()] = None,
     role: Annotated[str | None, typer.Option()] = None,
     site: Annotated[str | None, typer.Option()] = None,
+    collected_by: Annotated[str | None, typer.Option(help="Who collected the file.")] = None,
+    collected_at: Annotated[
+        str | None, typer.Option(help="When: YYYY-MM-DD or ISO 8601 time (UTC if no zone).")
+    ] = None,
+    notes: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     role = role or ("site_reference" if site else "other")
+    facts = ItemFacts(
+        source=source,
+        collected_by=collected_by,
+        collected_at=parse_when(collected_at, "collection time") if collected_at else None,
+        notes=notes,
+    )
+    add_with_progress(case, files, kind, LinkSpec(role, site), facts)
+
+
+def add_with_progress(
+    case: str, files: list[Path], kind: str | None, link: LinkSpec, facts: ItemFacts
+) -> None:
+    """Ingest files with a progress bar on stderr, then one line per file."""
     with RichProgress() as progress:
         task = progress.task("adding evidence", len(files))
         results = add_evidence(
@@ -267,8 +296,8 @@ def evidence_add(
             case,
             files,
             kind=kind,
-            links=[LinkSpec(role, site)],
-            facts=ItemFacts(source=source),
+            links=[link],
+            facts=facts,
             on_progress=lambda _r: task.advance(),
         )
     for r in results:
@@ -287,6 +316,11 @@ def item_dict(i: Any) -> dict[str, Any]:
         "source": i.source,
         "ingested_at": iso_utc(i.ingested_at),
         "witness": i.witness,
+        "collected_by": i.collected_by,
+        "collected_at": iso_utc(i.collected_at) if i.collected_at else None,
+        "notes": i.notes,
+        "statement_date": i.statement_date.isoformat() if i.statement_date else None,
+        "language": i.language,
     }
 
 
@@ -307,8 +341,28 @@ def evidence_show(item: str, as_json: JsonOpt = False) -> None:
     if as_json:
         emit(data)
         return
+    metadata = data.pop("metadata") or {}
     for key, value in data.items():
-        print(f"{key}: {value}")
+        if value is not None:
+            print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+    print("metadata (read from the file at ingest):")
+    print_tree(metadata, indent="  ")
+
+
+def print_tree(data: dict[str, Any], indent: str) -> None:
+    """Nested metadata as indented `key: value` lines; absent values are left out."""
+    for key, value in data.items():
+        if value is None or value == [] or value == {}:
+            continue
+        if isinstance(value, dict):
+            print(f"{indent}{key}:")
+            print_tree(value, indent + "  ")
+        elif isinstance(value, list):
+            print(f"{indent}{key}:")
+            for entry in value:
+                print(f"{indent}  - {entry}")
+        else:
+            print(f"{indent}{key}: {value}")
 
 
 @statement_app.command("add")
@@ -320,6 +374,7 @@ def statement_add(
     date: Annotated[str | None, typer.Option()] = None,
     language: Annotated[str | None, typer.Option()] = None,
     encoding: Annotated[str | None, typer.Option()] = None,
+    source: Annotated[str | None, typer.Option(help="Where the statement came from.")] = None,
 ) -> None:
     r = add_statement(
         ws(),
@@ -329,7 +384,11 @@ def statement_add(
         text=text,
         file=file,
         encoding=encoding,
-        facts=ItemFacts(statement_date=parse_date(date) if date else None, language=language),
+        facts=ItemFacts(
+            source=source,
+            statement_date=parse_date(date) if date else None,
+            language=language,
+        ),
     )
     print(r.message, file=sys.stderr)
 
@@ -487,7 +546,11 @@ def main() -> None:
     except Exception as exc:  # the last line of defence: never a traceback
         # Usage errors from the command-line parser carry their own message and exit code.
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):
-            exc.show()
+            message = exc.format_message().strip() if hasattr(exc, "format_message") else ""
+            if message and "\n" not in message:
+                print(f"claimcheck: error: {message} (see --help)", file=sys.stderr)
+            else:  # no arguments: the parser shows the help text
+                exc.show()
             sys.exit(exc.exit_code)
         if os.environ.get("CLAIMCHECK_DEBUG"):
             raise

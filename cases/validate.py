@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from cases.errors import InputError
 
@@ -30,6 +30,20 @@ def parse_datetime(text: str, what: str = "time") -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def parse_when(text: str, what: str = "time") -> datetime:
+    """A date (that day, 00:00 UTC) or an ISO 8601 time; never in the future, since it records
+    something that already happened (a day of slack for clocks and zones)."""
+    raw = text.strip()
+    if len(raw) == 10:
+        day = parse_date(raw, what)
+        value = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    else:
+        value = parse_datetime(raw, what)
+    if value > datetime.now(UTC) + timedelta(days=1):
+        raise InputError(f"bad {what} {text!r}: it is in the future")
+    return value
 
 
 def check_latitude(value: float) -> float:

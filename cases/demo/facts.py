@@ -76,6 +76,9 @@ ALHAL_MARKET = DemoSite(
 
 INCIDENT_TIME = datetime(2019, 7, 22, 9, 40, tzinfo=SYRIA_SUMMER)
 DENIAL_FOOTAGE_TIME = datetime(2019, 7, 23, 8, 47, tzinfo=SYRIA_SUMMER)
+# A denial still whose camera clock says it was taken two days before the strike (issue 5,
+# capture_time): an intact market photographed before the attack proves nothing about after it.
+DENIAL_EARLY_STILL_TIME = datetime(2019, 7, 20, 16, 30, tzinfo=SYRIA_SUMMER)
 # When the photo later recycled in the denial was first taken and collected (an older case).
 OLDER_ITEM_TIME = datetime(2017, 5, 9, 11, 12, tzinfo=SYRIA_SUMMER)
 

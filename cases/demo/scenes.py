@@ -23,6 +23,7 @@ from cases.demo.facts import (
     ALHAL_MARKET,
     CLAIM,
     DENIAL,
+    DENIAL_EARLY_STILL_TIME,
     DENIAL_FOOTAGE_TIME,
     INCIDENT_TIME,
     OLDER_ITEM_TIME,
@@ -58,6 +59,8 @@ _ALHAL_REFERENCE_VIEWS = (
 _CLAIM_VIEWS = ((0.0, 1.6, -2.0, -2.0, 8.0, 0.55), (-8.0, 1.5, -4.0, -14.0, 10.0, 0.7))
 _OLDER_VIEW = (-2.0, 1.6, -7.0, -2.0, 8.0)
 _GPS_STILL_VIEW = (4.0, 1.6, -3.0, 6.0, 8.0)
+# Its pHash is at least 20 bits from every other demo photo: no near-duplicate of anything.
+_EARLY_STILL_VIEW = (-1.0, 1.6, -3.5, -18.0, 9.0)
 # The walk-through leaves the stretch of street the references show: the first two overlap the
 # references, the last two only their neighbours (issue 9, footage graph).
 _WALKTHROUGH_VIEWS = (
@@ -85,6 +88,7 @@ class DemoAssets:
     denial_stills: tuple[Path, ...]  # (gps_still, recycled_still)
     gps_still: Path  # EXIF GPS at the al Hal market
     recycled_still: Path  # re-published copy of older_item
+    early_still: Path  # denial still of al Hal market, EXIF time two days before the strike
     denial_walkthrough: tuple[Path, ...]  # further denial photos along the al Hal street
     # the last walk-through photos, which share no view with the references: only their
     # neighbours in the walk tie them to the al Hal market (issue 9)
@@ -185,6 +189,11 @@ def build_demo_assets(out_dir: Path, *, seed: int = 2019) -> DemoAssets:
         _render_photo(alhal, _GPS_STILL_VIEW),
         tags=_phone(DENIAL_FOOTAGE_TIME, ALHAL_MARKET),
     )
+    early_still = write_jpeg(
+        out_dir / "denial_still_before_strike.jpg",
+        _render_photo(alhal, _EARLY_STILL_VIEW),
+        tags=_phone(DENIAL_EARLY_STILL_TIME, None),
+    )
     walkthrough = tuple(
         write_jpeg(
             out_dir / f"denial_walkthrough_{i}.jpg",
@@ -208,6 +217,7 @@ def build_demo_assets(out_dir: Path, *, seed: int = 2019) -> DemoAssets:
         denial_stills=(gps_still, recycled_still),
         gps_still=gps_still,
         recycled_still=recycled_still,
+        early_still=early_still,
         denial_walkthrough=walkthrough,
         walkthrough_beyond_references=walkthrough[_WALKTHROUGH_DIRECT:],
         older_item=older_item,

@@ -96,12 +96,19 @@ def add_witness_statement(w: Workspace, actor: str, case: str, a: DemoAssets) ->
     )
 
 
+def add_denial_still_before_strike(w: Workspace, actor: str, case: str, a: DemoAssets) -> None:
+    """A further denial still "filmed this morning" whose EXIF says two days before the strike
+    (issue 5: capture_time finds it)."""
+    add_evidence(w, actor, case, [a.early_still], kind="photo", links=[LinkSpec("denial_footage")])
+
+
 STEPS: list[Step] = [
     add_sites,
     add_claim_and_denial,
     add_claim_photos,
     add_denial_footage,
     add_witness_statement,
+    add_denial_still_before_strike,
 ]
 
 

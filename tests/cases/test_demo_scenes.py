@@ -57,7 +57,7 @@ def _digest(path: Path) -> str:
 
 def test_every_file_exists_and_is_in_out_dir(assets: DemoAssets) -> None:
     files = _all_files(assets)
-    assert len(files) == 17
+    assert len(files) == 18
     for path in files:
         assert path.parent == assets.out_dir
         assert path.stat().st_size > 1000

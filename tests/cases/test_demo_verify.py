@@ -56,3 +56,27 @@ def test_demo_gps_still_places_it_at_the_other_market(demo):
     stdout, _ = demo
     gps = [ln for ln in stdout.splitlines() if "gps_place" in ln and "denial_still_gps" in ln]
     assert gps and "mismatch" in gps[0] and "al Hal market" in gps[0]
+
+
+def test_demo_denial_still_captured_before_the_strike_is_a_time_mismatch(demo):
+    _, home = demo
+    findings = json.loads(cc("--home", str(home), "findings", "C-0001", "--json").stdout)[
+        "findings"
+    ]
+    items = json.loads(cc("--home", str(home), "evidence", "list", "C-0001", "--json").stdout)[
+        "items"
+    ]
+    name = {i["id"]: i["filename"] for i in items}
+    times = {name[f["items"][0]]: f for f in findings if f["check"] == "capture_time"}
+    early = times["denial_still_before_strike.jpg"]
+    assert early["verdict"] == "mismatch" and "before the incident" in early["detail"]
+    assert early["values"]["capture"]["utc"] == "2019-07-20T13:30:00+00:00"
+    assert early["values"]["before_incident"] == "yes"
+    assert times["denial_still_gps.jpg"]["verdict"] == "consistent"
+    recycled = times["denial_still_recycled.jpg"]
+    assert recycled["verdict"] == "inconclusive" and "No capture time" in recycled["detail"]
+    traces = [f for f in findings if f["check"] == "provenance"]
+    stripped = [f for f in traces if name[f["items"][0]] == "denial_still_recycled.jpg"]
+    assert [f["values"]["trace"] for f in stripped] == ["stripped_metadata"]
+    assert stripped[0]["verdict"] == "mismatch"
+    assert "never proof of manipulation" in stripped[0]["detail"]

@@ -1,0 +1,62 @@
+"""Was the footage captured when the side offering it says? (EXIF or container capture time.)
+
+Claim footage must not predate the incident; denial footage offered as showing the site after
+the strike must be captured after the incident and before the denial was published. The time
+zone of a camera clock is often unknown: `verify.timecheck` then allows every zone and says so.
+"""
+
+from __future__ import annotations
+
+from cases.checks.base import CheckContext, FindingDraft
+from cases.checks.stored_metadata import offered_as, stored_metadata
+from cases.snapshot import ItemInfo
+from verify.exif import PhotoMetadata
+from verify.timecheck import check_time
+from verify.verdict import Verdict
+
+
+class CaptureTimeCheck:
+    name = "capture_time"
+    title = "Recorded capture time against the incident and the denial"
+
+    def run(self, ctx: CheckContext) -> list[FindingDraft]:
+        case = ctx.case
+        denial_date = case.denial.date if case.denial else None
+        drafts = []
+        for item in case.items:
+            if not item.is_footage:
+                continue
+            meta, problems = stored_metadata(item)
+            for role in offered_as(item) or ["other"]:
+                if meta is None:
+                    drafts.append(self._unreadable(item, role, problems))
+                    continue
+                capture = meta.capture if isinstance(meta, PhotoMetadata) else meta.creation
+                result = check_time(capture, case.incident_date, denial_date, role)
+                detail = result.detail
+                if capture is None and problems:
+                    detail += f" Metadata problems: {problems}."
+                values = result.to_dict() | {
+                    "incident_date": case.incident_date.isoformat(),
+                    "denial_date": denial_date.isoformat() if denial_date else None,
+                }
+                drafts.append(
+                    FindingDraft(
+                        self.name,
+                        result.verdict,
+                        (item.code,),
+                        values,
+                        f"{item.filename}: {detail}",
+                    )
+                )
+        return drafts
+
+    def _unreadable(self, item: ItemInfo, role: str, problems: str) -> FindingDraft:
+        return FindingDraft(
+            self.name,
+            Verdict.INCONCLUSIVE,
+            (item.code,),
+            {"role": role, "capture": None, "problems": problems},
+            f"{item.filename}: no capture time could be read, so the time cannot be checked "
+            f"({problems}).",
+        )

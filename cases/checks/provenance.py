@@ -1,0 +1,102 @@
+"""Editing and provenance traces: does a photo's metadata look like an untouched camera original?
+
+Traces (editor software, a thumbnail showing another picture, stripped metadata, EXIF sizes
+that disagree with the pixels, re-saved long after capture) come from `verify.provenance`.
+Claim photos and denial footage are offered as captures of the events, so a trace on them is a
+mismatch with how they are presented; on any other item it is only noted (inconclusive). Every
+detail says a trace is never proof of manipulation on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cases.checks.base import CheckContext, FindingDraft
+from cases.checks.stored_metadata import offered_as, stored_metadata
+from cases.snapshot import ItemInfo
+from verify.errors import VerifyError
+from verify.exif import PhotoMetadata
+from verify.provenance import Trace, TraceKind, find_traces
+from verify.verdict import Verdict
+
+# Traces noted but never counted against an item: a failed comparison decides nothing, and a
+# late re-save is ordinary workflow (all 9 real Nikon photos in ../shared/data/exif/gps were
+# re-written by "Nikon Transfer" ten days after capture).
+_UNDECIDED = {TraceKind.THUMBNAIL_UNREADABLE, TraceKind.MODIFIED_AFTER_CAPTURE}
+
+
+class ProvenanceCheck:
+    name = "provenance"
+    title = "Editing and provenance traces in metadata"
+
+    def run(self, ctx: CheckContext) -> list[FindingDraft]:
+        footage = [i for i in ctx.case.items if i.is_footage]
+        task = ctx.progress.task("provenance traces", len(footage))
+        drafts: list[FindingDraft] = []
+        for item in footage:
+            drafts += self._item(item)
+            task.advance()
+        return drafts
+
+    def _item(self, item: ItemInfo) -> list[FindingDraft]:
+        sides = offered_as(item)
+        meta, problems = stored_metadata(item)
+        if not isinstance(meta, PhotoMetadata):
+            why = (
+                "not examined: editing traces are read from photo EXIF (software tag, "
+                "thumbnail, sizes), which a video does not carry"
+                if meta is not None
+                else f"its metadata could not be read ({problems})"
+            )
+            return [self._draft(item, Verdict.INCONCLUSIVE, {"presented_as": sides}, why + ".")]
+        try:
+            traces = find_traces(meta, item.path, presented_as_original=bool(sides))
+        except VerifyError as exc:
+            return [
+                self._draft(
+                    item,
+                    Verdict.INCONCLUSIVE,
+                    {"presented_as": sides, "error": str(exc)[:200]},
+                    f"the file could not be examined for traces: {exc}.",
+                )
+            ]
+        if not traces:
+            return [
+                self._draft(
+                    item,
+                    Verdict.CONSISTENT,
+                    _facts(meta) | {"presented_as": sides},
+                    "no editing or provenance traces in its metadata (editor software, "
+                    "thumbnail, dimensions, stripped tags, late re-save); absence of traces does "
+                    "not prove the file is an original either.",
+                )
+            ]
+        return [self._trace(item, trace, sides) for trace in traces]
+
+    def _trace(self, item: ItemInfo, trace: Trace, sides: list[str]) -> FindingDraft:
+        if trace.kind in _UNDECIDED or not sides:
+            verdict = Verdict.INCONCLUSIVE
+            context = ""
+        else:
+            verdict = Verdict.MISMATCH
+            context = f"Offered by the {' and the '.join(sides)} as a capture of the events. "
+        values = {"trace": trace.kind.value, **dict(trace.values), "presented_as": sides}
+        return self._draft(item, verdict, values, context + trace.detail)
+
+    def _draft(
+        self, item: ItemInfo, verdict: Verdict, values: dict[str, Any], detail: str
+    ) -> FindingDraft:
+        return FindingDraft(self.name, verdict, (item.code,), values, f"{item.filename}: {detail}")
+
+
+def _facts(meta: PhotoMetadata) -> dict[str, Any]:
+    """What was looked at when nothing was found, so a reader can check it by hand."""
+    return {
+        "software": meta.software,
+        "exif_tag_count": meta.exif_tag_count,
+        "exif_size": str(meta.exif_size) if meta.exif_size else None,
+        "decoded_size": str(meta.decoded_size) if meta.decoded_size else None,
+        "thumbnail": meta.thumbnail is not None,
+        "make": meta.make,
+        "model": meta.model,
+    }

@@ -1,0 +1,255 @@
+"""Every CLI command, its error paths and the JSON shape of every read command (issue 2).
+
+Runs `cases.cli.main` in-process (the same entry point the console script calls, including the
+mapping of errors to one stderr line and an exit code) so the many calls stay fast; test_cli.py
+covers the real subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cases import cli
+
+ISO_UTC = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"
+
+
+@pytest.fixture
+def cc(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    home = tmp_path / "ws"
+
+    def run(*args: str) -> tuple[int, str, str]:
+        cli._state.clear()
+        monkeypatch.setattr(sys, "argv", ["claimcheck", "--home", str(home), *args])
+        monkeypatch.setenv("CLAIMCHECK_ACTOR", "tester")
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        finally:
+            if "ws" in cli._state:
+                cli._state["ws"].dispose()
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def ok(result: tuple[int, str, str]) -> str:
+    code, out, err = result
+    assert code == 0, err
+    return out
+
+
+def fails(result: tuple[int, str, str], *words: str) -> None:
+    code, _, err = result
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("claimcheck: error:"), err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, (word, err)
+
+
+def jpeg(path: Path, seed: int) -> Path:
+    pixels = np.random.default_rng(seed).random((48, 64, 3)) * 255
+    Image.fromarray(pixels.astype("uint8")).save(path, "JPEG")
+    return path
+
+
+def test_every_command_and_json_shape(cc, tmp_path: Path, exif_dir: Path):
+    fails(cc("case", "list"), "no claimcheck workspace")
+    ok(cc("init"))
+    code = ok(cc("case", "open", "Strike", "--date", "2019-07-22", "--place", "Town",
+                 "--lat", "35.6", "--lon", "36.6", "--summary", "s")).strip()  # fmt: skip
+    assert code == "C-0001"
+    ok(cc("claim", "set", code, "--text", "strike", "--source", "NGO", "--url",
+          "https://example.org/x", "--date", "2019-07-22", "--killed", "12", "--children", "3",
+          "--women", "2", "--perpetrator", "air force"))  # fmt: skip
+    ref = jpeg(tmp_path / "ref.jpg", 1)
+    ok(cc("site", "add", code, "market", "--lat", "35.64", "--lon", "36.67", "--radius", "200",
+          "--claimed", "--imagery", str(ref)))  # fmt: skip
+    footage = exif_dir / "gps" / "DSCN0010.jpg"
+    _, _, err = cc("denial", "set", code, "--by", "Ministry", "--date", "2019-07-23",
+                   "--text", "no strike", "--footage", str(footage))  # fmt: skip
+    assert err.strip() == "added DSCN0010.jpg as E-000002"  # no progress noise off a terminal
+    ok(cc("evidence", "add", code, str(jpeg(tmp_path / "c.jpg", 2)), "--kind", "photo",
+          "--role", "supports_claim", "--source", "https://example.org/p", "--collected-by",
+          "Team A", "--collected-at", "2019-07-24T10:00+03:00", "--notes", "USB"))  # fmt: skip
+    ok(cc("statement", "add", code, "--witness", "Witness A", "--text", "I saw it",
+          "--date", "2019-07-24", "--language", "en", "--source", "interview"))  # fmt: skip
+
+    cases = json.loads(ok(cc("case", "list", "--json")))["cases"]
+    assert [c["id"] for c in cases] == [code]
+    assert {"id", "title", "incident_date", "place", "lat", "lon", "status"} <= set(cases[0])
+    shown = json.loads(ok(cc("case", "show", code, "--json")))
+    assert shown["sites"][0] == {"name": "market", "lat": 35.64, "lon": 36.67,
+                                 "radius_m": 200.0, "claimed": True}  # fmt: skip
+    assert shown["claim"] == {"text": "strike", "source": "NGO", "url": "https://example.org/x",
+                              "date": "2019-07-22", "killed": 12, "children": 3, "women": 2,
+                              "perpetrator": "air force"}  # fmt: skip
+    assert shown["denial"] == {"by": "Ministry", "date": "2019-07-23", "text": "no strike"}
+    assert shown["items"] == 4
+    assert "claim:" in ok(cc("case", "show", code))
+
+    listed = json.loads(ok(cc("evidence", "list", code, "--json")))
+    assert listed["case"] == code
+    by_id = {i["id"]: i for i in listed["items"]}
+    assert [by_id[k]["roles"] for k in sorted(by_id)] == [
+        ["site_reference"], ["denial_footage"], ["supports_claim"], ["supports_claim"]
+    ]  # fmt: skip
+    for i in listed["items"]:
+        assert {"id", "kind", "sha256", "filename", "media_type", "size", "roles"} <= set(i)
+        assert isinstance(i["size"], int) and len(i["sha256"]) == 64
+    claim_photo = by_id["E-000003"]
+    assert claim_photo["collected_by"] == "Team A" and claim_photo["notes"] == "USB"
+    assert claim_photo["collected_at"] == "2019-07-24T07:00:00.000000Z"
+    statement = by_id["E-000004"]
+    assert (statement["kind"], statement["source"], statement["witness"]) == (
+        "statement", "interview", "Witness A"
+    )  # fmt: skip
+    assert statement["statement_date"] == "2019-07-24" and statement["language"] == "en"
+
+    item = json.loads(ok(cc("evidence", "show", "E-000002", "--json")))
+    assert item["case"] == code and item["filename"] == "DSCN0010.jpg"
+    meta = item["metadata"]
+    assert meta["capture"]["local"] == "2008-10-22T16:28:39"
+    assert meta["make"] == "NIKON" and round(meta["gps"]["lat"], 4) == 43.4674
+    text = ok(cc("evidence", "show", "E-000002"))
+    assert "  capture:\n    local: 2008-10-22T16:28:39" in text and "model: COOLPIX P6000" in text
+
+    # fsck before verify: on main, fsck does not yet count findings among logged records.
+    checked = json.loads(ok(cc("fsck", "--json")))
+    assert checked["ok"] is True and checked["problems"] == []
+    verified = json.loads(ok(cc("verify", code, "--json")))
+    assert verified["case"] == code and verified["findings"]
+    found = json.loads(ok(cc("findings", code, "--json")))
+    assert found == verified
+    for f in found["findings"]:
+        assert {"id", "check", "verdict", "items", "values", "detail", "created_at"} <= set(f)
+        assert f["verdict"] in ("consistent", "mismatch", "inconclusive")
+    assert ok(cc("findings", code)).count("\n") == len(found["findings"])
+
+    events = json.loads(ok(cc("log", code, "--json")))
+    assert events["case"] == code
+    actions = [e["action"] for e in events["events"]]
+    assert actions[0] == "open" and "add" in actions and "verify" in actions
+    for prev, e in zip(events["events"], events["events"][1:], strict=False):
+        assert e["prev_hash"] == prev["hash"] and e["actor"] == "tester"
+        assert re.match(ISO_UTC, e["at"]), e["at"]
+
+
+def test_error_paths_are_one_line(cc, tmp_path: Path):
+    ok(cc("init"))
+    code = ok(cc("case", "open", "T", "--date", "2019-07-22")).strip()
+    ok(cc("site", "add", code, "market", "--lat", "1", "--lon", "1"))
+    empty = tmp_path / "empty.jpg"
+    empty.touch()
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    photo = jpeg(tmp_path / "p.jpg", 3)
+    folder = tmp_path / "folder.jpg"
+    folder.mkdir()
+    for args, words in (
+        (("case", "show", "C-0999"), ["C-0999"]),
+        (("evidence", "list", "C-0999"), ["C-0999"]),
+        (("findings", "C-0999"), ["C-0999"]),
+        (("log", "C-0999"), ["C-0999"]),
+        (("verify", "C-0999"), ["C-0999"]),
+        (("claim", "set", "C-0999", "--text", "t", "--source", "s"), ["C-0999"]),
+        (("evidence", "add", "C-0999", str(photo), "--kind", "photo"), ["C-0999"]),
+        (("statement", "add", "C-0999", "--witness", "W", "--text", "t"), ["C-0999"]),
+        (("evidence", "show", "E-000999"), ["E-000999"]),
+        (("evidence", "add", code, str(tmp_path / "missing.jpg"), "--kind", "photo"),
+         ["not found"]),
+        (("evidence", "add", code, str(empty), "--kind", "photo"), ["empty"]),
+        (("evidence", "add", code, str(folder), "--kind", "photo"), ["not a regular file"]),
+        (("evidence", "add", code, str(text), "--kind", "photo"), ["not a photo"]),
+        (("evidence", "add", code, str(photo), "--kind", "video"), ["not a video"]),
+        (("evidence", "add", code, str(photo), "--kind", "sketch"), ["unknown kind"]),
+        (("evidence", "add", code, str(photo), "--kind", "photo", "--site", "nowhere"),
+         ["nowhere"]),
+        (("evidence", "add", code, str(photo), "--kind", "photo", "--collected-at",
+          "yesterday"), ["collection time"]),
+        (("evidence", "add", code, str(photo), "--kind", "photo", "--collected-at",
+          "2999-01-01"), ["future"]),
+        (("site", "add", code, "s", "--lat", "91", "--lon", "0"), ["latitude"]),
+        (("site", "add", code, "s", "--lat", "0", "--lon", "-180.5"), ["longitude"]),
+        (("site", "add", code, "s", "--lat", "0", "--lon", "x"), ["--lon"]),
+        (("site", "add", code, "s", "--lat", "0", "--lon", "0", "--radius", "0"), ["radius"]),
+        (("site", "add", code, "s", "--lat", "0", "--lon", "0", "--imagery", str(text)),
+         ["not a photo"]),
+        (("case", "open", "T", "--date", "22/07/2019"), ["date"]),
+        (("case", "open", "T", "--date", "2019-07-22", "--lat", "-91", "--lon", "0"),
+         ["latitude"]),
+        (("case", "open", "T"), ["--date"]),
+        (("claim", "set", code, "--text", "t", "--source", "s", "--date", "2019-02-30"),
+         ["date"]),
+        (("claim", "set", code, "--text", "t", "--source", "s", "--killed", "-1"), ["killed"]),
+        (("claim", "set", code, "--text", "t", "--source", "s", "--killed", "many"),
+         ["--killed"]),
+        (("denial", "set", code, "--by", "M", "--date", "tomorrow", "--text", "t"), ["date"]),
+        (("denial", "set", code, "--by", "M", "--date", "2019-07-23", "--text", "t",
+          "--footage", str(empty)), ["empty"]),
+        (("statement", "add", code, "--witness", "W"), ["--text"]),
+        (("statement", "add", code, "--witness", "W", "--file", str(photo)), ["UTF-8"]),
+        (("statement", "add", code, "--witness", "W", "--text", "t", "--date", "July"),
+         ["date"]),
+    ):  # fmt: skip
+        fails(cc(*args), *words)
+    # Nothing of the refused calls reached the store; the workspace is intact.
+    assert json.loads(ok(cc("evidence", "list", code, "--json")))["items"] == []
+    assert ok(cc("fsck")) == ""
+
+
+def test_unreadable_file(cc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    ok(cc("init"))
+    code = ok(cc("case", "open", "T", "--date", "2019-07-22")).strip()
+    locked = jpeg(tmp_path / "locked.jpg", 4)
+    locked.chmod(0)
+    if os.geteuid() == 0:  # root reads a mode-000 file: make the read fail as it would for others
+        import cases.ingest
+
+        def refuse(path: Path) -> str:
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(cases.ingest, "sniff_media_type", refuse)
+    fails(cc("evidence", "add", code, str(locked), "--kind", "photo"), "permission denied")
+    assert json.loads(ok(cc("evidence", "list", code, "--json")))["items"] == []
+
+
+def test_pillow_logging_stays_off_stderr(cc, tmp_path: Path):
+    # Pillow logs PNG chunk parsing at DEBUG; with the root logger at DEBUG it would reach stderr.
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        ok(cc("init"))
+        code = ok(cc("case", "open", "T", "--date", "2019-07-22")).strip()
+        png = tmp_path / "p.png"
+        Image.new("RGB", (32, 32), (9, 9, 9)).save(png)
+        _, _, err = cc("evidence", "add", code, str(png), "--kind", "photo")
+        assert err.strip() == "added p.png as E-000001"
+    finally:
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+def test_progress_bars_on_a_terminal(cc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    ok(cc("init"))
+    code = ok(cc("case", "open", "T", "--date", "2019-07-22")).strip()
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich: treat stderr as a terminal
+    imagery = [str(jpeg(tmp_path / f"r{n}.jpg", 10 + n)) for n in range(2)]
+    _, out, err = cc("site", "add", code, "m", "--lat", "1", "--lon", "1",
+                     "--imagery", imagery[0], "--imagery", imagery[1])  # fmt: skip
+    assert out == "" and "adding evidence" in err and "added r1.jpg as E-000002" in err
+    _, out, err = cc("denial", "set", code, "--by", "M", "--date", "2019-07-23", "--text", "t",
+                     "--footage", str(jpeg(tmp_path / "d.jpg", 20)))  # fmt: skip
+    assert out == "" and "adding evidence" in err and "added d.jpg as E-000003" in err
