@@ -84,12 +84,34 @@ def add_witness_statement(w: Workspace, actor: str, case: str, a: DemoAssets) ->
     )
 
 
+def add_older_case(w: Workspace, actor: str, case: str, a: DemoAssets) -> None:
+    """An earlier investigation that already holds the 2017 photo of the al Hal market which the
+    denial re-publishes as new (recycled_footage finds the denial still as its copy)."""
+    older = workflow.open_case(
+        w,
+        actor,
+        title="Market fire, al Hal market (illustrative, 2017)",
+        incident_date=a.older_item_time.date(),
+        place_name=a.alhal_market.name,
+    )
+    add_evidence(
+        w,
+        actor,
+        older.code,
+        [a.older_item],
+        kind="photo",
+        links=[LinkSpec("supports_claim")],
+        facts=ItemFacts(source="local news archive (illustrative)", collected_at=a.older_item_time),
+    )
+
+
 STEPS: list[Step] = [
     add_sites,
     add_claim_and_denial,
     add_claim_photos,
     add_denial_footage,
     add_witness_statement,
+    add_older_case,
 ]
 
 

@@ -1,0 +1,289 @@
+"""Finding the same picture again across every stored item: `claimcheck search` and the
+recycled-footage and duplicate checks share this.
+
+Every stored frame (a photo, or one keyframe of a video) goes into one `ImageHashIndex`, built
+once per call; each query picture is then a few index probes plus `compare` on the candidates,
+so many queries cost little more than hashing them. A match here is exactly a match of
+`verify.hashing.compare`, the decision rule every check uses.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from cases.errors import InputError
+from cases.snapshot import ItemInfo, item_info
+from cases.workflow import load_case
+from evidence_store.db import Workspace
+from evidence_store.errors import SourceFileError
+from evidence_store.models import EvidenceItem, ItemLink
+from verify.errors import UnsupportedMediaError, VerifyError
+from verify.hashindex import ImageHashIndex
+from verify.hashing import HashMatch, ImageHashes, hash_file
+from verify.keyframes import extract_keyframes
+from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image, sniff_media_type
+from verify.samepicture import (
+    CONFIRM_SIDE,
+    NEAR_RADII,
+    PictureAlignment,
+    align_pictures,
+    in_near_band,
+)
+
+
+@dataclass(frozen=True)
+class StoredFrame:
+    """One stored picture: the item it belongs to, and where in it (time None for a photo)."""
+
+    item: ItemInfo
+    frame_index: int
+    time_s: float | None
+    hashes: ImageHashes
+
+
+@dataclass(frozen=True)
+class FrameMatch:
+    """A stored frame judged the same picture as a query picture: by its hashes, or (when the
+    hashes were only near) by pixel alignment, which `alignment` then describes."""
+
+    frame: StoredFrame
+    match: HashMatch
+    alignment: PictureAlignment | None = None
+
+
+# Pixels of a picture at the size the second stage compares, or None when unavailable.
+Pixels = Callable[[], np.ndarray | None]
+PixelLoader = Callable[[StoredFrame], np.ndarray | None]
+
+
+class FrameIndex:
+    """The frames of many items, searched with the two-stage rule: `compare` on the hashes, then
+    for pairs whose hashes are only near (`verify.samepicture.NEAR_RADII`) pixel alignment of
+    the query with the stored picture, when both pictures' pixels can be had."""
+
+    def __init__(self, items: Iterable[ItemInfo], pixels: PixelLoader | None = None) -> None:
+        self.frames: list[StoredFrame] = [
+            StoredFrame(item, f.index, f.time_s, ImageHashes.from_dict(f.hashes))
+            for item in items
+            for f in item.frames
+        ]
+        self.item_codes = {f.item.code for f in self.frames}
+        self._pixels = pixels
+        self._index = ImageHashIndex()
+        keys = [str(i) for i in range(len(self.frames))]
+        self._index.add_many(keys, [f.hashes for f in self.frames])
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def find(self, query: ImageHashes, query_pixels: Pixels | None = None) -> list[FrameMatch]:
+        """Stored frames that are the same picture as `query`, closest first."""
+        if query_pixels is None or self._pixels is None:
+            return [
+                FrameMatch(self.frames[int(m.key)], m.match)
+                for m in self._index.find_matches(query)
+            ]
+        found = []
+        mine: np.ndarray | None = None
+        near = self._index.find_near(query, NEAR_RADII["pdq"], NEAR_RADII["dhash"])
+        for m in near:
+            frame = self.frames[int(m.key)]
+            if m.match.is_match:
+                found.append(FrameMatch(frame, m.match))
+                continue
+            if not in_near_band(m.match.distances):
+                continue
+            mine = query_pixels() if mine is None else mine
+            theirs = self._pixels(frame)
+            if mine is None or theirs is None:
+                continue
+            alignment = align_pictures(theirs, mine)
+            if alignment.is_same:
+                found.append(FrameMatch(frame, m.match, alignment))
+        return found
+
+
+def workspace_pixels(ws: Workspace) -> PixelLoader:
+    """Pixels of stored frames: a photo's original, a keyframe's thumbnail in the derived store
+    (None when the derived store has lost it: the pair is then judged on hashes alone)."""
+
+    @functools.lru_cache(maxsize=256)
+    def load(sha256: str, kind: str, frame_index: int) -> np.ndarray | None:
+        if kind != "video":
+            try:
+                return load_image(ws.blobs.path(sha256), max_side=CONFIRM_SIDE)
+            except VerifyError:
+                return None
+        data = ws.derived.read("keyframes", sha256, f"{frame_index:08d}.jpg")
+        if data is None:
+            return None
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    return lambda frame: load(frame.item.sha256, frame.item.kind, frame.frame_index)
+
+
+def stored_queries(item: ItemInfo, pixels: PixelLoader) -> list[QueryPicture]:
+    """A stored item's own frames as query pictures (for checks that search the store)."""
+    queries = []
+    for f in item.frames:
+        frame = StoredFrame(item, f.index, f.time_s, ImageHashes.from_dict(f.hashes))
+        queries.append(QueryPicture(f.time_s, frame.hashes, functools.partial(pixels, frame)))
+    return queries
+
+
+def file_pixels(path: Path) -> Pixels:
+    """Lazy pixels of a photo file for the second stage (None when it cannot be decoded)."""
+
+    def load() -> np.ndarray | None:
+        try:
+            return load_image(path, max_side=CONFIRM_SIDE)
+        except VerifyError:
+            return None
+
+    return load
+
+
+def stored_items(ws: Workspace, case_code: str | None = None) -> list[ItemInfo]:
+    """Every stored item (of one case, if given) with its frames, as plain data."""
+    with ws.reading() as session:
+        query = select(EvidenceItem).options(
+            selectinload(EvidenceItem.links).selectinload(ItemLink.site),
+            selectinload(EvidenceItem.case),
+            selectinload(EvidenceItem.frames),
+        )
+        if case_code is not None:
+            query = query.where(EvidenceItem.case_id == load_case(session, case_code).id)
+        return [item_info(ws, row) for row in session.scalars(query.order_by(EvidenceItem.id))]
+
+
+@dataclass(frozen=True)
+class QueryPicture:
+    """One picture of a query file: the photo itself, or one keyframe (time in seconds)."""
+
+    time_s: float | None
+    hashes: ImageHashes
+    pixels: Pixels | None = None
+
+
+def query_pictures(path: Path) -> list[QueryPicture]:
+    """The pictures a query file stands for: a photo's own hashes, or a video's keyframes."""
+    media_type = _query_media_type(path)
+    if media_type in VIDEO_TYPES:
+        return [
+            QueryPicture(k.time, k.hashes, functools.partial(_keyframe_pixels, k.image))
+            for k in extract_keyframes(path)
+        ]
+    return [QueryPicture(None, hash_file(path), file_pixels(path))]
+
+
+def _keyframe_pixels(image: np.ndarray) -> np.ndarray:
+    return image
+
+
+def _query_media_type(path: Path) -> str:
+    if not path.exists():
+        raise SourceFileError(f"file not found: {path}")
+    if not path.is_file():
+        raise SourceFileError(f"not a regular file: {path}")
+    try:
+        media_type = sniff_media_type(path)
+    except OSError as exc:
+        raise SourceFileError(f"cannot read file {path}: {exc.strerror or exc}") from exc
+    if media_type not in IMAGE_TYPES and media_type not in VIDEO_TYPES:
+        raise UnsupportedMediaError(
+            f"{path} is neither a photo nor a video (its content is {media_type})"
+        )
+    return media_type
+
+
+@dataclass(frozen=True)
+class SearchMatch:
+    """A stored item (and moment, for a video) that is the same picture as the query."""
+
+    item: str
+    case: str
+    sha256: str
+    distances: dict[str, int]
+    time_s: float | None
+    query_time_s: float | None
+    mirrored: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """The public JSON form of `claimcheck search` (other tools read it: do not change)."""
+        return {
+            "item": self.item,
+            "case": self.case,
+            "sha256": self.sha256,
+            "distance": self.distances,
+            "time": self.time_s,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    matches: list[SearchMatch]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "matches": [m.as_dict() for m in self.matches]}
+
+
+def search_files(
+    ws: Workspace,
+    paths: Sequence[Path],
+    *,
+    case: str | None = None,
+    on_progress: Callable[[], None] | None = None,
+) -> list[SearchResult]:
+    """For each file, the stored items and video moments that are the same picture, best first.
+
+    Every path is checked before any is hashed, so a typo fails at once. A stored moment found
+    by several keyframes of a query video is reported once, at its closest distance.
+    """
+    if not paths:
+        raise InputError("no files given")
+    for path in paths:
+        _query_media_type(path)
+    index = FrameIndex(stored_items(ws, case), workspace_pixels(ws))
+    results = []
+    for path in paths:
+        results.append(SearchResult(str(path), match_pictures(index, query_pictures(path))))
+        if on_progress is not None:
+            on_progress()
+    return results
+
+
+def match_pictures(index: FrameIndex, pictures: Sequence[QueryPicture]) -> list[SearchMatch]:
+    """Matches of any of `pictures`, one per stored moment, best first."""
+    best: dict[tuple[str, int], tuple[tuple[int, int, int], SearchMatch]] = {}
+    for picture in pictures:
+        for found in index.find(picture.hashes, picture.pixels):
+            frame, d = found.frame, found.match.distances
+            rank = (d.pdq, d.phash, d.dhash)
+            key = (frame.item.code, frame.frame_index)
+            if key in best and best[key][0] <= rank:
+                continue
+            best[key] = (
+                rank,
+                SearchMatch(
+                    item=frame.item.code,
+                    case=frame.item.case,
+                    sha256=frame.item.sha256,
+                    distances=d.as_dict(),
+                    time_s=frame.time_s,
+                    query_time_s=picture.time_s,
+                    mirrored=found.match.mirrored,
+                ),
+            )
+    ordered = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))
+    return [match for _, (_, match) in ordered]
