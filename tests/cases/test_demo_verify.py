@@ -56,3 +56,25 @@ def test_demo_gps_still_places_it_at_the_other_market(demo):
     stdout, _ = demo
     gps = [ln for ln in stdout.splitlines() if "gps_place" in ln and "denial_still_gps" in ln]
     assert gps and "mismatch" in gps[0] and "al Hal market" in gps[0]
+
+
+def test_demo_recycled_still_is_a_copy_of_the_older_item(demo):
+    _, home = demo
+    findings = json.loads(cc("--home", str(home), "findings", "C-0001", "--json").stdout)[
+        "findings"
+    ]
+    older = json.loads(cc("--home", str(home), "evidence", "list", "C-0002", "--json").stdout)[
+        "items"
+    ]
+    assert [i["filename"] for i in older] == ["older_alhal_market_2017.jpg"]
+    recycled = [f for f in findings if f["check"] == "recycled_footage"]
+    mismatches = [f for f in recycled if f["verdict"] == "mismatch"]
+    assert len(mismatches) == 1
+    found = mismatches[0]
+    assert "denial_still_recycled.jpg" in found["detail"]
+    assert found["items"][1] == older[0]["id"]
+    copy = found["values"]["copies"][0]
+    assert copy["case"] == "C-0002" and copy["date"].startswith("2017-05-09")
+    assert "before the incident" in found["detail"]
+    # Every other claim or denial item: no earlier copy, which is inconclusive, not consistent.
+    assert all(f["verdict"] == "inconclusive" for f in recycled if f is not found)
