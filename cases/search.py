@@ -33,8 +33,10 @@ from verify.keyframes import extract_keyframes
 from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image, sniff_media_type
 from verify.samepicture import (
     CONFIRM_SIDE,
+    MAX_ALIGNMENTS_PER_QUERY,
     NEAR_RADII,
     PictureAlignment,
+    PictureFeatures,
     align_pictures,
     in_near_band,
 )
@@ -60,9 +62,9 @@ class FrameMatch:
     alignment: PictureAlignment | None = None
 
 
-# Pixels of a picture at the size the second stage compares, or None when unavailable.
-Pixels = Callable[[], np.ndarray | None]
-PixelLoader = Callable[[StoredFrame], np.ndarray | None]
+# A picture prepared for the second stage, or None when its pixels are unavailable.
+Pixels = Callable[[], PictureFeatures | None]
+PixelLoader = Callable[[StoredFrame], PictureFeatures | None]
 
 
 class FrameIndex:
@@ -93,15 +95,17 @@ class FrameIndex:
                 for m in self._index.find_matches(query)
             ]
         found = []
-        mine: np.ndarray | None = None
+        mine: PictureFeatures | None = None
+        aligned = 0
         near = self._index.find_near(query, NEAR_RADII["pdq"], NEAR_RADII["dhash"])
         for m in near:
             frame = self.frames[int(m.key)]
             if m.match.is_match:
                 found.append(FrameMatch(frame, m.match))
                 continue
-            if not in_near_band(m.match.distances):
+            if not in_near_band(m.match.distances) or aligned >= MAX_ALIGNMENTS_PER_QUERY:
                 continue
+            aligned += 1
             mine = query_pixels() if mine is None else mine
             theirs = self._pixels(frame)
             if mine is None or theirs is None:
@@ -116,18 +120,18 @@ def workspace_pixels(ws: Workspace) -> PixelLoader:
     """Pixels of stored frames: a photo's original, a keyframe's thumbnail in the derived store
     (None when the derived store has lost it: the pair is then judged on hashes alone)."""
 
-    @functools.lru_cache(maxsize=256)
-    def load(sha256: str, kind: str, frame_index: int) -> np.ndarray | None:
+    @functools.lru_cache(maxsize=1024)
+    def load(sha256: str, kind: str, frame_index: int) -> PictureFeatures | None:
         if kind != "video":
             try:
-                return load_image(ws.blobs.path(sha256), max_side=CONFIRM_SIDE)
+                return PictureFeatures(load_image(ws.blobs.path(sha256), max_side=CONFIRM_SIDE))
             except VerifyError:
                 return None
         data = ws.derived.read("keyframes", sha256, f"{frame_index:08d}.jpg")
         if data is None:
             return None
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return None if bgr is None else PictureFeatures(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
     return lambda frame: load(frame.item.sha256, frame.item.kind, frame.frame_index)
 
@@ -144,9 +148,10 @@ def stored_queries(item: ItemInfo, pixels: PixelLoader) -> list[QueryPicture]:
 def file_pixels(path: Path) -> Pixels:
     """Lazy pixels of a photo file for the second stage (None when it cannot be decoded)."""
 
-    def load() -> np.ndarray | None:
+    @functools.cache
+    def load() -> PictureFeatures | None:
         try:
-            return load_image(path, max_side=CONFIRM_SIDE)
+            return PictureFeatures(load_image(path, max_side=CONFIRM_SIDE))
         except VerifyError:
             return None
 
@@ -180,14 +185,13 @@ def query_pictures(path: Path) -> list[QueryPicture]:
     media_type = _query_media_type(path)
     if media_type in VIDEO_TYPES:
         return [
-            QueryPicture(k.time, k.hashes, functools.partial(_keyframe_pixels, k.image))
-            for k in extract_keyframes(path)
+            QueryPicture(k.time, k.hashes, _lazy_features(k.image)) for k in extract_keyframes(path)
         ]
     return [QueryPicture(None, hash_file(path), file_pixels(path))]
 
 
-def _keyframe_pixels(image: np.ndarray) -> np.ndarray:
-    return image
+def _lazy_features(image: np.ndarray) -> Pixels:
+    return functools.cache(functools.partial(PictureFeatures, image))
 
 
 def _query_media_type(path: Path) -> str:
