@@ -123,7 +123,7 @@ def separation(true_rows: list, false_rows: list) -> list[str]:
         ovl = np.array([a.overlap for a in al])
         return (
             f"{len(al)} aligned; inliers median {np.median(inl):.0f} max {inl.max()}; "
-            f"correlation median {np.median(cor):.3f} max {cor.max():.3f}; "
+            f"correlation min {cor.min():.3f} median {np.median(cor):.3f} max {cor.max():.3f}; "
             f"overlap median {np.median(ovl):.2f}"
         )
 
