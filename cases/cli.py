@@ -461,9 +461,10 @@ def search(
         for m in r.matches:
             at = f" at {m.time_s:.2f} s" if m.time_s is not None else ""
             d = m.distances
+            how = "  confirmed by pixel alignment" if m.alignment is not None else ""
             print(
                 f"  {m.item} ({m.case}){at}  PDQ {d['pdq']}  pHash {d['phash']}  dHash {d['dhash']}"
-                f"{'  mirrored' if m.mirrored else ''}"
+                f"{'  mirrored' if m.mirrored else ''}{how}"
             )
 
 

@@ -221,6 +221,8 @@ class SearchMatch:
     time_s: float | None
     query_time_s: float | None
     mirrored: bool
+    # Set when the hashes were only near and pixel alignment confirmed the match.
+    alignment: PictureAlignment | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The public JSON form of `claimcheck search` (other tools read it: do not change)."""
@@ -287,6 +289,7 @@ def match_pictures(index: FrameIndex, pictures: Sequence[QueryPicture]) -> list[
                     time_s=frame.time_s,
                     query_time_s=picture.time_s,
                     mirrored=found.match.mirrored,
+                    alignment=found.alignment,
                 ),
             )
     ordered = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))

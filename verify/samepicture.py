@@ -134,8 +134,8 @@ def _align(fa: PictureFeatures, fb: PictureFeatures, *, mirrored: bool) -> Pictu
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < _RATIO_TEST * p[1].distance]
     if len(good) < MIN_INLIERS:
         return _NO_ALIGNMENT
-    src = np.float32([kb[m.queryIdx].pt for m in good])
-    dst = np.float32([ka[m.trainIdx].pt for m in good])
+    src = np.array([kb[m.queryIdx].pt for m in good], dtype=np.float32)
+    dst = np.array([ka[m.trainIdx].pt for m in good], dtype=np.float32)
     matrix, mask = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=_RANSAC_THRESHOLD_PX
     )
