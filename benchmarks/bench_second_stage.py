@@ -6,8 +6,9 @@ Run: python benchmarks/bench_second_stage.py   (prints markdown for RESULTS.md)
 
 Every copy (transform suite of benchmarks/hash_transforms.py, saved as JPEG) is compared with
 every original: first `compare` on the hashes; a pair that does not match but lies in
-`samepicture.NEAR_RADII` is aligned on pixels at `CONFIRM_SIDE`. Pairs outside the band are
-never aligned, exactly as in search and verify.
+`samepicture.NEAR_RADII`, or shares >= MIN_ANCHOR_VOTES ORB anchors with the original, is
+aligned on pixels at `CONFIRM_SIDE`. Other pairs are never aligned, exactly as in search and
+verify (`cases/search.py` FrameIndex).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from benchmarks.hash_transforms import (
     write_jpeg,
 )
 from verify import samepicture
+from verify.hashindex import words_from_hex
 from verify.hashing import compare, hash_file
 from verify.media import load_image
 
@@ -41,9 +43,11 @@ def evaluate(images: list[SourceImage], label: str) -> tuple[list[str], list, li
     side = samepicture.CONFIRM_SIDE
     originals = [hash_file(s.path) for s in images]
     pixels = [samepicture.PictureFeatures(load_image(s.path, max_side=side)) for s in images]
+    anchors = [_anchor_words(f) for f in pixels]
     true_rows: list[tuple[str, bool, samepicture.PictureAlignment | None]] = []
     false_rows: list[tuple[str, bool, samepicture.PictureAlignment | None]] = []
     aligned = 0
+    gated_by_anchors = 0
     align_seconds = 0.0
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,13 +61,17 @@ def evaluate(images: list[SourceImage], label: str) -> tuple[list[str], list, li
                     write_jpeg(path, t.apply(rgb), t.jpeg_quality)
                     query = hash_file(path)
                     qpx = samepicture.PictureFeatures(load_image(path, max_side=side))
+                q_anchors = _anchor_words(qpx)
                 name = "originals" if t is None else t.name
                 for j in range(len(images)):
                     if (j == i and t is None) or (j != i and _related(images, i, j)):
                         continue
                     m = compare(query, originals[j])
                     alignment = None
-                    if not m.is_match and samepicture.in_near_band(m.distances):
+                    near = samepicture.in_near_band(m.distances)
+                    voted = _votes(q_anchors, anchors[j]) >= samepicture.MIN_ANCHOR_VOTES
+                    gated_by_anchors += voted and not near and not m.is_match
+                    if not m.is_match and (near or voted):
                         t0 = time.perf_counter()
                         alignment = samepicture.align_pictures(pixels[j], qpx)
                         align_seconds += time.perf_counter() - t0
@@ -73,11 +81,25 @@ def evaluate(images: list[SourceImage], label: str) -> tuple[list[str], list, li
     elapsed = time.perf_counter() - started
     pairs = len(true_rows) + len(false_rows)
     cost = (
-        f"{label}: {aligned} of {pairs} pairs ({aligned / pairs:.1%}) in the near band were "
-        f"aligned, {1000 * align_seconds / max(1, aligned):.1f} ms per alignment (features made "
-        f"once per picture); whole run {elapsed:.0f} s"
+        f"{label}: {aligned} of {pairs} pairs ({aligned / pairs:.1%}) were aligned "
+        f"({gated_by_anchors} of them only because of shared anchors), "
+        f"{1000 * align_seconds / max(1, aligned):.1f} ms per alignment (features made once per "
+        f"picture); whole run {elapsed:.0f} s"
     )
     return [*report(true_rows, false_rows, label), "", cost], true_rows, false_rows
+
+
+def _anchor_words(features: samepicture.PictureFeatures) -> np.ndarray:
+    anchors = samepicture.anchor_descriptors(features)
+    return words_from_hex(samepicture.anchors_to_hex(anchors), 256)
+
+
+def _votes(query: np.ndarray, stored: np.ndarray) -> int:
+    """Query anchors with a stored anchor within ANCHOR_RADIUS bits (what the index counts)."""
+    if not len(query) or not len(stored):
+        return 0
+    dist = np.bitwise_count(query[:, None, :] ^ stored[None, :, :]).sum(axis=2)
+    return int((dist.min(axis=1) <= samepicture.ANCHOR_RADIUS).sum())
 
 
 def _is_match(row: tuple[str, bool, samepicture.PictureAlignment | None]) -> bool:

@@ -18,8 +18,12 @@ import numpy as np
 from verify.errors import VerifyError
 from verify.hashing import hash_file
 from verify.keyframes import extract_keyframes
-from verify.media import IMAGE_TYPES, VIDEO_TYPES
+from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image
 from verify.metadata import extract_metadata
+from verify.samepicture import CONFIRM_SIDE, anchor_descriptors, anchors_to_hex
+
+# Key of a frame's ORB anchors inside its stored `hashes` JSON (beside the perceptual hashes).
+ANCHORS_KEY = "anchors"
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ def analyse_file(
             metadata["problems"].append(f"metadata: {exc}")
     if media_type in IMAGE_TYPES:
         try:
-            frames.append(FrameAnalysis(0, None, hash_file(path).as_dict()))
+            hashes = hash_file(path).as_dict()
+            frames.append(FrameAnalysis(0, None, hashes | anchors_of(path_pixels(path))))
         except VerifyError as exc:
             metadata.setdefault("problems", []).append(f"perceptual hashes: {exc}")
     if media_type in VIDEO_TYPES:
@@ -73,9 +78,23 @@ def analyse_file(
 def video_keyframes(path: Path, on_progress: VideoProgress | None = None) -> list[FrameAnalysis]:
     """The keyframes of a video as frames to store: index, time, hashes and a JPEG thumbnail."""
     return [
-        FrameAnalysis(k.frame_index, k.time, k.hashes.as_dict(), encode_thumbnail(k.image))
+        FrameAnalysis(
+            k.frame_index,
+            k.time,
+            k.hashes.as_dict() | anchors_of(k.image),
+            encode_thumbnail(k.image),
+        )
         for k in extract_keyframes(path, on_progress=on_progress)
     ]
+
+
+def path_pixels(path: Path) -> np.ndarray:
+    return load_image(path, max_side=CONFIRM_SIDE)
+
+
+def anchors_of(image: np.ndarray) -> dict[str, list[str]]:
+    """The picture's ORB anchors, stored beside its hashes (see verify.samepicture)."""
+    return {ANCHORS_KEY: anchors_to_hex(anchor_descriptors(image))}
 
 
 def encode_thumbnail(rgb: np.ndarray) -> bytes:

@@ -10,6 +10,7 @@ so many queries cost little more than hashing them. A match here is exactly a ma
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from cases.analysis import ANCHORS_KEY
 from cases.errors import InputError
 from cases.snapshot import ItemInfo, item_info
 from cases.workflow import load_case
@@ -27,17 +29,21 @@ from evidence_store.db import Workspace
 from evidence_store.errors import SourceFileError
 from evidence_store.models import EvidenceItem, ItemLink
 from verify.errors import UnsupportedMediaError, VerifyError
-from verify.hashindex import ImageHashIndex
-from verify.hashing import HashMatch, ImageHashes, hash_file
+from verify.hashindex import HashIndex, ImageHashIndex, words_from_hex
+from verify.hashing import HashMatch, ImageHashes, compare, hash_file
 from verify.keyframes import extract_keyframes
 from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image, sniff_media_type
 from verify.samepicture import (
+    ANCHOR_RADIUS,
     CONFIRM_SIDE,
     MAX_ALIGNMENTS_PER_QUERY,
+    MIN_ANCHOR_VOTES,
     NEAR_RADII,
     PictureAlignment,
     PictureFeatures,
     align_pictures,
+    anchor_descriptors,
+    anchors_to_hex,
     in_near_band,
 )
 
@@ -68,21 +74,30 @@ PixelLoader = Callable[[StoredFrame], PictureFeatures | None]
 
 
 class FrameIndex:
-    """The frames of many items, searched with the two-stage rule: `compare` on the hashes, then
-    for pairs whose hashes are only near (`verify.samepicture.NEAR_RADII`) pixel alignment of
-    the query with the stored picture, when both pictures' pixels can be had."""
+    """The frames of many items, searched with the two-stage rule: `compare` on the hashes; then
+    pixel alignment of the query with each stored picture whose hashes are near
+    (`verify.samepicture.NEAR_RADII`) or that shares enough ORB anchors with it (crops too large
+    for any whole-picture hash), when both pictures' pixels can be had."""
 
     def __init__(self, items: Iterable[ItemInfo], pixels: PixelLoader | None = None) -> None:
-        self.frames: list[StoredFrame] = [
-            StoredFrame(item, f.index, f.time_s, ImageHashes.from_dict(f.hashes))
-            for item in items
-            for f in item.frames
-        ]
+        self.frames: list[StoredFrame] = []
+        anchor_keys: list[str] = []
+        anchor_hex: list[str] = []
+        for item in items:
+            for f in item.frames:
+                anchors = f.hashes.get(ANCHORS_KEY) or []
+                anchor_keys += [str(len(self.frames))] * len(anchors)
+                anchor_hex += anchors
+                hashes = ImageHashes.from_dict(f.hashes)
+                self.frames.append(StoredFrame(item, f.index, f.time_s, hashes))
         self.item_codes = {f.item.code for f in self.frames}
         self._pixels = pixels
         self._index = ImageHashIndex()
         keys = [str(i) for i in range(len(self.frames))]
         self._index.add_many(keys, [f.hashes for f in self.frames])
+        self._anchors = HashIndex(256)
+        if anchor_hex:
+            self._anchors.add_many(anchor_keys, words_from_hex(anchor_hex, 256))
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -94,26 +109,39 @@ class FrameIndex:
                 FrameMatch(self.frames[int(m.key)], m.match)
                 for m in self._index.find_matches(query)
             ]
-        found = []
-        mine: PictureFeatures | None = None
-        aligned = 0
-        near = self._index.find_near(query, NEAR_RADII["pdq"], NEAR_RADII["dhash"])
-        for m in near:
-            frame = self.frames[int(m.key)]
+        found: list[FrameMatch] = []
+        to_align: dict[int, HashMatch] = {}
+        for m in self._index.find_near(query, NEAR_RADII["pdq"], NEAR_RADII["dhash"]):
+            i = int(m.key)
             if m.match.is_match:
-                found.append(FrameMatch(frame, m.match))
-                continue
-            if not in_near_band(m.match.distances) or aligned >= MAX_ALIGNMENTS_PER_QUERY:
-                continue
-            aligned += 1
-            mine = query_pixels() if mine is None else mine
-            theirs = self._pixels(frame)
-            if mine is None or theirs is None:
+                found.append(FrameMatch(self.frames[i], m.match))
+            elif in_near_band(m.match.distances):
+                to_align[i] = m.match
+        mine = query_pixels()
+        if mine is None:
+            return found
+        matched = {id(f.frame) for f in found}
+        for i in self._anchor_candidates(mine):
+            if i not in to_align and id(self.frames[i]) not in matched:
+                to_align[i] = compare(query, self.frames[i].hashes)
+        for i, match in list(to_align.items())[:MAX_ALIGNMENTS_PER_QUERY]:
+            theirs = self._pixels(self.frames[i])
+            if theirs is None:
                 continue
             alignment = align_pictures(theirs, mine)
             if alignment.is_same:
-                found.append(FrameMatch(frame, m.match, alignment))
+                found.append(FrameMatch(self.frames[i], match, alignment))
         return found
+
+    def _anchor_candidates(self, mine: PictureFeatures) -> list[int]:
+        """Stored frames sharing >= MIN_ANCHOR_VOTES anchors with the query, most votes first."""
+        if not len(self._anchors):
+            return []
+        votes: Counter[int] = Counter()
+        for words in words_from_hex(anchors_to_hex(anchor_descriptors(mine)), 256):
+            hits = self._anchors.search(words, ANCHOR_RADIUS)
+            votes.update({int(h.key) for h in hits})
+        return [i for i, n in votes.most_common() if n >= MIN_ANCHOR_VOTES]
 
 
 def workspace_pixels(ws: Workspace) -> PixelLoader:

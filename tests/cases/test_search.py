@@ -105,6 +105,8 @@ def searched(store, photos) -> list[dict]:
         save(tmp / "reencoded.jpg", church, quality=30),
         save(tmp / "resized.jpg", small),
         save(tmp / "cropped.jpg", church[round(0.06 * h) :, round(0.08 * w) : w - round(0.02 * w)]),
+        # A 25% crop: whole-picture hashes are lost, the ORB anchors find it.
+        save(tmp / "cropped_25.jpg", church[round(h / 6) : h - round(h / 12), round(w / 6) :]),
         photos["church_next"],
         photos["unrelated"],
         photos["castle"],
@@ -138,19 +140,19 @@ def test_undecodable_video_still_ingests_with_the_reason(store):
 
 def test_copies_found_unrelated_not_json_shape(store, searched):
     _, ids, _ = store
-    for found in searched[:3]:
+    for found in searched[:4]:
         assert [m["item"] for m in found["matches"]] == [ids["church"]], found
         m = found["matches"][0]
         assert set(m) == {"item", "case", "sha256", "distance", "time"}
         assert m["case"] == "C-0001" and m["time"] is None and len(m["sha256"]) == 64
         assert set(m["distance"]) == {"phash", "dhash", "pdq", "colorhash"}
     # Another photo of the same church, and a photo of another place: no match.
-    assert searched[3]["matches"] == [] and searched[4]["matches"] == []
+    assert searched[4]["matches"] == [] and searched[5]["matches"] == []
 
 
 def test_a_still_finds_the_video_moment(store, searched):
     _, ids, _ = store
-    castle, capitol = searched[5]["matches"], searched[6]["matches"]
+    castle, capitol = searched[6]["matches"], searched[7]["matches"]
     assert [m["item"] for m in castle] == [ids["video"]]
     assert castle[0]["case"] == "C-0002" and castle[0]["time"] == pytest.approx(1.5, abs=0.25)
     assert [m["item"] for m in capitol] == [ids["video"]]
@@ -159,7 +161,7 @@ def test_a_still_finds_the_video_moment(store, searched):
 
 def test_a_video_query_reports_each_moment_best_first(store, searched):
     _, ids, _ = store
-    matches = searched[7]["matches"]
+    matches = searched[8]["matches"]
     assert {m["item"] for m in matches} == {ids["video"]}
     assert sorted(round(m["time"]) for m in matches) == [0, 2, 3]
     pdq = [m["distance"]["pdq"] for m in matches]

@@ -12,7 +12,14 @@ import pytest
 from verify.errors import InvalidValueError
 from verify.hashing import HashDistances
 from verify.media import load_image
-from verify.samepicture import CONFIRM_SIDE, align_pictures, in_near_band
+from verify.samepicture import (
+    ANCHOR_COUNT,
+    CONFIRM_SIDE,
+    align_pictures,
+    anchor_descriptors,
+    anchors_to_hex,
+    in_near_band,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +73,10 @@ def test_near_band():
     assert in_near_band(HashDistances(phash=30, dhash=30, pdq=90, colorhash=0))
     assert in_near_band(HashDistances(phash=20, dhash=12, pdq=200, colorhash=0))
     assert not in_near_band(HashDistances(phash=30, dhash=12, pdq=120, colorhash=0))
+
+
+def test_anchors_are_the_strongest_orb_codes(church):
+    anchors = anchor_descriptors(church[0])
+    assert anchors.shape == (ANCHOR_COUNT, 32) and anchors.dtype == np.uint8
+    assert [bytes.fromhex(h) for h in anchors_to_hex(anchors)] == [r.tobytes() for r in anchors]
+    assert anchor_descriptors(np.full((50, 50, 3), 9, np.uint8)).shape == (0, 32)
