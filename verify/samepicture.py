@@ -6,8 +6,9 @@ rotation (benchmarks/RESULTS.md, issue 4). For pairs whose hashes fall in a wide
 the match radii (`NEAR_RADII`), or that share a few of their strongest ORB descriptors
 ("anchors", stored beside the hashes and indexed like them, which survive large crops), the
 pixels decide: ORB features are matched and one similarity transform (scale, rotation, shift:
-what cropping, resizing and rotating do) is fitted with RANSAC. The same picture is then pixel-aligned: after warping one onto the other, their
-overlapping pixels correlate almost perfectly. Two photos of one scene from another position or
+what cropping, resizing and rotating do) is fitted with RANSAC. The same picture is then
+pixel-aligned: after warping one onto the other, their overlapping pixels correlate almost
+perfectly. Two photos of one scene from another position or
 moment fit no single similarity that well (parallax, moved people, other light).
 """
 
