@@ -73,7 +73,9 @@ def evaluate(images: list[SourceImage], label: str) -> tuple[list[str], list, li
                     gated_by_anchors += voted and not near and not m.is_match
                     if not m.is_match and (near or voted):
                         t0 = time.perf_counter()
-                        alignment = samepicture.align_pictures(pixels[j], qpx)
+                        # The orientation FrameIndex tries (cases/search.py).
+                        flip = m.mirrored and near
+                        alignment = samepicture.align_pictures(pixels[j], qpx, mirrored=flip)
                         align_seconds += time.perf_counter() - t0
                         aligned += 1
                     rows = true_rows if j == i else false_rows

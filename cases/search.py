@@ -121,6 +121,7 @@ class FrameIndex:
         if mine is None:
             return found
         matched = {id(f.frame) for f in found}
+        near = set(to_align)
         for i in self._anchor_candidates(mine):
             if i not in to_align and id(self.frames[i]) not in matched:
                 to_align[i] = compare(query, self.frames[i].hashes)
@@ -128,7 +129,9 @@ class FrameIndex:
             theirs = self._pixels(self.frames[i])
             if theirs is None:
                 continue
-            alignment = align_pictures(theirs, mine)
+            # Near hashes say which orientation is closer; anchors (ORB codes) only ever match
+            # the picture as it is, never its mirror image.
+            alignment = align_pictures(theirs, mine, mirrored=match.mirrored and i in near)
             if alignment.is_same:
                 found.append(FrameMatch(self.frames[i], match, alignment))
         return found

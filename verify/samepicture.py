@@ -121,19 +121,26 @@ def anchors_to_hex(anchors: np.ndarray) -> list[str]:
 
 
 def align_pictures(
-    a: np.ndarray | PictureFeatures, b: np.ndarray | PictureFeatures
+    a: np.ndarray | PictureFeatures,
+    b: np.ndarray | PictureFeatures,
+    *,
+    mirrored: bool | None = None,
 ) -> PictureAlignment:
-    """Fit `b` onto `a` (uint8 RGB or grey arrays, or prepared features), directly and
-    mirrored; the better fit."""
+    """Fit `b` onto `a` (uint8 RGB or grey arrays, or prepared features): as it is
+    (`mirrored=False`), mirrored (`True`), or both, keeping the better fit (`None`). Callers that
+    know the likely orientation (the hashes say which is closer) pass it: matching is most of
+    the cost."""
     fa = a if isinstance(a, PictureFeatures) else PictureFeatures(a)
     fb = b if isinstance(b, PictureFeatures) else PictureFeatures(b)
+    if mirrored is not None:
+        return _align(fa, fb.mirror() if mirrored else fb, mirrored=mirrored)
     direct = _align(fa, fb, mirrored=False)
     if direct.is_same:
         return direct
-    mirrored = _align(fa, fb.mirror(), mirrored=True)
-    if mirrored.is_same:
-        return mirrored
-    return max(direct, mirrored, key=lambda r: (r.inliers, r.correlation))
+    flipped = _align(fa, fb.mirror(), mirrored=True)
+    if flipped.is_same:
+        return flipped
+    return max(direct, flipped, key=lambda r: (r.inliers, r.correlation))
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
