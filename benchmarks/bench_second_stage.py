@@ -62,19 +62,23 @@ def evaluate(images: list[SourceImage], label: str) -> tuple[list[str], list, li
                     query = hash_file(path)
                     qpx = samepicture.PictureFeatures(load_image(path, max_side=side))
                 q_anchors = _anchor_words(qpx)
+                q_anchors_mirrored = _anchor_words(qpx.mirror())
                 name = "originals" if t is None else t.name
                 for j in range(len(images)):
                     if (j == i and t is None) or (j != i and _related(images, i, j)):
                         continue
                     m = compare(query, originals[j])
-                    alignment = None
+                    # The same selection as cases/search.py FrameIndex.find.
                     near = samepicture.in_near_band(m.distances)
-                    voted = _votes(q_anchors, anchors[j]) >= samepicture.MIN_ANCHOR_VOTES
-                    gated_by_anchors += voted and not near and not m.is_match
-                    if not m.is_match and (near or voted):
+                    direct_votes = _votes(q_anchors, anchors[j])
+                    near_votes = _votes(q_anchors_mirrored if m.mirrored else q_anchors, anchors[j])
+                    accept_near = near and near_votes >= samepicture.MIN_ANCHOR_VOTES_NEAR
+                    accept_anchor = direct_votes >= samepicture.MIN_ANCHOR_VOTES
+                    gated_by_anchors += accept_anchor and not accept_near and not m.is_match
+                    alignment = None
+                    if not m.is_match and (accept_near or accept_anchor):
+                        flip = m.mirrored and accept_near
                         t0 = time.perf_counter()
-                        # The orientation FrameIndex tries (cases/search.py).
-                        flip = m.mirrored and near
                         alignment = samepicture.align_pictures(pixels[j], qpx, mirrored=flip)
                         align_seconds += time.perf_counter() - t0
                         aligned += 1

@@ -38,6 +38,7 @@ from verify.samepicture import (
     CONFIRM_SIDE,
     MAX_ALIGNMENTS_PER_QUERY,
     MIN_ANCHOR_VOTES,
+    MIN_ANCHOR_VOTES_NEAR,
     NEAR_RADII,
     PictureAlignment,
     PictureFeatures,
@@ -110,41 +111,49 @@ class FrameIndex:
                 for m in self._index.find_matches(query)
             ]
         found: list[FrameMatch] = []
-        to_align: dict[int, HashMatch] = {}
+        near: dict[int, HashMatch] = {}
         for m in self._index.find_near(query, NEAR_RADII["pdq"], NEAR_RADII["dhash"]):
             i = int(m.key)
             if m.match.is_match:
                 found.append(FrameMatch(self.frames[i], m.match))
             elif in_near_band(m.match.distances):
-                to_align[i] = m.match
+                near[i] = m.match
         mine = query_pixels()
         if mine is None:
             return found
+        votes = self._anchor_votes(mine)
+        mirrored_votes = (
+            self._anchor_votes(mine.mirror()) if any(m.mirrored for m in near.values()) else votes
+        )
+        # What to align, and in which orientation: near-hash pairs sharing an anchor (counted
+        # with the mirror image's anchors when the hashes are closer mirrored), closest first;
+        # then pairs sharing enough anchors as they are, most shared first.
+        to_align: dict[int, tuple[HashMatch, bool]] = {}
+        for i, m in near.items():
+            if (mirrored_votes if m.mirrored else votes)[i] >= MIN_ANCHOR_VOTES_NEAR:
+                to_align[i] = (m, m.mirrored)
         matched = {id(f.frame) for f in found}
-        near = set(to_align)
-        for i in self._anchor_candidates(mine):
-            if i not in to_align and id(self.frames[i]) not in matched:
-                to_align[i] = compare(query, self.frames[i].hashes)
-        for i, match in list(to_align.items())[:MAX_ALIGNMENTS_PER_QUERY]:
+        for i, n in votes.most_common():
+            if n >= MIN_ANCHOR_VOTES and i not in to_align and id(self.frames[i]) not in matched:
+                to_align[i] = (near.get(i) or compare(query, self.frames[i].hashes), False)
+        for i, (match, flip) in list(to_align.items())[:MAX_ALIGNMENTS_PER_QUERY]:
             theirs = self._pixels(self.frames[i])
             if theirs is None:
                 continue
-            # Near hashes say which orientation is closer; anchors (ORB codes) only ever match
-            # the picture as it is, never its mirror image.
-            alignment = align_pictures(theirs, mine, mirrored=match.mirrored and i in near)
+            alignment = align_pictures(theirs, mine, mirrored=flip)
             if alignment.is_same:
                 found.append(FrameMatch(self.frames[i], match, alignment))
         return found
 
-    def _anchor_candidates(self, mine: PictureFeatures) -> list[int]:
-        """Stored frames sharing >= MIN_ANCHOR_VOTES anchors with the query, most votes first."""
-        if not len(self._anchors):
-            return []
+    def _anchor_votes(self, mine: PictureFeatures) -> Counter[int]:
+        """Per stored frame, how many of the query's anchors it shares (within ANCHOR_RADIUS)."""
         votes: Counter[int] = Counter()
+        if not len(self._anchors):
+            return votes
         for words in words_from_hex(anchors_to_hex(anchor_descriptors(mine)), 256):
             hits = self._anchors.search(words, ANCHOR_RADIUS)
             votes.update({int(h.key) for h in hits})
-        return [i for i, n in votes.most_common() if n >= MIN_ANCHOR_VOTES]
+        return votes
 
 
 def workspace_pixels(ws: Workspace) -> PixelLoader:

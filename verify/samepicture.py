@@ -56,6 +56,12 @@ ANCHOR_RADIUS = 40
 MIN_ANCHOR_VOTES = 3
 
 
+# A pair with near hashes is aligned only if it shares at least this many anchors too: one
+# shared anchor is cheap to count and rules out most near-but-different pairs before the
+# expensive descriptor matching (benchmarks/bench_second_stage.py).
+MIN_ANCHOR_VOTES_NEAR = 1
+
+
 def in_near_band(d: HashDistances) -> bool:
     """Whether a pair's hash distances are close enough to be worth confirming by pixels."""
     return d.pdq <= NEAR_RADII["pdq"] or (
