@@ -122,8 +122,11 @@ class FrameIndex:
         if mine is None:
             return found
         votes = self._anchor_votes(mine)
+        any_mirrored = any(m.mirrored for m in near.values())
         mirrored_votes = (
-            self._anchor_votes(mine.mirror()) if any(m.mirrored for m in near.values()) else votes
+            self._anchor_votes(mine.mirror())
+            if MIN_ANCHOR_VOTES_NEAR > 0 and any_mirrored
+            else votes
         )
         # What to align, and in which orientation: near-hash pairs sharing an anchor (counted
         # with the mirror image's anchors when the hashes are closer mirrored), closest first;
