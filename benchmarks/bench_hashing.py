@@ -288,6 +288,9 @@ def main() -> None:
     print(f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
     dev = dev_images()
     cal = calibration_images()
+    if "--speed" in sys.argv[1:]:
+        speed_only(dev, cal)
+        return
     dev_orig, dev_copies = build_suite(dev)
     print("### Calibration of the match rule (dev data only)\n")
     true, false = distance_features(dev, dev_orig, dev_copies)
@@ -313,6 +316,20 @@ def main() -> None:
         print("\n".join(speed_on(phone_size_copies(dev, Path(tmp)), "12 MP copies")))
     print()
     print("\n".join(cost_breakdown(dev + cal)))
+
+
+def speed_only(dev: list[SourceImage], cal: list[SourceImage]) -> None:
+    """`--speed`: only the speed tables (the robustness suite now lives in
+    bench_second_stage.py, which applies the full two-stage rule)."""
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"Load before: {load}\n")
+    print("\n".join(speed(dev + cal)))
+    with tempfile.TemporaryDirectory() as tmp:
+        print("\n".join(speed_on(phone_size_copies(dev, Path(tmp)), "12 MP copies")))
+    print()
+    print("\n".join(cost_breakdown(dev + cal)))
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"\nLoad after: {load}")
 
 
 if __name__ == "__main__":

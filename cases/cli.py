@@ -299,9 +299,24 @@ def add_with_progress(
             links=[link],
             facts=facts,
             on_progress=lambda _r: task.advance(),
+            on_video_progress=video_progress(progress),
         )
     for r in results:
         print(r.message, file=sys.stderr)
+
+
+def video_progress(progress: RichProgress) -> Any:
+    """A keyframe-extraction callback that shows one bar per video, in seconds decoded."""
+    tasks: dict[str, tuple[_RichTask, list[float]]] = {}
+
+    def report(name: str, done: float, total: float) -> None:
+        if name not in tasks:
+            tasks[name] = (progress.task(f"keyframes of {name}", total or None), [0.0])
+        task, last = tasks[name]
+        task.advance(max(0.0, done - last[0]))  # type: ignore[arg-type]
+        last[0] = max(last[0], done)
+
+    return report
 
 
 def item_dict(i: Any) -> dict[str, Any]:
@@ -483,6 +498,33 @@ def fsck(as_json: JsonOpt = False) -> None:
         )
     if problems:
         raise typer.Exit(1)
+
+
+@app.command()
+def search(
+    files: list[Path],
+    case: Annotated[str | None, typer.Option("--case", help="Search one case only.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find stored items and video moments that show the same picture as each photo or video."""
+    from cases.search import search_files
+
+    with RichProgress() as progress:
+        task = progress.task("searching", len(files))
+        results = search_files(ws(), files, case=case, on_progress=task.advance)
+    if as_json:
+        emit({"results": [r.as_dict() for r in results]})
+        return
+    for r in results:
+        print(f"{r.query}: {len(r.matches)} match(es)")
+        for m in r.matches:
+            at = f" at {m.time_s:.2f} s" if m.time_s is not None else ""
+            d = m.distances
+            how = "  confirmed by pixel alignment" if m.alignment is not None else ""
+            print(
+                f"  {m.item} ({m.case}){at}  PDQ {d['pdq']}  pHash {d['phash']}  dHash {d['dhash']}"
+                f"{'  mirrored' if m.mirrored else ''}{how}"
+            )
 
 
 @app.command()

@@ -9,6 +9,7 @@ transaction. Re-adding the same bytes to a case links the existing item instead 
 from __future__ import annotations
 
 import codecs
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -227,8 +228,10 @@ def add_evidence(
     links: Sequence[LinkSpec] = (),
     facts: ItemFacts = ItemFacts(),
     on_progress: Callable[[IngestResult], None] | None = None,
+    on_video_progress: Callable[[str, float, float], None] | None = None,
 ) -> list[IngestResult]:
-    """Ingest files into a case. Every file is checked before the first is stored."""
+    """Ingest files into a case. Every file is checked before the first is stored.
+    `on_video_progress(filename, seconds decoded, duration)` follows keyframe extraction."""
     if kind is not None:
         check_kind(kind)
     for spec in links:
@@ -245,7 +248,10 @@ def add_evidence(
     results = []
     for path, item_kind, media_type in planned:
         stored = ws.blobs.put_file(path)
-        analysis = analyse_file(ws.blobs.path(stored.sha256), media_type, item_kind)
+        video_progress = (
+            None if on_video_progress is None else functools.partial(on_video_progress, path.name)
+        )
+        analysis = analyse_file(ws.blobs.path(stored.sha256), media_type, item_kind, video_progress)
         result = _record_item(
             ws,
             actor,

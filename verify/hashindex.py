@@ -297,22 +297,28 @@ class ImageHashIndex:
 
     def find_matches(self, query: ImageHashes) -> list[ImageMatch]:
         """Stored pictures that are the same picture as `query`, closest first."""
-        radius_pdq = INDEX_SEARCH_RADII[HashKind.PDQ]
-        radius_dhash = INDEX_SEARCH_RADII[HashKind.DHASH]
+        found = self.find_near(
+            query, INDEX_SEARCH_RADII[HashKind.PDQ], INDEX_SEARCH_RADII[HashKind.DHASH]
+        )
+        return [m for m in found if m.match.is_match]
+
+    def find_near(self, query: ImageHashes, pdq_radius: int, dhash_radius: int) -> list[ImageMatch]:
+        """`compare` of `query` with every stored picture whose PDQ or dHash (of either
+        orientation, with or without edge bars) is within the radii, matching or not, closest
+        first. The candidates a second, pixel-level stage may confirm."""
         candidates: set[int] = set()
         variants = [query] if query.without_bars is None else [query, query.without_bars]
         for q in variants:
             for value in (q.pdq, q.pdq_mirrored):
-                candidates.update(int(h.key) for h in self._pdq.search(value, radius_pdq))
+                candidates.update(int(h.key) for h in self._pdq.search(value, pdq_radius))
             for value in (q.dhash, q.dhash_mirrored):
-                candidates.update(int(h.key) for h in self._dhash.search(value, radius_dhash))
+                candidates.update(int(h.key) for h in self._dhash.search(value, dhash_radius))
         found = []
         for i in sorted(candidates):
             match = compare(query, self._hashes[i])
-            if match.is_match:
-                found.append((match.distances.pdq, match.distances.phash, i, match))
-        found.sort(key=lambda row: row[:3])
-        return [ImageMatch(self._keys[i], match) for _, _, i, match in found]
+            found.append((not match.is_match, match.distances.pdq, match.distances.phash, i, match))
+        found.sort(key=lambda row: row[:4])
+        return [ImageMatch(self._keys[i], match) for *_, i, match in found]
 
 
 def words_from_hex(hex_values: Sequence[str], bits: int) -> np.ndarray:

@@ -7,6 +7,7 @@ keyframe that `compare` judges the same picture as the last kept one is dropped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +59,11 @@ def extract_keyframes(
     thumbnail_side: int = THUMBNAIL_SIDE,
     analysis_fps: float = ANALYSIS_FPS,
     max_gap_seconds: float = MAX_KEYFRAME_GAP_SECONDS,
+    on_progress: Callable[[float, float], None] | None = None,
 ) -> list[Keyframe]:
     """The keyframes of a video in time order: the first frame of every shot and one every
     `max_gap_seconds` within a shot, minus those that are the same picture as the keyframe kept
-    just before them."""
+    just before them. `on_progress(seconds_done, duration)` is called per analysed frame."""
     if analysis_fps <= 0 or max_gap_seconds <= 0 or thumbnail_side < 16:
         raise InvalidValueError("analysis_fps and max_gap_seconds must be > 0, thumbnail >= 16")
     info = probe_video(Path(path))
@@ -72,6 +74,8 @@ def extract_keyframes(
     previous_small: np.ndarray | None = None
     last_sampled = -np.inf
     for frame in iter_frames(path, every_n=every_n, max_side=thumbnail_side):
+        if on_progress is not None:
+            on_progress(frame.time, info.duration)
         small = _shot_signature(frame.image)
         is_cut = previous_small is not None and _shot_difference(previous_small, small) > (
             SHOT_CUT_MAD

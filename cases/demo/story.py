@@ -100,6 +100,25 @@ def add_denial_still_before_strike(w: Workspace, actor: str, case: str, a: DemoA
     """A further denial still "filmed this morning" whose EXIF says two days before the strike
     (issue 5: capture_time finds it)."""
     add_evidence(w, actor, case, [a.early_still], kind="photo", links=[LinkSpec("denial_footage")])
+def add_older_case(w: Workspace, actor: str, case: str, a: DemoAssets) -> None:
+    """An earlier investigation that already holds the 2017 photo of the al Hal market which the
+    denial re-publishes as new (recycled_footage finds the denial still as its copy)."""
+    older = workflow.open_case(
+        w,
+        actor,
+        title="Market fire, al Hal market (illustrative, 2017)",
+        incident_date=a.older_item_time.date(),
+        place_name=a.alhal_market.name,
+    )
+    add_evidence(
+        w,
+        actor,
+        older.code,
+        [a.older_item],
+        kind="photo",
+        links=[LinkSpec("supports_claim")],
+        facts=ItemFacts(source="local news archive (illustrative)", collected_at=a.older_item_time),
+    )
 
 
 STEPS: list[Step] = [
@@ -109,6 +128,7 @@ STEPS: list[Step] = [
     add_denial_footage,
     add_witness_statement,
     add_denial_still_before_strike,
+    add_older_case,
 ]
 
 

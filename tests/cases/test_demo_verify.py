@@ -80,3 +80,25 @@ def test_demo_denial_still_captured_before_the_strike_is_a_time_mismatch(demo):
     assert [f["values"]["trace"] for f in stripped] == ["stripped_metadata"]
     assert stripped[0]["verdict"] == "mismatch"
     assert "never proof of manipulation" in stripped[0]["detail"]
+
+
+def test_demo_recycled_still_is_a_copy_of_the_older_item(demo):
+    _, home = demo
+    findings = json.loads(cc("--home", str(home), "findings", "C-0001", "--json").stdout)[
+        "findings"
+    ]
+    older = json.loads(cc("--home", str(home), "evidence", "list", "C-0002", "--json").stdout)[
+        "items"
+    ]
+    assert [i["filename"] for i in older] == ["older_alhal_market_2017.jpg"]
+    recycled = [f for f in findings if f["check"] == "recycled_footage"]
+    mismatches = [f for f in recycled if f["verdict"] == "mismatch"]
+    assert len(mismatches) == 1
+    found = mismatches[0]
+    assert "denial_still_recycled.jpg" in found["detail"]
+    assert found["items"][1] == older[0]["id"]
+    copy = found["values"]["copies"][0]
+    assert copy["case"] == "C-0002" and copy["date"].startswith("2017-05-09")
+    assert "before the incident" in found["detail"]
+    # Every other claim or denial item: no earlier copy, which is inconclusive, not consistent.
+    assert all(f["verdict"] == "inconclusive" for f in recycled if f is not found)

@@ -1,0 +1,339 @@
+"""Finding the same picture again across every stored item: `claimcheck search` and the
+recycled-footage and duplicate checks share this.
+
+Every stored frame (a photo, or one keyframe of a video) goes into one `ImageHashIndex`, built
+once per call; each query picture is then a few index probes plus `compare` on the candidates,
+so many queries cost little more than hashing them. A match here is exactly a match of
+`verify.hashing.compare`, the decision rule every check uses.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from cases.analysis import ANCHORS_KEY
+from cases.errors import InputError
+from cases.snapshot import ItemInfo, item_info
+from cases.workflow import load_case
+from evidence_store.db import Workspace
+from evidence_store.errors import SourceFileError
+from evidence_store.models import EvidenceItem, ItemLink
+from verify.errors import UnsupportedMediaError, VerifyError
+from verify.hashindex import HashIndex, ImageHashIndex, words_from_hex
+from verify.hashing import HashMatch, ImageHashes, compare, hash_file
+from verify.keyframes import extract_keyframes
+from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image, sniff_media_type
+from verify.samepicture import (
+    ANCHOR_RADIUS,
+    CONFIRM_SIDE,
+    MAX_ALIGNMENTS_PER_QUERY,
+    MIN_ANCHOR_VOTES,
+    MIN_ANCHOR_VOTES_NEAR,
+    NEAR_RADII,
+    PictureAlignment,
+    PictureFeatures,
+    align_pictures,
+    anchor_descriptors,
+    anchors_to_hex,
+    in_near_band,
+)
+
+
+@dataclass(frozen=True)
+class StoredFrame:
+    """One stored picture: the item it belongs to, and where in it (time None for a photo)."""
+
+    item: ItemInfo
+    frame_index: int
+    time_s: float | None
+    hashes: ImageHashes
+
+
+@dataclass(frozen=True)
+class FrameMatch:
+    """A stored frame judged the same picture as a query picture: by its hashes, or (when the
+    hashes were only near) by pixel alignment, which `alignment` then describes."""
+
+    frame: StoredFrame
+    match: HashMatch
+    alignment: PictureAlignment | None = None
+
+
+# A picture prepared for the second stage, or None when its pixels are unavailable.
+Pixels = Callable[[], PictureFeatures | None]
+PixelLoader = Callable[[StoredFrame], PictureFeatures | None]
+
+
+class FrameIndex:
+    """The frames of many items, searched with the two-stage rule: `compare` on the hashes; then
+    pixel alignment of the query with each stored picture whose hashes are near
+    (`verify.samepicture.NEAR_RADII`) or that shares enough ORB anchors with it (crops too large
+    for any whole-picture hash), when both pictures' pixels can be had."""
+
+    def __init__(self, items: Iterable[ItemInfo], pixels: PixelLoader | None = None) -> None:
+        self.frames: list[StoredFrame] = []
+        anchor_keys: list[str] = []
+        anchor_hex: list[str] = []
+        for item in items:
+            for f in item.frames:
+                anchors = f.hashes.get(ANCHORS_KEY) or []
+                anchor_keys += [str(len(self.frames))] * len(anchors)
+                anchor_hex += anchors
+                hashes = ImageHashes.from_dict(f.hashes)
+                self.frames.append(StoredFrame(item, f.index, f.time_s, hashes))
+        self.item_codes = {f.item.code for f in self.frames}
+        self._pixels = pixels
+        self._index = ImageHashIndex()
+        keys = [str(i) for i in range(len(self.frames))]
+        self._index.add_many(keys, [f.hashes for f in self.frames])
+        self._anchors = HashIndex(256)
+        if anchor_hex:
+            self._anchors.add_many(anchor_keys, words_from_hex(anchor_hex, 256))
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def find(self, query: ImageHashes, query_pixels: Pixels | None = None) -> list[FrameMatch]:
+        """Stored frames that are the same picture as `query`, closest first."""
+        if query_pixels is None or self._pixels is None:
+            return [
+                FrameMatch(self.frames[int(m.key)], m.match)
+                for m in self._index.find_matches(query)
+            ]
+        found: list[FrameMatch] = []
+        near: dict[int, HashMatch] = {}
+        for m in self._index.find_near(query, NEAR_RADII["pdq"], NEAR_RADII["dhash"]):
+            i = int(m.key)
+            if m.match.is_match:
+                found.append(FrameMatch(self.frames[i], m.match))
+            elif in_near_band(m.match.distances):
+                near[i] = m.match
+        mine = query_pixels()
+        if mine is None:
+            return found
+        votes = self._anchor_votes(mine)
+        any_mirrored = any(m.mirrored for m in near.values())
+        mirrored_votes = (
+            self._anchor_votes(mine.mirror())
+            if MIN_ANCHOR_VOTES_NEAR > 0 and any_mirrored
+            else votes
+        )
+        # What to align, and in which orientation: near-hash pairs sharing an anchor (counted
+        # with the mirror image's anchors when the hashes are closer mirrored), closest first;
+        # then pairs sharing enough anchors as they are, most shared first.
+        to_align: dict[int, tuple[HashMatch, bool]] = {}
+        for i, m in near.items():
+            if (mirrored_votes if m.mirrored else votes)[i] >= MIN_ANCHOR_VOTES_NEAR:
+                to_align[i] = (m, m.mirrored)
+        matched = {id(f.frame) for f in found}
+        for i, n in votes.most_common():
+            if n >= MIN_ANCHOR_VOTES and i not in to_align and id(self.frames[i]) not in matched:
+                to_align[i] = (near.get(i) or compare(query, self.frames[i].hashes), False)
+        for i, (match, flip) in list(to_align.items())[:MAX_ALIGNMENTS_PER_QUERY]:
+            theirs = self._pixels(self.frames[i])
+            if theirs is None:
+                continue
+            alignment = align_pictures(theirs, mine, mirrored=flip)
+            if alignment.is_same:
+                found.append(FrameMatch(self.frames[i], match, alignment))
+        return found
+
+    def _anchor_votes(self, mine: PictureFeatures) -> Counter[int]:
+        """Per stored frame, how many of the query's anchors it shares (within ANCHOR_RADIUS)."""
+        votes: Counter[int] = Counter()
+        if not len(self._anchors):
+            return votes
+        for words in words_from_hex(anchors_to_hex(anchor_descriptors(mine)), 256):
+            hits = self._anchors.search(words, ANCHOR_RADIUS)
+            votes.update({int(h.key) for h in hits})
+        return votes
+
+
+def workspace_pixels(ws: Workspace) -> PixelLoader:
+    """Pixels of stored frames: a photo's original, a keyframe's thumbnail in the derived store
+    (None when the derived store has lost it: the pair is then judged on hashes alone)."""
+
+    @functools.lru_cache(maxsize=1024)
+    def load(sha256: str, kind: str, frame_index: int) -> PictureFeatures | None:
+        if kind != "video":
+            try:
+                return PictureFeatures(load_image(ws.blobs.path(sha256), max_side=CONFIRM_SIDE))
+            except VerifyError:
+                return None
+        data = ws.derived.read("keyframes", sha256, f"{frame_index:08d}.jpg")
+        if data is None:
+            return None
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        return None if bgr is None else PictureFeatures(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+    return lambda frame: load(frame.item.sha256, frame.item.kind, frame.frame_index)
+
+
+def stored_queries(item: ItemInfo, pixels: PixelLoader) -> list[QueryPicture]:
+    """A stored item's own frames as query pictures (for checks that search the store)."""
+    queries = []
+    for f in item.frames:
+        frame = StoredFrame(item, f.index, f.time_s, ImageHashes.from_dict(f.hashes))
+        queries.append(QueryPicture(f.time_s, frame.hashes, functools.partial(pixels, frame)))
+    return queries
+
+
+def file_pixels(path: Path) -> Pixels:
+    """Lazy pixels of a photo file for the second stage (None when it cannot be decoded)."""
+
+    @functools.cache
+    def load() -> PictureFeatures | None:
+        try:
+            return PictureFeatures(load_image(path, max_side=CONFIRM_SIDE))
+        except VerifyError:
+            return None
+
+    return load
+
+
+def stored_items(ws: Workspace, case_code: str | None = None) -> list[ItemInfo]:
+    """Every stored item (of one case, if given) with its frames, as plain data."""
+    with ws.reading() as session:
+        query = select(EvidenceItem).options(
+            selectinload(EvidenceItem.links).selectinload(ItemLink.site),
+            selectinload(EvidenceItem.case),
+            selectinload(EvidenceItem.frames),
+        )
+        if case_code is not None:
+            query = query.where(EvidenceItem.case_id == load_case(session, case_code).id)
+        return [item_info(ws, row) for row in session.scalars(query.order_by(EvidenceItem.id))]
+
+
+@dataclass(frozen=True)
+class QueryPicture:
+    """One picture of a query file: the photo itself, or one keyframe (time in seconds)."""
+
+    time_s: float | None
+    hashes: ImageHashes
+    pixels: Pixels | None = None
+
+
+def query_pictures(path: Path) -> list[QueryPicture]:
+    """The pictures a query file stands for: a photo's own hashes, or a video's keyframes."""
+    media_type = _query_media_type(path)
+    if media_type in VIDEO_TYPES:
+        return [
+            QueryPicture(k.time, k.hashes, _lazy_features(k.image)) for k in extract_keyframes(path)
+        ]
+    return [QueryPicture(None, hash_file(path), file_pixels(path))]
+
+
+def _lazy_features(image: np.ndarray) -> Pixels:
+    return functools.cache(functools.partial(PictureFeatures, image))
+
+
+def _query_media_type(path: Path) -> str:
+    if not path.exists():
+        raise SourceFileError(f"file not found: {path}")
+    if not path.is_file():
+        raise SourceFileError(f"not a regular file: {path}")
+    try:
+        media_type = sniff_media_type(path)
+    except OSError as exc:
+        raise SourceFileError(f"cannot read file {path}: {exc.strerror or exc}") from exc
+    if media_type not in IMAGE_TYPES and media_type not in VIDEO_TYPES:
+        raise UnsupportedMediaError(
+            f"{path} is neither a photo nor a video (its content is {media_type})"
+        )
+    return media_type
+
+
+@dataclass(frozen=True)
+class SearchMatch:
+    """A stored item (and moment, for a video) that is the same picture as the query."""
+
+    item: str
+    case: str
+    sha256: str
+    distances: dict[str, int]
+    time_s: float | None
+    query_time_s: float | None
+    mirrored: bool
+    # Set when the hashes were only near and pixel alignment confirmed the match.
+    alignment: PictureAlignment | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The public JSON form of `claimcheck search` (other tools read it: do not change)."""
+        return {
+            "item": self.item,
+            "case": self.case,
+            "sha256": self.sha256,
+            "distance": self.distances,
+            "time": self.time_s,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    matches: list[SearchMatch]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "matches": [m.as_dict() for m in self.matches]}
+
+
+def search_files(
+    ws: Workspace,
+    paths: Sequence[Path],
+    *,
+    case: str | None = None,
+    on_progress: Callable[[], None] | None = None,
+) -> list[SearchResult]:
+    """For each file, the stored items and video moments that are the same picture, best first.
+
+    Every path is checked before any is hashed, so a typo fails at once. A stored moment found
+    by several keyframes of a query video is reported once, at its closest distance.
+    """
+    if not paths:
+        raise InputError("no files given")
+    for path in paths:
+        _query_media_type(path)
+    index = FrameIndex(stored_items(ws, case), workspace_pixels(ws))
+    results = []
+    for path in paths:
+        results.append(SearchResult(str(path), match_pictures(index, query_pictures(path))))
+        if on_progress is not None:
+            on_progress()
+    return results
+
+
+def match_pictures(index: FrameIndex, pictures: Sequence[QueryPicture]) -> list[SearchMatch]:
+    """Matches of any of `pictures`, one per stored moment, best first."""
+    best: dict[tuple[str, int], tuple[tuple[int, int, int], SearchMatch]] = {}
+    for picture in pictures:
+        for found in index.find(picture.hashes, picture.pixels):
+            frame, d = found.frame, found.match.distances
+            rank = (d.pdq, d.phash, d.dhash)
+            key = (frame.item.code, frame.frame_index)
+            if key in best and best[key][0] <= rank:
+                continue
+            best[key] = (
+                rank,
+                SearchMatch(
+                    item=frame.item.code,
+                    case=frame.item.case,
+                    sha256=frame.item.sha256,
+                    distances=d.as_dict(),
+                    time_s=frame.time_s,
+                    query_time_s=picture.time_s,
+                    mirrored=found.match.mirrored,
+                    alignment=found.alignment,
+                ),
+            )
+    ordered = sorted(best.items(), key=lambda kv: (kv[1][0], kv[0]))
+    return [match for _, (_, match) in ordered]

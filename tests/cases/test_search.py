@@ -1,0 +1,191 @@
+"""`claimcheck search` end to end, and keyframes stored at ingest: copies of real photos are
+found, unrelated photos are not, a still finds the moment of a stored video, JSON shape."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cases import workflow
+from cases.ingest import LinkSpec, add_evidence
+from evidence_store.db import init_workspace, open_workspace
+from tests.verify.test_video import write_video
+from verify.media import load_image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cc(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cases.cli", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def save(path: Path, rgb: np.ndarray, quality: int = 90) -> Path:
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    assert ok
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def photos(sites_dir: Path) -> dict[str, Path]:
+    return {
+        "bridge": sites_dir / "london_bridge" / "london_bridge_94185272_3874562886.jpg",
+        "castle": sites_dir / "ettlingen_castle" / "0000.jpg",
+        "capitol": sites_dir
+        / "united_states_capitol"
+        / "united_states_capitol_98169888_3347710852.jpg",
+        "church": sites_dir / "herz_jesu_church" / "0000.jpg",
+        "church_next": sites_dir / "herz_jesu_church" / "0001.jpg",
+        "unrelated": sites_dir
+        / "piazza_san_marco"
+        / sorted(p.name for p in (sites_dir / "piazza_san_marco").glob("*.jpg"))[0],
+    }
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, photos: dict[str, Path]) -> tuple[Path, dict[str, str], Path]:
+    """A workspace: C-0001 holds the church photo, C-0002 a three-shot video (bridge, castle,
+    capitol, 1.5 s each) and an undecodable video."""
+    tmp = tmp_path_factory.mktemp("search")
+    frames = []
+    for name in ("bridge", "castle", "capitol"):
+        rgb = load_image(photos[name], max_side=480)
+        h, w = rgb.shape[:2]
+        for k in range(15):
+            m = round(k * 0.002 * w)
+            frames.append(cv2.resize(rgb[m : h - m, m : w - m], (320, 240)))
+    video = write_video(tmp / "shots.mp4", frames, 10.0)
+    broken = tmp / "broken.mp4"
+    broken.write_bytes(video.read_bytes()[:3000])
+    home = tmp / "ws"
+    w = init_workspace(home)
+    ids = {}
+    for title in ("Church", "Video"):
+        workflow.open_case(w, "tester", title=title, incident_date=date(2020, 1, 1))
+    ids["church"] = add_evidence(w, "t", "C-0001", [photos["church"]], kind="photo")[0].item
+    seen: list[tuple[str, float, float]] = []
+    results = add_evidence(
+        w,
+        "t",
+        "C-0002",
+        [video, broken],
+        kind="video",
+        links=[LinkSpec("denial_footage")],
+        on_video_progress=lambda name, done, total: seen.append((name, done, total)),
+    )
+    ids["video"], ids["broken"] = results[0].item, results[1].item
+    assert seen and seen[-1][0] == "shots.mp4" and seen[-1][2] == pytest.approx(4.5, abs=0.2)
+    return home, ids, tmp
+
+
+@pytest.fixture(scope="module")
+def searched(store, photos) -> list[dict]:
+    """One search call for every query (one process, one index): copies of the church photo,
+    other photos, stills of the video's shots and the video itself."""
+    home, _, tmp = store
+    church = load_image(photos["church"])
+    h, w = church.shape[:2]
+    small = cv2.resize(church, (w // 3, h // 3), interpolation=cv2.INTER_AREA)
+    queries = [
+        save(tmp / "reencoded.jpg", church, quality=30),
+        save(tmp / "resized.jpg", small),
+        save(tmp / "cropped.jpg", church[round(0.06 * h) :, round(0.08 * w) : w - round(0.02 * w)]),
+        # A 25% crop: whole-picture hashes are lost, the ORB anchors find it.
+        save(tmp / "cropped_25.jpg", church[round(h / 6) : h - round(h / 12), round(w / 6) :]),
+        photos["church_next"],
+        photos["unrelated"],
+        photos["castle"],
+        photos["capitol"],
+        tmp / "shots.mp4",
+    ]
+    r = cc(home, "search", *map(str, queries), "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert list(doc) == ["results"]
+    assert [x["query"] for x in doc["results"]] == [str(q) for q in queries]
+    return doc["results"]
+
+
+def test_video_keyframes_are_stored_with_thumbnails(store):
+    home, ids, _ = store
+    item = workflow.get_item(open_workspace(home), ids["video"])
+    assert item.file_metadata["keyframes"] == 3
+    assert [round(f.time_s) for f in item.frames] == [0, 2, 3]
+    thumbs = sorted((home / "derived" / "keyframes").rglob("*.jpg"))
+    assert len(thumbs) == 3
+    assert cv2.imread(str(thumbs[0])).shape[:2] == (240, 320)
+
+
+def test_undecodable_video_still_ingests_with_the_reason(store):
+    home, ids, _ = store
+    item = workflow.get_item(open_workspace(home), ids["broken"])
+    assert item.file_metadata["keyframes"] == 0 and item.frames == []
+    assert any(p.startswith("keyframes: cannot open video") for p in item.file_metadata["problems"])
+
+
+def test_copies_found_unrelated_not_json_shape(store, searched):
+    _, ids, _ = store
+    for found in searched[:4]:
+        assert [m["item"] for m in found["matches"]] == [ids["church"]], found
+        m = found["matches"][0]
+        assert set(m) == {"item", "case", "sha256", "distance", "time"}
+        assert m["case"] == "C-0001" and m["time"] is None and len(m["sha256"]) == 64
+        assert set(m["distance"]) == {"phash", "dhash", "pdq", "colorhash"}
+    # Another photo of the same church, and a photo of another place: no match.
+    assert searched[4]["matches"] == [] and searched[5]["matches"] == []
+
+
+def test_a_still_finds_the_video_moment(store, searched):
+    _, ids, _ = store
+    castle, capitol = searched[6]["matches"], searched[7]["matches"]
+    assert [m["item"] for m in castle] == [ids["video"]]
+    assert castle[0]["case"] == "C-0002" and castle[0]["time"] == pytest.approx(1.5, abs=0.25)
+    assert [m["item"] for m in capitol] == [ids["video"]]
+    assert capitol[0]["time"] == pytest.approx(3.0, abs=0.25)
+
+
+def test_a_video_query_reports_each_moment_best_first(store, searched):
+    _, ids, _ = store
+    matches = searched[8]["matches"]
+    assert {m["item"] for m in matches} == {ids["video"]}
+    assert sorted(round(m["time"]) for m in matches) == [0, 2, 3]
+    pdq = [m["distance"]["pdq"] for m in matches]
+    assert pdq == sorted(pdq)
+
+
+def test_search_can_be_restricted_to_one_case(store, photos):
+    home, _, _ = store
+    r = cc(home, "search", str(photos["castle"]), "--case", "C-0001", "--json")
+    assert json.loads(r.stdout)["results"][0]["matches"] == []
+
+
+def test_bad_inputs_are_one_line_errors(store, tmp_path):
+    home, _, _ = store
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    for args, message in (
+        ([str(tmp_path / "missing.jpg")], "file not found"),
+        ([str(text)], "neither a photo nor a video"),
+        ([str(store[2] / "broken.mp4")], "cannot open video"),
+        ([], "Missing argument"),
+    ):
+        r = cc(home, "search", *args)
+        assert r.returncode != 0
+        assert message in r.stderr and "Traceback" not in r.stderr
+    r = cc(home, "search", str(text), "--case", "C-0099")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
