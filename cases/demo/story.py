@@ -100,6 +100,8 @@ def add_denial_still_before_strike(w: Workspace, actor: str, case: str, a: DemoA
     """A further denial still "filmed this morning" whose EXIF says two days before the strike
     (issue 5: capture_time finds it)."""
     add_evidence(w, actor, case, [a.early_still], kind="photo", links=[LinkSpec("denial_footage")])
+
+
 def add_older_case(w: Workspace, actor: str, case: str, a: DemoAssets) -> None:
     """An earlier investigation that already holds the 2017 photo of the al Hal market which the
     denial re-publishes as new (recycled_footage finds the denial still as its copy)."""
