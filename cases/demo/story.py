@@ -84,12 +84,26 @@ def add_witness_statement(w: Workspace, actor: str, case: str, a: DemoAssets) ->
     )
 
 
+def add_denial_walkthrough(w: Workspace, actor: str, case: str, a: DemoAssets) -> None:
+    """Denial photos walking down the al Hal street, past what the references show: the last
+    ones overlap only their neighbours, so only footage links can place them (issue 9)."""
+    add_evidence(
+        w,
+        actor,
+        case,
+        list(dict.fromkeys([*a.denial_walkthrough, *a.walkthrough_beyond_references])),
+        kind="photo",
+        links=[LinkSpec("denial_footage")],
+    )
+
+
 STEPS: list[Step] = [
     add_sites,
     add_claim_and_denial,
     add_claim_photos,
     add_denial_footage,
     add_witness_statement,
+    add_denial_walkthrough,
 ]
 
 

@@ -56,3 +56,34 @@ def test_demo_gps_still_places_it_at_the_other_market(demo):
     stdout, _ = demo
     gps = [ln for ln in stdout.splitlines() if "gps_place" in ln and "denial_still_gps" in ln]
     assert gps and "mismatch" in gps[0] and "al Hal market" in gps[0]
+
+
+def test_demo_walkthrough_beyond_references_is_placed_through_linked_footage(demo):
+    _, home = demo
+    findings = json.loads(cc("--home", str(home), "findings", "C-0001", "--json").stdout)[
+        "findings"
+    ]
+    items = json.loads(cc("--home", str(home), "evidence", "list", "C-0001", "--json").stdout)[
+        "items"
+    ]
+    code = {i["id"]: i["filename"] for i in items}
+    site_match = {code[f["items"][0]]: f for f in findings if f["check"] == "site_match"}
+    beyond = [
+        n for n in site_match if n in ("denial_walkthrough_3.jpg", "denial_walkthrough_4.jpg")
+    ]
+    assert len(beyond) == 2
+    for name in beyond:
+        values = site_match[name]["values"]
+        # Too little in common with any reference to decide directly ...
+        assert values["scores"]["al Hal market"] < 35
+        # ... but a chain of footage links ends at an al Hal reference image.
+        assert site_match[name]["verdict"] == "mismatch"
+        assert values["matched_site"] == "al Hal market" and values["direct"] is False
+        via = values["via"]
+        assert via[0]["from"] in {i for i, n in code.items() if n == name}
+        assert all(hop["inliers"] >= 35 for hop in via)
+        assert all(a["to"] == b["from"] for a, b in zip(via, via[1:], strict=False))
+        last = via[-1]["to"].split("@")[0]
+        assert code[last].startswith("reference_alhal_market")
+    direct = site_match["denial_walkthrough_1.jpg"]["values"]
+    assert direct["direct"] is True and direct["via"] == []
