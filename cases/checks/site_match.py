@@ -134,6 +134,11 @@ class SiteMatchCheck:
                 if d.decision.matched_site is not None
             ],
             links.links,
+            ambiguous={
+                node: [s for s, n in d.decision.scores.items() if n >= d.decision.min_inliers]
+                for node, d in direct.items()
+                if d.decision.outcome is SiteOutcome.AMBIGUOUS
+            },
         )
         state = _Case(
             claimed,

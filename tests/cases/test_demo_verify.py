@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -82,7 +83,7 @@ def test_demo_walkthrough_beyond_references_is_placed_through_linked_footage(dem
         via = values["via"]
         assert via[0]["from"] in {i for i, n in code.items() if n == name}
         assert all(hop["inliers"] >= 35 for hop in via)
-        assert all(a["to"] == b["from"] for a, b in zip(via, via[1:], strict=False))
+        assert all(a["to"] == b["from"] for a, b in itertools.pairwise(via))
         last = via[-1]["to"].split("@")[0]
         assert code[last].startswith("reference_alhal_market")
     direct = site_match["denial_walkthrough_1.jpg"]["values"]
