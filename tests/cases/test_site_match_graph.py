@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 import cases.checks.footage_links as footage_links
+import cases.checks.site_match as site_match
 from cases import workflow
 from cases.checks.site_match import SiteMatchCheck
 from cases.ingest import LinkSpec, add_evidence
@@ -125,7 +126,14 @@ def test_walkthrough_links_and_other_place_does_not(
     assert found["walk_7.jpg"].values["matched_site"] == "church"
 
 
-def test_conflicting_direct_verdicts_make_the_group_inconclusive(tmp_path: Path, sites_dir: Path):
+@pytest.mark.parametrize("reference_shortlist", [False, True])
+def test_conflicting_direct_verdicts_make_the_group_inconclusive(
+    tmp_path: Path, sites_dir: Path, monkeypatch: pytest.MonkeyPatch, reference_shortlist: bool
+):
+    if reference_shortlist:
+        # As in a large case: each picture compared only with its most similar reference.
+        monkeypatch.setattr(site_match, "DIRECT_ALL_REFERENCES_LIMIT", 0)
+        monkeypatch.setattr(site_match, "REFERENCE_TOP_K", 1)
     castle = sites_dir / "ettlingen_castle"
     # Two "sites" whose reference photos both show the castle: footage of one end of the castle
     # matches the first, of the other end the second, and the footage between links them.
