@@ -40,6 +40,7 @@ from verify.footage_graph import (  # noqa: E402
     decide_footage_graph,
 )
 from verify.geometry import match_pair  # noqa: E402
+from verify.linking import LinkSearch, search_links  # noqa: E402
 from verify.media import load_image  # noqa: E402
 from verify.retrieval import (  # noqa: E402
     REFERENCE_TOP_K,
@@ -119,6 +120,26 @@ def verify_pairs(features: list[Features], pairs: Sequence[tuple[int, int]]) -> 
     with ctx.Pool(WORKERS, initializer=_init_worker, initargs=(features,)) as pool:
         results = pool.map(_verify_chunk, chunks)
     return [n for part in results for n in part]
+
+
+class PairPool:
+    """WORKERS processes holding one feature list, verifying index pairs on demand (spawned
+    once: handing 1,000 frames' features to fresh workers on every call costs tens of seconds)."""
+
+    def __init__(self, features: list[Features]) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.pool = ctx.Pool(WORKERS, initializer=_init_worker, initargs=(features,))
+
+    def __call__(self, pairs: Sequence[tuple[int, int]]) -> list[int]:
+        if not pairs:
+            return []
+        chunk = max(1, len(pairs) // (WORKERS * 8))
+        chunks = [list(pairs[i : i + chunk]) for i in range(0, len(pairs), chunk)]
+        return [n for part in self.pool.map(_verify_chunk, chunks) for n in part]
+
+    def close(self) -> None:
+        self.pool.close()
+        self.pool.join()
 
 
 # --- calibration of LINK_MIN_INLIERS ---------------------------------------------------------
@@ -281,15 +302,21 @@ def run_walkthrough(
     inl = np.array(direct_counts).reshape(n, len(ref_list))
     t_direct = time.time() - t0
 
-    t0 = time.time()
-    vocab = train_vocabulary([f.descriptors for f in foot_f], seed=0)
-    vlad = global_descriptors(vocab, [f.descriptors for f in foot_f])
-    short = {(c.query, c.target) for c in shortlist(vlad, vlad, exclude_self=True)}
-    t_retrieval = time.time() - t0
     every = [(i, j) for i in range(n) for j in range(i + 1, n)]
     t0 = time.time()
     all_counts = dict(zip(every, verify_pairs(foot_f, every), strict=True))
     t_all = time.time() - t0
+    t0 = time.time()
+    vocab = train_vocabulary([f.descriptors for f in foot_f], seed=0)
+    vlad = global_descriptors(vocab, [f.descriptors for f in foot_f])
+    # The pairs verified are looked up in the all-pairs counts (same matcher, same results).
+    search = search_links(vlad, lambda pairs: [all_counts[p] for p in pairs])
+    short = set(search.inliers)
+    t_retrieval = time.time() - t0
+    print(
+        f"link search: {search.shortlisted} shortlisted + {search.expanded} two-hop "
+        f"neighbours in {search.rounds} rounds"
+    )
     print(
         f"\n== {label}: {n} footage photos, {len(ref_list)} reference photos "
         f"({', '.join(f'{s}: {len(ps)}' for s, ps in sorted(references.items()))})"
@@ -297,7 +324,7 @@ def run_walkthrough(
     print(
         f"direct comparisons {inl.size} in {t_direct:.0f} s; all {len(every)} footage pairs "
         f"in {t_all:.0f} s; vocabulary+VLAD+shortlist {t_retrieval:.1f} s, "
-        f"{len(short)} shortlisted pairs ({100 * len(short) / max(len(every), 1):.0f}%)"
+        f"{len(short)} pairs verified ({100 * len(short) / max(len(every), 1):.0f}%)"
     )
     cross_site = [c for (i, j), c in all_counts.items() if footage[i].site != footage[j].site]
     print(
@@ -523,21 +550,26 @@ def scale() -> None:
 
     # The timed pipeline, features cached: retrieval, direct comparisons, links, graph.
     t_start = time.time()
+    pool = PairPool(foot_f + ref_f)
+    t_pool = time.time() - t_start
+    t0 = time.time()
     vocab = train_vocabulary([f.descriptors for f in foot_f], seed=0)
     vlad = global_descriptors(vocab, [f.descriptors for f in foot_f])
     ref_vlad = global_descriptors(vocab, [f.descriptors for f in ref_f])
-    pairs = [(c.query, c.target) for c in shortlist(vlad, vlad, exclude_self=True)]
     ref_pairs = [
         (c.query, c.target)
         for c in shortlist(vlad, ref_vlad, k=REFERENCE_TOP_K, min_similarity=2.0)
     ]
-    t_retrieval = time.time() - t_start
+    t_retrieval = time.time() - t0
     t0 = time.time()
-    ref_counts = verify_pairs(foot_f + ref_f, [(n + r, i) for i, r in ref_pairs])
+    ref_counts = pool([(n + r, i) for i, r in ref_pairs])
     t_direct = time.time() - t0
     t0 = time.time()
-    link_counts = verify_pairs(foot_f, pairs)
+    search: LinkSearch = search_links(vlad, pool)
+    pairs = sorted(search.inliers)
+    link_counts = [search.inliers[p] for p in pairs]
     t_links = time.time() - t0
+    pool.close()
     t0 = time.time()
     scores: dict[int, dict[str, tuple[int, str]]] = {i: {} for i in range(n)}
     for (i, r), c in zip(ref_pairs, ref_counts, strict=True):
@@ -554,9 +586,11 @@ def scale() -> None:
     t_graph = time.time() - t0
     total = time.time() - t_start
     print(
-        f"wall time {total:.0f} s on {WORKERS} processes: retrieval {t_retrieval:.1f} s, "
-        f"{len(ref_pairs)} frame-reference verifications {t_direct:.0f} s, {len(pairs)} "
-        f"shortlisted frame pairs {t_links:.0f} s, graph {t_graph:.1f} s"
+        f"wall time {total:.0f} s on {WORKERS} processes: pool start {t_pool:.0f} s, "
+        f"retrieval {t_retrieval:.1f} s, {len(ref_pairs)} frame-reference verifications "
+        f"{t_direct:.0f} s, {len(pairs)} frame pairs ({search.shortlisted} shortlisted + "
+        f"{search.expanded} two-hop neighbours, {search.rounds} rounds) {t_links:.0f} s, "
+        f"graph {t_graph:.1f} s"
     )
     site_of_source = {p.name: p.site for p in photos}
     truth = {fid: site_of_source.get(src) for fid, src in zip(ids, sources, strict=True)}

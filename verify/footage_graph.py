@@ -109,6 +109,7 @@ def decide_footage_graph(
     links: Iterable[FootageLink],
     *,
     min_inliers: int = LINK_MIN_INLIERS,
+    ambiguous: Mapping[str, Collection[str]] | None = None,
 ) -> list[GraphDecision]:
     """Decide each footage node's site from its own verdict and its group's, in `nodes` order.
 
@@ -118,6 +119,10 @@ def decide_footage_graph(
     group whose direct verdicts name different sites, no member gets a site, not even the
     directly decided ones: either a link or a direct verdict is wrong, we cannot tell which,
     and a wrong site is the worst possible error.
+
+    `ambiguous` maps undecided nodes to the sites they match too closely to choose between: such
+    a node carries evidence for each of those sites, so a group holding it and a member decided
+    for another site conflicts just the same.
     """
     node_list = list(dict.fromkeys(nodes))
     known = set(node_list)
@@ -131,7 +136,7 @@ def decide_footage_graph(
     adjacency = _adjacency(known, links, min_inliers)
     result: dict[str, GraphDecision] = {}
     for group in _groups(node_list, adjacency):
-        result.update(_decide_group(group, decisions, adjacency))
+        result.update(_decide_group(group, decisions, adjacency, ambiguous or {}))
     return [result[node] for node in node_list]
 
 
@@ -176,6 +181,7 @@ def _decide_group(
     group: list[str],
     decisions: Mapping[str, DirectDecision],
     adjacency: Mapping[str, Mapping[str, int]],
+    ambiguous: Mapping[str, Collection[str]],
 ) -> dict[str, GraphDecision]:
     decided = {
         node: decisions[node]
@@ -190,8 +196,13 @@ def _decide_group(
             else f"no site matched directly, nor any of the {len(group) - 1} linked footage items"
         )
         return {node: GraphDecision(node, None, direct=False, reason=reason) for node in group}
-    if len(sites) > 1:
-        return _conflicting_group(group, decided, sites)
+    pointing = {
+        node: set(ambiguous[node]) for node in group if node not in decided and ambiguous.get(node)
+    }
+    for node, d in decided.items():
+        pointing[node] = {str(d.matched_site)}
+    if len(sites) > 1 or any(p - set(sites) for p in pointing.values()):
+        return _conflicting_group(group, pointing)
     site = sites[0]
     chains = _widest_chains(decided, adjacency)
     out = {}
@@ -220,25 +231,24 @@ def _decide_group(
 
 
 def _conflicting_group(
-    group: list[str], decided: Mapping[str, DirectDecision], sites: list[str]
+    group: list[str], pointing: Mapping[str, set[str]]
 ) -> dict[str, GraphDecision]:
+    """No member gets a site; each names the members whose evidence points elsewhere."""
+    sites = sorted(set().union(*pointing.values()))
     naming = "; ".join(
-        f"{site}: " + ", ".join(n for n, d in decided.items() if d.matched_site == site)
-        for site in sites
+        f"{site}: " + ", ".join(n for n in group if site in pointing.get(n, ())) for site in sites
     )
     out = {}
     for node in group:
-        own = decided.get(node)
+        own = pointing.get(node)
         if own is None:
-            conflict = tuple(n for n in group if n in decided)
+            conflict = tuple(n for n in group if n in pointing)
             reason = f"linked footage names different sites ({naming}); no site carried"
         else:
-            conflict = tuple(
-                n for n in group if n in decided and decided[n].matched_site != own.matched_site
-            )
+            conflict = tuple(n for n in group if n in pointing and pointing[n] != own)
             reason = (
-                f"matched {own.matched_site} directly, but linked footage names other sites "
-                f"({naming}); inconclusive because a link or a direct match must be wrong"
+                f"matches {', '.join(sorted(own))} directly, but linked footage names other "
+                f"sites ({naming}); inconclusive because a link or a direct match must be wrong"
             )
         out[node] = GraphDecision(node, None, direct=False, conflict=conflict, reason=reason)
     return out

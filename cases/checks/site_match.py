@@ -1,58 +1,70 @@
-"""Which place does the footage show? Local-feature matching against each site's imagery.
+"""Which place does the footage show? Local-feature matching against each site's imagery, and
+against the case's other footage (issue 9).
 
-Features are cached in the derived store per (blob, frame, settings), so re-running verify or
-adding one item does not recompute the rest.
+Each footage picture (photo, video keyframe) is compared with every site's reference imagery
+(reference photos, keyframes of reference videos, and any evidence added with `--site`). Footage
+pictures are also linked with each other (`cases.checks.footage_links`); a picture that matches no
+reference gets the site of the linked footage that does, and the finding records the chain. A
+group of linked footage whose direct matches name different sites gives no site to anyone.
+
+Features and pair verifications are cached in the derived store, so re-running verify or adding
+one item does not recompute the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from cases.checks.base import CheckContext, FindingDraft
+from cases.checks.footage_frames import FrameFeatures, FrameImages, frame_features
+from cases.checks.footage_links import FootageLinks, flipped, link_footage
 from cases.snapshot import ItemInfo
-from verify.errors import VerifyError
-from verify.features import (
-    DEFAULT_MAX_FEATURES,
-    DEFAULT_MAX_SIDE,
-    DEFAULT_METHOD,
-    Features,
-    extract_features,
-    settings_key,
-)
-from verify.keyframes import extract_keyframes
+from verify.errors import InvalidValueError, VerifyError
+from verify.features import Features
+from verify.footage_graph import DirectDecision, GraphDecision, Hop, NodePair, decide_footage_graph
+from verify.geometry import PairMatch
 from verify.matchviz import draw_matches, encode_jpeg
-from verify.media import load_image
+from verify.retrieval import REFERENCE_TOP_K, global_descriptors, shortlist, train_vocabulary
 from verify.sitematch import (
     FrameDecision,
+    SiteDecision,
+    SiteOutcome,
+    VideoDecision,
     compare_with_sites,
     decide_video,
-    verdict_for,
 )
 from verify.verdict import Verdict
 
-_KEY = settings_key(DEFAULT_METHOD, DEFAULT_MAX_SIDE, DEFAULT_MAX_FEATURES)
+# Footage pictures x reference images compared exhaustively; above this, each picture is compared
+# with its REFERENCE_TOP_K most similar references only. 2,000 verifications take a few minutes
+# on one core (site matching benchmark: ~60-90 ms per frame-reference pair at default settings);
+# the scale benchmark (benchmarks/bench_footage_graph.py `scale`, 1,000 frames x 20 references)
+# measured 0 wrong sites with the top-5 shortlist.
+DIRECT_ALL_REFERENCES_LIMIT = 2000
 
 
-def _frames_of(item: ItemInfo) -> list[tuple[int, float, np.ndarray]]:
-    if item.kind == "video":
-        return [(k.frame_index, k.time, k.image) for k in extract_keyframes(item.path)]
-    return [(0, 0.0, load_image(item.path, max_side=DEFAULT_MAX_SIDE))]
+@dataclass(frozen=True)
+class _Direct:
+    """A footage picture's own comparison with the site references."""
+
+    frame: FrameFeatures
+    decision: SiteDecision
+    matches: dict[str, PairMatch]
 
 
-def _features(ctx: CheckContext, item: ItemInfo) -> list[tuple[int, float, Features, np.ndarray]]:
-    out = []
-    for index, time_s, image in _frames_of(item):
-        name = f"{_KEY}-{index:08d}.npz"
-        cached = ctx.ws.derived.read("features", item.sha256, name)
-        if cached is not None:
-            feats = Features.from_bytes(cached)
-        else:
-            feats = extract_features(image)
-            ctx.ws.derived.write("features", item.sha256, name, feats.to_bytes())
-        out.append((index, time_s, feats, image))
-    return out
+@dataclass
+class _Case:
+    """What one run knows: references by site, every picture by node name, links, decisions."""
+
+    claimed: str | None
+    references: dict[str, list[tuple[str, Features]]]
+    pictures: dict[str, FrameFeatures]
+    direct: dict[str, _Direct]
+    links: FootageLinks
+    graph: dict[str, GraphDecision]
+    images: FrameImages
 
 
 class SiteMatchCheck:
@@ -63,17 +75,17 @@ class SiteMatchCheck:
         case = ctx.case
         claimed = case.claimed_site.name if case.claimed_site else None
         references: dict[str, list[tuple[str, Features]]] = {s.name: [] for s in case.sites}
-        ref_images: dict[str, np.ndarray] = {}
+        pictures: dict[str, FrameFeatures] = {}
+        refs = [i for i in case.items if i.kind in ("photo", "video") and i.reference_of]
         footage = [i for i in case.items if i.is_footage]
-        refs = [i for i in case.items if i.kind == "photo" and i.reference_of]
-        task = ctx.progress.task("site matching", len(footage) + len(refs))
         drafts: list[FindingDraft] = []
+        task = ctx.progress.task("features", len(refs) + len(footage))
         for item in refs:
             try:
-                for _, _, feats, image in _features(ctx, item):
+                for frame in frame_features(ctx, item):
                     for site in item.reference_of:
-                        references.setdefault(site, []).append((item.code, feats))
-                    ref_images[item.code] = image
+                        references.setdefault(site, []).append((frame.node, frame.features))
+                    pictures[frame.node] = frame
             except VerifyError as exc:
                 drafts.append(
                     FindingDraft(
@@ -81,58 +93,102 @@ class SiteMatchCheck:
                         Verdict.INCONCLUSIVE,
                         (item.code,),
                         {"reference_of": list(item.reference_of)},
-                        f"reference image {item.filename} cannot be analysed, left out: {exc}",
+                        f"reference imagery {item.filename} cannot be analysed, left out: {exc}",
                     )
                 )
             task.advance()
+        footage_frames: dict[str, list[FrameFeatures]] = {}
         for item in footage:
-            drafts.append(self._decide(ctx, item, references, ref_images, claimed))
+            try:
+                footage_frames[item.code] = frame_features(ctx, item)
+            except VerifyError as exc:
+                drafts.append(
+                    FindingDraft(
+                        self.name,
+                        Verdict.INCONCLUSIVE,
+                        (item.code,),
+                        _values(claimed),
+                        f"cannot analyse {item.filename}: {exc}",
+                    )
+                )
             task.advance()
+        analysable = [i for i in footage if i.code in footage_frames]
+        if not any(references.values()):
+            drafts += [
+                FindingDraft(
+                    self.name,
+                    Verdict.INCONCLUSIVE,
+                    (item.code,),
+                    _values(claimed),
+                    "no site has reference imagery to compare with",
+                )
+                for item in analysable
+            ]
+            return drafts
+        frames = [f for item in analysable for f in footage_frames[item.code]]
+        pictures.update((f.node, f) for f in frames)
+        direct = self._compare(ctx, frames, references)
+        links = link_footage(ctx, frames)
+        graph = decide_footage_graph(
+            [f.node for f in frames],
+            [
+                DirectDecision(
+                    node,
+                    d.decision.matched_site,
+                    d.decision.best_reference.get(d.decision.matched_site),
+                    d.decision.scores[d.decision.matched_site],
+                )
+                for node, d in direct.items()
+                if d.decision.matched_site is not None
+            ],
+            links.links,
+            ambiguous={
+                node: [s for s, n in d.decision.scores.items() if n >= d.decision.min_inliers]
+                for node, d in direct.items()
+                if d.decision.outcome is SiteOutcome.AMBIGUOUS
+            },
+        )
+        state = _Case(
+            claimed,
+            references,
+            pictures,
+            direct,
+            links,
+            {g.node: g for g in graph},
+            FrameImages(),
+        )
+        for item in analysable:
+            drafts.append(self._decide(ctx, state, item, footage_frames[item.code]))
         return drafts
 
-    def _decide(
+    def _compare(
         self,
         ctx: CheckContext,
-        item: ItemInfo,
+        frames: Sequence[FrameFeatures],
         references: dict[str, list[tuple[str, Features]]],
-        ref_images: dict[str, np.ndarray],
-        claimed: str | None,
+    ) -> dict[str, _Direct]:
+        task = ctx.progress.task("footage against references", len(frames))
+        chosen = _reference_shortlist(frames, references)
+        out = {}
+        for frame in frames:
+            refs = references
+            if chosen is not None:
+                keep = chosen[frame.node]
+                refs = {s: [r for r in rs if r[0] in keep] for s, rs in references.items()}
+            decision, matches = compare_with_sites(frame.features, refs)
+            out[frame.node] = _Direct(frame, decision, matches)
+            task.advance()
+        return out
+
+    def _decide(
+        self, ctx: CheckContext, state: _Case, item: ItemInfo, frames: list[FrameFeatures]
     ) -> FindingDraft:
-        values: dict[str, Any] = {
-            "claimed_site": claimed,
-            "matched_site": None,
-            "scores": {},
-            "frames": [],
-            "direct": True,
-            "via": [],
-        }
-        if not any(references.values()):
-            return FindingDraft(
-                self.name,
-                Verdict.INCONCLUSIVE,
-                (item.code,),
-                values,
-                "no site has reference imagery to compare with",
-            )
-        try:
-            frames = _features(ctx, item)
-        except VerifyError as exc:
-            return FindingDraft(
-                self.name,
-                Verdict.INCONCLUSIVE,
-                (item.code,),
-                values,
-                f"cannot analyse {item.filename}: {exc}",
-            )
-        decisions, pictures = [], {}
-        for index, time_s, feats, image in frames:
-            decision, matches = compare_with_sites(feats, references)
-            decisions.append(FrameDecision(index, time_s, decision))
-            pictures[index] = (image, matches, decision)
-        video = decide_video(decisions)
-        verdict = verdict_for(video, claimed) if claimed else Verdict.INCONCLUSIVE
+        claimed = state.claimed
+        values = _values(claimed)
+        video = decide_video(
+            [FrameDecision(f.index, f.time_s, state.direct[f.node].decision) for f in frames]
+        )
         values.update(
-            matched_site=video.matched_site,
             scores=dict(video.scores),
             frames=[
                 {
@@ -146,36 +202,195 @@ class SiteMatchCheck:
                 for r in video.ranges
             ],
         )
-        artefacts = []
-        for site, frame_index in video.best_frame.items():
-            if frame_index is None or frame_index not in pictures:
-                continue
-            image, matches, decision = pictures[frame_index]
-            ref = decision.best_reference.get(site)
-            if site in matches and ref in ref_images:
-                pic = draw_matches(
-                    image, ref_images[ref], matches[site], caption=f"{item.code} vs {ref} ({site})"
-                )
-                path = ctx.ws.derived.write(
-                    "matches", item.sha256, f"{site}-{ref}.jpg".replace("/", "_"), encode_jpeg(pic)
-                )
-                artefacts.append(ctx.ws.derived.relative(path))
+        graph = [state.graph[f.node] for f in frames]
         scores = ", ".join(f"{s!r} {n}" for s, n in sorted(video.scores.items()))
-        if video.matched_site is None:
-            detail = f"{item.filename}: no site decided ({video.reason}); inliers {scores}"
+        conflict = sorted({n for g in graph for n in g.conflict})
+        carried = {g.matched_site for g in graph if g.matched_site is not None}
+
+        def inconclusive(reason: str) -> FindingDraft:
+            detail = f"{item.filename}: no site decided ({reason}); inliers {scores}"
+            return FindingDraft(self.name, Verdict.INCONCLUSIVE, (item.code,), values, detail)
+
+        if conflict:
+            values["conflict"] = conflict
+            reason = next(g.reason for g in graph if g.conflict)
+            return inconclusive(f"conflicting linked footage {', '.join(conflict)}: {reason}")
+        if video.outcome is SiteOutcome.CONFLICTING:
+            return inconclusive(video.reason)
+        if len(carried) > 1:
+            return inconclusive(
+                "keyframes are linked to footage of different sites: " + ", ".join(sorted(carried))
+            )
+        if video.matched_site is not None:
+            return self._direct_finding(ctx, state, item, video, values, scores)
+        if not carried or (item.kind != "video" and video.outcome is SiteOutcome.AMBIGUOUS):
+            # An item that is itself ambiguous between sites takes no site from its neighbours.
+            reason = video.reason
+            if not carried and graph and any(g.reason for g in graph):
+                reason += "; " + graph[0].reason
+            return inconclusive(reason)
+        return self._carried_finding(ctx, state, item, graph, values, scores)
+
+    def _direct_finding(
+        self,
+        ctx: CheckContext,
+        state: _Case,
+        item: ItemInfo,
+        video: VideoDecision,
+        values: dict[str, Any],
+        scores: str,
+    ) -> FindingDraft:
+        claimed = state.claimed
+        site = video.matched_site
+        assert site is not None
+        values["matched_site"] = site
+        artefacts = []
+        for name, frame_index in video.best_frame.items():
+            if frame_index is None:
+                continue
+            node = f"{item.code}@{frame_index}" if item.kind == "video" else item.code
+            direct = state.direct[node]
+            ref = direct.decision.best_reference.get(name)
+            if name in direct.matches and ref in state.pictures:
+                picture = _picture(
+                    ctx,
+                    state,
+                    direct.frame,
+                    state.pictures[ref],
+                    direct.matches[name],
+                    f"{item.code} vs {ref} ({name})",
+                    f"{name}-{ref}.jpg",
+                )
+                if picture:
+                    artefacts.append(picture)
+        span = next((r for r in video.ranges if r.site == site), None)
+        where = (
+            f" frames {span.start_frame}-{span.end_frame}" if item.kind == "video" and span else ""
+        )
+        detail = (
+            f"{item.filename}{where} match site {site!r}{_not_claimed(site, claimed)}; "
+            f"inliers {scores}"
+        )
+        return FindingDraft(
+            self.name, _verdict(site, claimed), (item.code,), values, detail, tuple(artefacts)
+        )
+
+    def _carried_finding(
+        self,
+        ctx: CheckContext,
+        state: _Case,
+        item: ItemInfo,
+        graph: list[GraphDecision],
+        values: dict[str, Any],
+        scores: str,
+    ) -> FindingDraft:
+        claimed = state.claimed
+        best = max(
+            (g for g in graph if g.matched_site is not None),
+            key=lambda g: (min(h.inliers for h in g.via), -len(g.via)),
+        )
+        site = best.matched_site
+        assert site is not None
+        values.update(matched_site=site, direct=False, via=best.via_json())
+        artefacts = []
+        for hop in best.via:
+            picture = self._hop_picture(ctx, state, hop, site)
+            if picture:
+                artefacts.append(picture)
+        chain = " -> ".join([best.via[0].source, *(f"{h.target} ({h.inliers})" for h in best.via)])
+        detail = (
+            f"{item.filename} shows site {site!r}{_not_claimed(site, claimed)} through linked "
+            f"footage: {chain} inliers; its own comparison: {scores}"
+        )
+        return FindingDraft(
+            self.name, _verdict(site, claimed), (item.code,), values, detail, tuple(artefacts)
+        )
+
+    def _hop_picture(self, ctx: CheckContext, state: _Case, hop: Hop, site: str) -> str | None:
+        source = state.pictures[hop.source]
+        target = state.pictures.get(hop.target)
+        if target is None:
+            return None
+        if hop.source in state.direct and hop.target not in state.direct:
+            match = state.direct[hop.source].matches.get(site)  # the hop to a reference image
         else:
-            span = next((r for r in video.ranges if r.site == video.matched_site), None)
-            where = (
-                f" frames {span.start_frame}-{span.end_frame}"
-                if item.kind == "video" and span
-                else ""
-            )
-            other = (
-                f", not the claimed site {claimed!r}"
-                if claimed and video.matched_site != claimed
-                else ""
-            )
-            detail = (
-                f"{item.filename}{where} match site {video.matched_site!r}{other}; inliers {scores}"
-            )
-        return FindingDraft(self.name, verdict, (item.code,), values, detail, tuple(artefacts))
+            pair = NodePair.of(hop.source, hop.target)
+            match = state.links.matches.get(pair)
+            if match is not None and pair.a != hop.source:
+                match = flipped(match)
+        if match is None:
+            return None
+        return _picture(
+            ctx,
+            state,
+            source,
+            target,
+            match,
+            f"{hop.source} vs {hop.target}: {hop.inliers} inliers",
+            f"via-{hop.source}-{hop.target}.jpg",
+        )
+
+
+def _reference_shortlist(
+    frames: Sequence[FrameFeatures], references: dict[str, list[tuple[str, Features]]]
+) -> dict[str, set[str]] | None:
+    """In large cases, the REFERENCE_TOP_K reference images most similar to each footage picture
+    (VLAD); None when every picture is compared with every reference."""
+    refs = list({ref_id: feats for rs in references.values() for ref_id, feats in rs}.items())
+    if len(frames) * len(refs) <= DIRECT_ALL_REFERENCES_LIMIT:
+        return None
+    descriptors = [f.features.descriptors for f in frames]
+    try:
+        vocabulary = train_vocabulary(descriptors, seed=0)
+    except InvalidValueError:
+        return None  # no footage picture has features: nothing to rank by
+    query = global_descriptors(vocabulary, descriptors)
+    database = global_descriptors(vocabulary, [feats.descriptors for _, feats in refs])
+    chosen: dict[str, set[str]] = {f.node: set() for f in frames}
+    # A floor above any cosine similarity: exactly the top k, no similarity-based extras.
+    for pair in shortlist(query, database, REFERENCE_TOP_K, min_similarity=2.0):
+        chosen[frames[pair.query].node].add(refs[pair.target][0])
+    return chosen
+
+
+def _values(claimed: str | None) -> dict[str, Any]:
+    return {
+        "claimed_site": claimed,
+        "matched_site": None,
+        "scores": {},
+        "frames": [],
+        "direct": True,
+        "via": [],
+    }
+
+
+def _verdict(site: str, claimed: str | None) -> Verdict:
+    """consistent with the claimed site, mismatch with another; no claimed site: inconclusive."""
+    if claimed is None:
+        return Verdict.INCONCLUSIVE
+    return Verdict.CONSISTENT if site == claimed else Verdict.MISMATCH
+
+
+def _not_claimed(site: str, claimed: str | None) -> str:
+    return f", not the claimed site {claimed!r}" if claimed and site != claimed else ""
+
+
+def _picture(
+    ctx: CheckContext,
+    state: _Case,
+    a: FrameFeatures,
+    b: FrameFeatures,
+    match: PairMatch,
+    caption: str,
+    name: str,
+) -> str | None:
+    """Draw and store a match picture under the first picture's blob; its derived path."""
+    try:
+        image_a, image_b = state.images.get(a), state.images.get(b)
+    except VerifyError:
+        return None
+    if image_a is None or image_b is None:
+        return None
+    jpeg = encode_jpeg(draw_matches(image_a, image_b, match, caption=caption))
+    path = ctx.ws.derived.write("matches", a.item.sha256, name.replace("/", "_"), jpeg)
+    return ctx.ws.derived.relative(path)

@@ -123,6 +123,19 @@ def add_older_case(w: Workspace, actor: str, case: str, a: DemoAssets) -> None:
     )
 
 
+def add_denial_walkthrough(w: Workspace, actor: str, case: str, a: DemoAssets) -> None:
+    """Denial photos walking down the al Hal street, past what the references show: the last
+    ones overlap only their neighbours, so only footage links can place them (issue 9)."""
+    add_evidence(
+        w,
+        actor,
+        case,
+        list(dict.fromkeys([*a.denial_walkthrough, *a.walkthrough_beyond_references])),
+        kind="photo",
+        links=[LinkSpec("denial_footage")],
+    )
+
+
 STEPS: list[Step] = [
     add_sites,
     add_claim_and_denial,
@@ -131,6 +144,7 @@ STEPS: list[Step] = [
     add_witness_statement,
     add_denial_still_before_strike,
     add_older_case,
+    add_denial_walkthrough,
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -102,3 +103,34 @@ def test_demo_recycled_still_is_a_copy_of_the_older_item(demo):
     assert "before the incident" in found["detail"]
     # Every other claim or denial item: no earlier copy, which is inconclusive, not consistent.
     assert all(f["verdict"] == "inconclusive" for f in recycled if f is not found)
+
+
+def test_demo_walkthrough_beyond_references_is_placed_through_linked_footage(demo):
+    _, home = demo
+    findings = json.loads(cc("--home", str(home), "findings", "C-0001", "--json").stdout)[
+        "findings"
+    ]
+    items = json.loads(cc("--home", str(home), "evidence", "list", "C-0001", "--json").stdout)[
+        "items"
+    ]
+    code = {i["id"]: i["filename"] for i in items}
+    site_match = {code[f["items"][0]]: f for f in findings if f["check"] == "site_match"}
+    beyond = [
+        n for n in site_match if n in ("denial_walkthrough_3.jpg", "denial_walkthrough_4.jpg")
+    ]
+    assert len(beyond) == 2
+    for name in beyond:
+        values = site_match[name]["values"]
+        # Too little in common with any reference to decide directly ...
+        assert values["scores"]["al Hal market"] < 35
+        # ... but a chain of footage links ends at an al Hal reference image.
+        assert site_match[name]["verdict"] == "mismatch"
+        assert values["matched_site"] == "al Hal market" and values["direct"] is False
+        via = values["via"]
+        assert via[0]["from"] in {i for i, n in code.items() if n == name}
+        assert all(hop["inliers"] >= 35 for hop in via)
+        assert all(a["to"] == b["from"] for a, b in itertools.pairwise(via))
+        last = via[-1]["to"].split("@")[0]
+        assert code[last].startswith("reference_alhal_market")
+    direct = site_match["denial_walkthrough_1.jpg"]["values"]
+    assert direct["direct"] is True and direct["via"] == []

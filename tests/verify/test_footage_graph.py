@@ -260,3 +260,18 @@ def test_real_different_places_do_not_link(sites_dir):
     castle = _footage_features(sites_dir / "ettlingen_castle" / "0005.jpg")
     for a, b in ((san_marco, london), (london, castle), (castle, san_marco)):
         assert match_pair(a, b).inliers < LINK_MIN_INLIERS
+
+
+def test_ambiguous_member_pointing_elsewhere_makes_the_group_conflict():
+    nodes = ["a", "b", "c"]
+    direct = [DirectDecision("a", "market", "ref", 200)]
+    links = [FootageLink("a", "b", STRONG), FootageLink("b", "c", STRONG)]
+    out = _by_node(
+        decide_footage_graph(nodes, direct, links, ambiguous={"b": ["market", "school"]})
+    )
+    assert all(out[n].matched_site is None for n in nodes)
+    assert out["a"].conflict == ("b",) and out["b"].conflict == ("a",)
+    assert "school" in out["c"].reason
+    # Ambiguous only between the group's own site and nothing else: no conflict.
+    agree = _by_node(decide_footage_graph(nodes, direct, links, ambiguous={"b": ["market"]}))
+    assert agree["c"].matched_site == "market" and not agree["c"].conflict

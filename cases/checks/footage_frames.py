@@ -1,0 +1,117 @@
+"""The pictures site matching works on: one per photo, the keyframes of each video, and their
+local features, cached in the derived store per (blob, frame, feature settings).
+
+A video's keyframe list is cached too, so a re-run whose features are all cached never decodes
+the video again; the pictures themselves are decoded only to draw match pictures.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from cases.checks.base import CheckContext
+from cases.snapshot import ItemInfo
+from verify.features import (
+    DEFAULT_MAX_FEATURES,
+    DEFAULT_MAX_SIDE,
+    DEFAULT_METHOD,
+    Features,
+    extract_features,
+    settings_key,
+)
+from verify.keyframes import extract_keyframes
+from verify.media import load_image
+
+FEATURE_KEY = settings_key(DEFAULT_METHOD, DEFAULT_MAX_SIDE, DEFAULT_MAX_FEATURES)
+_KEYFRAME_INDEX = "keyframes.json"
+# Decoded items kept for drawing match pictures: hops of one chain usually revisit the same
+# video, and a video's keyframes are decoded all at once.
+_IMAGE_MEMO_ITEMS = 4
+
+
+@dataclass(frozen=True, eq=False)
+class FrameFeatures:
+    """One picture of an item (a photo, or keyframe `index` of a video) and its features."""
+
+    item: ItemInfo
+    index: int
+    time_s: float
+    features: Features
+
+    @property
+    def node(self) -> str:
+        """How findings name this picture: the item code, with `@frame` for a video keyframe."""
+        return f"{self.item.code}@{self.index}" if self.item.kind == "video" else self.item.code
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What identifies the picture's bytes whatever case or item code it has."""
+        return (self.item.sha256, self.index)
+
+
+def _feature_name(index: int) -> str:
+    return f"{FEATURE_KEY}-{index:08d}.npz"
+
+
+def _decode(item: ItemInfo) -> list[tuple[int, float, np.ndarray]]:
+    if item.kind == "video":
+        return [(k.frame_index, k.time, k.image) for k in extract_keyframes(item.path)]
+    return [(0, 0.0, load_image(item.path, max_side=DEFAULT_MAX_SIDE))]
+
+
+def _cached(ctx: CheckContext, item: ItemInfo) -> list[FrameFeatures] | None:
+    derived = ctx.ws.derived
+    if item.kind == "video":
+        raw = derived.read("features", item.sha256, _KEYFRAME_INDEX)
+        if raw is None:
+            return None
+        frames = [(int(i), float(t)) for i, t in json.loads(raw)]
+    else:
+        frames = [(0, 0.0)]
+    out = []
+    for index, time_s in frames:
+        blob = derived.read("features", item.sha256, _feature_name(index))
+        if blob is None:
+            return None
+        out.append(FrameFeatures(item, index, time_s, Features.from_bytes(blob)))
+    return out
+
+
+def frame_features(ctx: CheckContext, item: ItemInfo) -> list[FrameFeatures]:
+    """Features of each picture of `item`, from the cache or computed and cached.
+
+    Raises `VerifyError` when the item cannot be decoded.
+    """
+    cached = _cached(ctx, item)
+    if cached is not None:
+        return cached
+    out = []
+    for index, time_s, image in _decode(item):
+        feats = extract_features(image)
+        ctx.ws.derived.write("features", item.sha256, _feature_name(index), feats.to_bytes())
+        out.append(FrameFeatures(item, index, time_s, feats))
+    if item.kind == "video":
+        index_json = json.dumps([[f.index, f.time_s] for f in out]).encode()
+        ctx.ws.derived.write("features", item.sha256, _KEYFRAME_INDEX, index_json)
+    return out
+
+
+class FrameImages:
+    """Decoded pictures for match pictures, decoding each item once while it is in use."""
+
+    def __init__(self) -> None:
+        self._memo: OrderedDict[str, dict[int, np.ndarray]] = OrderedDict()
+
+    def get(self, frame: FrameFeatures) -> np.ndarray | None:
+        """The picture of `frame`, or None if the item no longer decodes to that keyframe."""
+        sha = frame.item.sha256
+        if sha not in self._memo:
+            self._memo[sha] = {index: image for index, _, image in _decode(frame.item)}
+            while len(self._memo) > _IMAGE_MEMO_ITEMS:
+                self._memo.popitem(last=False)
+        self._memo.move_to_end(sha)
+        return self._memo[sha].get(frame.index)

@@ -1,0 +1,199 @@
+"""Footage against footage: which pictures of a case show the same place (issue 9).
+
+Every footage picture (photo, video keyframe) is a node. Candidate pairs come from retrieval
+(`verify.linking.search_links`: VLAD shortlist, then transitive neighbours) and are verified with
+the site matcher's `match_pair`. Every verified pair, link or not, is cached in the derived store
+under both ends' (sha256, frame) and the feature settings, so a re-run reuses them; pairs of two
+pictures the previous run already had are never reopened, so adding one item verifies only pairs
+involving it. All of it is rebuildable: deleting the derived store loses nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cases.checks.base import CheckContext
+from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures
+from verify.footage_graph import LINK_MIN_INLIERS, FootageLink, NodePair
+from verify.geometry import GeometryModel, PairMatch, match_pair
+from verify.linking import search_links
+from verify.retrieval import global_descriptors, train_vocabulary
+
+LINK_NAMESPACE = "footage_links"
+MANIFEST_NAMESPACE = "footage_graph"
+_MANIFEST = f"{FEATURE_KEY}-pictures.json"
+
+
+@dataclass(frozen=True)
+class FootageLinks:
+    """The verified links between footage pictures and what finding them cost.
+
+    `matches` holds each link's inlier correspondences oriented as its NodePair (a -> b), for
+    the match pictures of a chain. `verified` counts pairs matched in this run, `reused` those
+    read from the cache, `skipped` pairs of two previously known pictures that were not cached
+    (the previous run did not shortlist them; they are not reopened).
+    """
+
+    links: tuple[FootageLink, ...]
+    matches: dict[NodePair, PairMatch]
+    candidates: int
+    verified: int
+    reused: int
+    skipped: int
+
+
+def _location(a: FrameFeatures, b: FrameFeatures) -> tuple[str, str, bool]:
+    """(key, name, swapped) of a pair's cache entry; entries are stored low key -> high key."""
+    lo, hi, swapped = (a, b, False) if a.key < b.key else (b, a, True)
+    return (
+        lo.item.sha256,
+        f"{FEATURE_KEY}-{lo.index:08d}-{hi.item.sha256}-{hi.index:08d}.npz",
+        swapped,
+    )
+
+
+def _encode(match: PairMatch) -> bytes:
+    buf = io.BytesIO()
+    keep = match.inliers >= LINK_MIN_INLIERS
+    empty = np.zeros((0, 2), np.float32)
+    np.savez(
+        buf,
+        inliers=np.array(match.inliers, np.int64),
+        tentative=np.array(match.tentative, np.int64),
+        model=np.array(str(match.model)),
+        points_a=match.points_a if keep else empty,
+        points_b=match.points_b if keep else empty,
+        size_a=np.array(match.size_a, np.int64),
+        size_b=np.array(match.size_b, np.int64),
+    )
+    return buf.getvalue()
+
+
+def _decode(data: bytes) -> PairMatch | None:
+    """The cached PairMatch, or None for an unreadable entry (it is then verified again)."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return PairMatch(
+                inliers=int(npz["inliers"]),
+                tentative=int(npz["tentative"]),
+                model=GeometryModel(str(npz["model"])),
+                points_a=np.asarray(npz["points_a"], np.float32).reshape(-1, 2),
+                points_b=np.asarray(npz["points_b"], np.float32).reshape(-1, 2),
+                size_a=(int(npz["size_a"][0]), int(npz["size_a"][1])),
+                size_b=(int(npz["size_b"][0]), int(npz["size_b"][1])),
+            )
+    except (OSError, ValueError, EOFError, KeyError, IndexError, zipfile.BadZipFile):
+        return None
+
+
+def flipped(match: PairMatch) -> PairMatch:
+    """The same match seen from the other image."""
+    return PairMatch(
+        match.inliers,
+        match.tentative,
+        match.model,
+        match.points_b,
+        match.points_a,
+        match.size_b,
+        match.size_a,
+    )
+
+
+def _verify(lo: FrameFeatures, hi: FrameFeatures) -> PairMatch:
+    # match_pair(a, b) reuses b's search index: candidate pairs arrive grouped by their first
+    # node, so index on it.
+    return flipped(match_pair(hi.features, lo.features))
+
+
+def _previous_pictures(ctx: CheckContext) -> set[tuple[str, int]]:
+    raw = ctx.ws.derived.read(MANIFEST_NAMESPACE, ctx.case.code, _MANIFEST)
+    if raw is None:
+        return set()
+    try:
+        return {(str(sha), int(index)) for sha, index in json.loads(raw)}
+    except (ValueError, TypeError):
+        return set()
+
+
+def link_footage(ctx: CheckContext, frames: Sequence[FrameFeatures]) -> FootageLinks:
+    """Verify the candidate pairs of the case's footage pictures and return the links."""
+    nodes = [f for f in frames if len(f.features) > 0]
+    previous = _previous_pictures(ctx)
+    stats = {"verified": 0, "reused": 0, "skipped": 0}
+    matches: dict[tuple[int, int], PairMatch] = {}
+    rounds = iter(range(1, 10**6))
+
+    def verify(pairs: Sequence[tuple[int, int]]) -> list[int | None]:
+        round_no = next(rounds)
+        label = (
+            "footage pairs"
+            if round_no == 1
+            else f"footage pairs (neighbours, round {round_no - 1})"
+        )
+        task = ctx.progress.task(label, len(pairs))
+        out: list[int | None] = []
+        for i, j in pairs:
+            a, b = nodes[i], nodes[j]
+            out.append(_one_pair(ctx, a, b, previous, stats, matches, (i, j)))
+            task.advance()
+        return out
+
+    if len(nodes) < 2:
+        return FootageLinks((), {}, 0, 0, 0, 0)
+    descriptors = [f.features.descriptors for f in nodes]
+    vocabulary = train_vocabulary(descriptors, seed=0)
+    search = search_links(global_descriptors(vocabulary, descriptors), verify)
+    links, pair_matches = [], {}
+    for i, j, inliers in search.links():
+        a, b = nodes[i], nodes[j]
+        links.append(FootageLink(a.node, b.node, inliers))
+        pair = NodePair.of(a.node, b.node)
+        match = matches[(i, j)]
+        pair_matches[pair] = match if pair.a == a.node else flipped(match)
+    keys = sorted(previous | {f.key for f in nodes})
+    ctx.ws.derived.write(MANIFEST_NAMESPACE, ctx.case.code, _MANIFEST, json.dumps(keys).encode())
+    return FootageLinks(
+        tuple(links),
+        pair_matches,
+        search.shortlisted + search.expanded,
+        stats["verified"],
+        stats["reused"],
+        stats["skipped"],
+    )
+
+
+def _one_pair(
+    ctx: CheckContext,
+    a: FrameFeatures,
+    b: FrameFeatures,
+    previous: set[tuple[str, int]],
+    stats: dict[str, int],
+    matches: dict[tuple[int, int], PairMatch],
+    slot: tuple[int, int],
+) -> int | None:
+    """Inliers of a -> b from the cache or verified now; None when not to be verified."""
+    if a.key == b.key:
+        return None  # the same picture twice (identical files): nothing to verify
+    key, name, swapped = _location(a, b)
+    cached = ctx.ws.derived.read(LINK_NAMESPACE, key, name)
+    match = _decode(cached) if cached is not None else None
+    if match is not None:
+        stats["reused"] += 1
+    elif a.key in previous and b.key in previous:
+        stats["skipped"] += 1
+        return None
+    else:
+        lo, hi = (b, a) if swapped else (a, b)
+        match = _verify(lo, hi)
+        ctx.ws.derived.write(LINK_NAMESPACE, key, name, _encode(match))
+        stats["verified"] += 1
+    oriented = flipped(match) if swapped else match
+    if oriented.inliers >= LINK_MIN_INLIERS:
+        matches[slot] = oriented
+    return oriented.inliers

@@ -1,0 +1,221 @@
+"""site_match with footage links, on real photos: a walk-through placed through its neighbours,
+places that must not link, a group whose direct verdicts conflict, incremental re-runs, and
+evidence added with --site used as reference imagery (CLI, end to end)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+import cases.checks.footage_links as footage_links
+import cases.checks.site_match as site_match
+from cases import workflow
+from cases.checks.site_match import SiteMatchCheck
+from cases.ingest import LinkSpec, add_evidence
+from cases.verification import run_verify
+from evidence_store.db import Workspace, init_workspace
+from evidence_store.models import Finding
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTOR = "tester"
+
+
+def degrade(src: Path, out: Path) -> Path:
+    """Footage as investigators get it: longest side 640 px, JPEG quality 40."""
+    img = Image.open(src).convert("RGB")
+    img.thumbnail((640, 640), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=40)
+    out.write_bytes(buf.getvalue())
+    return out
+
+
+def new_case(tmp_path: Path, sites: Sequence[str]) -> tuple[Workspace, str]:
+    ws = init_workspace(tmp_path / "ws")
+    code = workflow.open_case(ws, ACTOR, title="t", incident_date=date(2019, 7, 22)).code
+    for i, name in enumerate(sites):
+        workflow.add_site(
+            ws, ACTOR, code, name=name, lat=35.0 + i, lon=36.0, radius_m=100, claimed=i == 0
+        )
+    return ws, code
+
+
+def add(ws: Workspace, code: str, files: Sequence[Path], site: str | None = None) -> None:
+    role = LinkSpec("site_reference", site) if site else LinkSpec("denial_footage")
+    add_evidence(ws, ACTOR, code, list(files), kind="photo", links=[role])
+
+
+def site_findings(ws: Workspace, code: str) -> dict[str, Finding]:
+    out = run_verify(ws, ACTOR, code, checks=[SiteMatchCheck()])
+    with ws.reading() as session:
+        from evidence_store.models import EvidenceItem
+
+        names = {i.code: i.filename for i in session.query(EvidenceItem)}
+    return {names[f.items[0]]: f for f in out.findings if f.check == "site_match"}
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Footage pairs verified (node names), recorded as the check verifies them."""
+    seen: list[tuple[str, str]] = []
+    real = footage_links._verify
+
+    def counting(lo, hi):  # type: ignore[no-untyped-def]
+        seen.append((lo.node, hi.node))
+        return real(lo, hi)
+
+    monkeypatch.setattr(footage_links, "_verify", counting)
+    return seen
+
+
+def test_walkthrough_links_and_other_place_does_not(
+    tmp_path: Path, sites_dir: Path, counted: list[tuple[str, str]]
+):
+    church = sites_dir / "herz_jesu_church"
+    ws, code = new_case(tmp_path, ["church", "bridge"])
+    add(ws, code, [church / "0000.jpg"], "church")
+    add(ws, code, [sites_dir / "london_bridge" / "london_bridge_19481797_2295892421.jpg"], "bridge")
+    walk = [degrade(church / f"000{i}.jpg", tmp_path / f"walk_{i}.jpg") for i in (5, 6, 7)]
+    elsewhere = degrade(
+        sites_dir / "piazza_san_marco" / "piazza_san_marco_06795901_3725050516.jpg",
+        tmp_path / "elsewhere.jpg",
+    )
+    add(ws, code, [*walk, elsewhere])
+    found = site_findings(ws, code)
+
+    first = found["walk_5.jpg"]
+    assert first.verdict == "consistent" and first.values["direct"] is True
+    assert first.values["via"] == []
+    for name in ("walk_6.jpg", "walk_7.jpg"):
+        f = found[name]
+        # Too far along the walk to match the reference itself ...
+        assert f.values["scores"]["church"] < 35
+        # ... placed through the footage that does, each hop drawn as a match picture.
+        assert f.verdict == "consistent" and f.values["matched_site"] == "church"
+        assert f.values["direct"] is False
+        via = f.values["via"]
+        assert via[0]["from"] == f.items[0] and via[-1]["to"] != via[0]["from"]
+        assert all(hop["inliers"] >= 35 for hop in via)
+        assert len(f.artefacts) == len(via)
+        for rel in f.artefacts:
+            assert ws.derived.resolve(rel).stat().st_size > 1000
+        assert set(f.values) >= {"claimed_site", "matched_site", "scores", "frames"}
+    other = found["elsewhere.jpg"]
+    assert other.verdict == "inconclusive" and other.values["matched_site"] is None
+    assert other.values["via"] == []
+
+    # Re-running verifies nothing; one new item is verified only against the others.
+    before = len(counted)
+    site_findings(ws, code)
+    assert len(counted) == before
+    add(ws, code, [degrade(church / "0004.jpg", tmp_path / "walk_4.jpg")])
+    found = site_findings(ws, code)
+    new = found["walk_4.jpg"].items[0]
+    fresh = counted[before:]
+    assert fresh and all(new in pair for pair in fresh)
+    assert found["walk_7.jpg"].values["matched_site"] == "church"
+
+
+@pytest.mark.parametrize("reference_shortlist", [False, True])
+def test_conflicting_direct_verdicts_make_the_group_inconclusive(
+    tmp_path: Path, sites_dir: Path, monkeypatch: pytest.MonkeyPatch, reference_shortlist: bool
+):
+    if reference_shortlist:
+        # As in a large case: each picture compared only with its most similar reference.
+        monkeypatch.setattr(site_match, "DIRECT_ALL_REFERENCES_LIMIT", 0)
+        monkeypatch.setattr(site_match, "REFERENCE_TOP_K", 1)
+    castle = sites_dir / "ettlingen_castle"
+    # Two "sites" whose reference photos both show the castle: footage of one end of the castle
+    # matches the first, of the other end the second, and the footage between links them.
+    ws, code = new_case(tmp_path, ["north gate", "south gate"])
+    add(ws, code, [castle / "0000.jpg"], "north gate")
+    add(ws, code, [castle / "0010.jpg"], "south gate")
+    footage = [degrade(castle / f"000{i}.jpg", tmp_path / f"c{i}.jpg") for i in (2, 8)]
+    add(ws, code, footage)
+    found = site_findings(ws, code)
+    ends = {found["c2.jpg"].items[0], found["c8.jpg"].items[0]}
+    # Each alone would be decided: c2 for the north gate, c8 for the south gate.
+    assert found["c2.jpg"].values["scores"]["north gate"] >= 35
+    assert found["c2.jpg"].values["scores"]["south gate"] < 35
+    assert found["c8.jpg"].values["scores"]["south gate"] >= 35
+    assert found["c8.jpg"].values["scores"]["north gate"] < 35
+    for name in ("c2.jpg", "c8.jpg"):
+        f = found[name]
+        assert f.verdict == "inconclusive" and f.values["matched_site"] is None
+        assert set(f.values["conflict"]) == ends - set(f.items)
+        assert "conflicting" in f.detail and all(code in f.detail for code in ends)
+
+
+def cc(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cases.cli", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=180,
+    )
+
+
+def pan_video(src: Path, out: Path) -> Path:
+    """A 3 s camera pan across a photo, H.264: reference footage of a site."""
+    rgb = np.asarray(Image.open(src).convert("RGB"))
+    h, w = rgb.shape[:2]
+    cw, ch = int(w * 0.8) // 2 * 2, int(h * 0.8) // 2 * 2
+    with av.open(str(out), "w") as container:
+        stream = container.add_stream("libx264", rate=5)
+        stream.width, stream.height = 640, round(640 * ch / cw) // 2 * 2
+        stream.pix_fmt = "yuv420p"
+        for k in range(15):
+            x = int((w - cw) * k / 14)
+            crop = Image.fromarray(rgb[:ch, x : x + cw]).resize((stream.width, stream.height))
+            for packet in stream.encode(av.VideoFrame.from_image(crop)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out
+
+
+def test_evidence_added_with_site_is_reference_imagery(tmp_path: Path, sites_dir: Path):
+    home = tmp_path / "ws"
+    assert cc(home, "init").returncode == 0
+    code = cc(home, "case", "open", "T", "--date", "2019-07-22").stdout.strip()
+    for name, lat, claimed in (("castle", "49.0", ["--claimed"]), ("church", "50.9", [])):
+        r = cc(home, "site", "add", code, name, "--lat", lat, "--lon", "8.4", *claimed)
+        assert r.returncode == 0, r.stderr
+    # A witness's photo of the castle and earlier footage of the church, added as evidence.
+    witness = sites_dir / "ettlingen_castle" / "0001.jpg"
+    video = pan_video(sites_dir / "herz_jesu_church" / "0001.jpg", tmp_path / "earlier.mp4")
+    r = cc(home, "evidence", "add", code, str(witness), "--kind", "photo", "--site", "castle")
+    assert r.returncode == 0, r.stderr
+    r = cc(home, "evidence", "add", code, str(video), "--kind", "video", "--site", "church")
+    assert r.returncode == 0, r.stderr
+    footage = [
+        degrade(sites_dir / "ettlingen_castle" / "0002.jpg", tmp_path / "castle_footage.jpg"),
+        degrade(sites_dir / "herz_jesu_church" / "0002.jpg", tmp_path / "church_footage.jpg"),
+    ]
+    r = cc(home, "evidence", "add", code, *map(str, footage), "--kind", "photo")
+    assert r.returncode == 0, r.stderr
+    r = cc(home, "verify", code, "--json")
+    assert r.returncode == 0, r.stderr
+    items = json.loads(cc(home, "evidence", "list", code, "--json").stdout)["items"]
+    name = {i["id"]: i["filename"] for i in items}
+    found = {
+        name[f["items"][0]]: f
+        for f in json.loads(r.stdout)["findings"]
+        if f["check"] == "site_match"
+    }
+    assert set(found) == {"castle_footage.jpg", "church_footage.jpg"}
+    assert found["castle_footage.jpg"]["verdict"] == "consistent"
+    church = found["church_footage.jpg"]
+    assert church["verdict"] == "mismatch" and church["values"]["matched_site"] == "church"
+    assert church["values"]["scores"]["church"] >= 35
