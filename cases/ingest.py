@@ -229,6 +229,7 @@ def add_evidence(
     on_progress: Callable[[IngestResult], None] | None = None,
 ) -> list[IngestResult]:
     """Ingest files into a case. Every file is checked before the first is stored."""
+    ws.require_writable()
     if kind is not None:
         check_kind(kind)
     for spec in links:
@@ -307,6 +308,7 @@ def add_statement(
 ) -> IngestResult:
     """Record a witness statement as text evidence. From a file, the original bytes are what
     is stored (the evidence); the decoded text is checked to be readable first."""
+    ws.require_writable()
     check_text(witness, "witness name")
     check_role(role)
     if (text is None) == (file is None):
