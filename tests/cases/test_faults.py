@@ -110,9 +110,8 @@ def test_sigkill_during_verify_then_rerun(tmp_path: Path, db_url, sites_dir: Pat
         home, db_url, "site", "add", case, "castle", "--lat", "48.94", "--lon", "8.41", "--claimed"
     )
     assert r.returncode == 0, r.stderr
-    r = run_cli(
-        home, db_url, "evidence", "add", case, *map(str, refs), "--kind", "photo", "--site", "castle"
-    )
+    add = ("evidence", "add", case, *map(str, refs), "--kind", "photo", "--site", "castle")
+    r = run_cli(home, db_url, *add)
     assert r.returncode == 0, r.stderr
     r = run_cli(home, db_url, "evidence", "add", case, *map(str, footage), "--kind", "photo")
     assert r.returncode == 0, r.stderr
@@ -146,7 +145,7 @@ def test_concurrent_ingest_same_and_different_files_with_verify(
         )  # fmt: skip
     procs.append(start_cli(home, db_url, "verify", case))
     for p in procs:
-        out, err = p.communicate(timeout=240)
+        _out, err = p.communicate(timeout=240)
         assert p.returncode == 0, err
         assert "locked" not in err and "busy" not in err
     expected = sorted(sha256_file(p) for p in shared + own)
