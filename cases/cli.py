@@ -425,6 +425,49 @@ def fsck(as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def export(
+    case: str,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Bundle to write (.zip).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a case (originals, records, custody log, hashes) to a zip bundle."""
+    from cases.bundle import export_case
+
+    with RichProgress() as progress:
+        task = progress.task("exporting", None)
+        out = export_case(ws(), actor(), case, output, on_file=lambda _n, _t: task.advance())
+    if as_json:
+        emit({"case": out.case, "bundle": str(out.path), "files": out.files, "bytes": out.bytes})
+    else:
+        print(f"exported {out.case} to {out.path} ({out.files} files)", file=sys.stderr)
+
+
+@app.command("import")
+def import_(bundle: Path, as_json: JsonOpt = False) -> None:
+    """Check a bundle completely, then add its case to this workspace as a new case."""
+    from cases.bundle import import_bundle
+
+    out = import_bundle(ws(), actor(), bundle)
+    if as_json:
+        emit(
+            {
+                "case": out.case,
+                "source_case": out.source_case,
+                "source_workspace": out.source_workspace,
+                "items": out.items,
+                "findings": out.findings,
+                "bundle_sha256": out.bundle_sha256,
+            }
+        )
+        return
+    print(out.case)
+    print(
+        f"imported {out.source_case} as {out.case}: {out.items} item(s), {out.findings} finding(s)",
+        file=sys.stderr,
+    )
+
+
+@app.command()
 def demo(dir: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
     """Build the example case in a fresh workspace and verify it."""
     import tempfile

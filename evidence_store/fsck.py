@@ -84,7 +84,10 @@ def verify_runs(session: Session, case: Case) -> list[ChainProblem]:
             problems.append(ChainProblem(where, "run has no custody event (inserted directly?)"))
             continue
         actor, details = logged[run_id]
-        if run.actor != actor or run.tool_version != details.get("tool_version"):
+        # Imported runs are logged by the importer; the run's own actor is in the details.
+        if run.actor != details.get("run_actor", actor) or run.tool_version != details.get(
+            "tool_version"
+        ):
             problems.append(ChainProblem(where, "row differs from what the custody log recorded"))
         if run.finished_at is None:
             problems.append(ChainProblem(where, "logged as complete but has no finish time"))
