@@ -294,6 +294,20 @@ def decode_statement(raw: bytes, encoding: str | None, name: str) -> tuple[str, 
         ) from exc
 
 
+# Line breaks, tabs and form feeds occur in typed statements; other C0 controls (NUL above all)
+# mean the bytes are binary data that happened to decode, not a witness's words.
+_PROSE_CONTROLS = frozenset("\n\r\t\f")
+
+
+def check_prose(text: str, name: str) -> None:
+    bad = next((c for c in text if ord(c) < 32 and c not in _PROSE_CONTROLS), None)
+    if bad is not None:
+        raise InputError(
+            f"{name} is not a text statement (control character 0x{ord(bad):02x} at offset "
+            f"{text.index(bad)}); add it as a document"
+        )
+
+
 def add_statement(
     ws: Workspace,
     actor: str,
@@ -332,6 +346,7 @@ def add_statement(
         raise InputError(f"{name} is larger than {MAX_STATEMENT_BYTES} bytes: add it as a document")
     decoded, used = decode_statement(raw, encoding, name)
     check_text(decoded, "statement text")
+    check_prose(decoded, name)
     if file is not None:
         stored = ws.blobs.put_file(file)
     else:
