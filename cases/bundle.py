@@ -174,7 +174,7 @@ def export_case(
         return case.code
 
     code = ws.run_write(log_export)
-    with ws.reading() as session:
+    with ws.snapshot() as session:
         case = load_case(session, code)
         rows = _case_rows(session, case)
         custody = [_event_dict(e, code) for e in case_events(session, case)]

@@ -69,6 +69,19 @@ class Workspace:
         with self._sessions() as session:
             yield session
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read session that sees one consistent state across all its queries.
+
+        SQLite's read transactions already do (WAL snapshot from the first read); PostgreSQL's
+        default READ COMMITTED would let a concurrent commit show up halfway through fsck or
+        an export, as a false "chain ends early" or a row without its event.
+        """
+        with self._sessions() as session:
+            if self.dialect == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
     def require_writable(self) -> None:
         """Refuse a change before any of it is attempted when the workspace is read-only."""
         if self.read_only:

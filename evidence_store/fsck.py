@@ -112,7 +112,7 @@ def check_store(ws: Workspace, *, on_blob: Callable[[int, int], None] | None = N
     `on_blob(done, total)` reports progress through the (slow) re-hashing.
     """
     problems: list[ChainProblem] = []
-    with ws.reading() as session:
+    with ws.snapshot() as session:
         shas = list(session.scalars(select(Blob.sha256).order_by(Blob.sha256)))
         referenced = set(session.scalars(select(EvidenceItem.sha256).distinct()))
         for n, sha in enumerate(shas, 1):

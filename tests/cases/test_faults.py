@@ -144,6 +144,15 @@ def test_concurrent_ingest_same_and_different_files_with_verify(
                       "document")
         )  # fmt: skip
     procs.append(start_cli(home, db_url, "verify", case))
+    # fsck while they write: it reads one consistent snapshot, so it must never see a row
+    # without its custody event or a chain that ends early.
+    ws = open_workspace(home, db_url)
+    try:
+        while any(p.poll() is None for p in procs):
+            report = check_store(ws)
+            assert report.ok, [str(x) for x in report.problems]
+    finally:
+        ws.dispose()
     for p in procs:
         _out, err = p.communicate(timeout=240)
         assert p.returncode == 0, err
