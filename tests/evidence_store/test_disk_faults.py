@@ -106,7 +106,10 @@ cc fsck --json > "$OUT/fsck_ro.json"; out fsck_ro $?
 
 
 @pytest.mark.skipif(not _can_mount(), reason="needs root and mount namespaces (unshare -m)")
-def test_real_full_then_read_only_filesystem(tmp_path: Path, db_url):
+def test_real_full_then_read_only_filesystem(tmp_path: Path):
+    # SQLite only: the database file shares the filesystem with the blobs, the harder case.
+    # (With PostgreSQL the same directory-level checks apply; the ENOSPC test covers both.)
+    db_url = None
     mnt, out = tmp_path / "mnt", tmp_path / "out"
     mnt.mkdir()
     out.mkdir()
