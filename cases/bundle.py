@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -521,77 +522,112 @@ def import_bundle(ws: Workspace, actor: str, bundle: Path) -> ImportSummary:
         raise BundleError(f"{bundle.name} is not a readable zip bundle: {exc}") from exc
     staging = Path(tempfile.mkdtemp(prefix="import-", dir=ws.home))
     try:
-        with zf:
-            entries = _check_entries(zf)
-            manifest = _load_json(zf, entries, fmt.MANIFEST)
-            if not isinstance(manifest, dict) or manifest.get("format") != fmt.FORMAT:
-                raise BundleError(f"{bundle.name} is not a claimcheck bundle")
-            if manifest.get("version") != fmt.VERSION:
-                raise BundleError(f"bundle format version {manifest.get('version')} unsupported")
-            listed = manifest.get("files")
-            if not isinstance(listed, dict):
-                raise BundleError("manifest lists no files")
-            present = set(entries) - {fmt.MANIFEST}
-            if set(listed) != present:
-                extra = sorted(present - set(listed))[:3]
-                missing = sorted(set(listed) - present)[:3]
-                raise BundleError(
-                    f"manifest and contents differ (unlisted: {extra}, missing: {missing})"
-                )
-            for n, name in enumerate(sorted(present)):
-                info, line = entries[name], listed[name]
-                target = staging / f"{n:08d}"
-                with open(target, "wb") as fh:
-                    digest = _read_bounded(zf, info, fh.write, min(info.file_size, line["size"]))
-                if digest != line["sha256"] or target.stat().st_size != line["size"]:
-                    raise BundleError(f"{name} does not match its manifest hash: altered")
-                if name.startswith(fmt.ORIGINALS) and digest != name[len(fmt.ORIGINALS) :]:
-                    raise BundleError(f"{name} does not hash to its name")
-                line["staged"] = target
-            rows = json.loads(Path(listed[fmt.ROWS]["staged"]).read_text(encoding="utf-8"))
-            custody = json.loads(Path(listed[fmt.CUSTODY]["staged"]).read_text(encoding="utf-8"))
-        problems = verify_bundle_records(rows, custody)
-        if problems:
-            raise BundleError(f"bundle records fail custody checks: {problems[0]}")
-        for item in rows["items"]:
-            if fmt.ORIGINALS + item["sha256"] not in listed:
-                raise BundleError(f"item {item['code']}: original missing from the bundle")
-        source = {
-            "workspace": manifest.get("workspace"),
-            "case": rows["case"]["code"],
-            "chain_head": custody[-1]["hash"] if custody else GENESIS_HASH,
-            "events": len(custody),
-            "bundle_sha256": bundle_sha,
-            "exported_at": manifest.get("exported_at"),
-        }
-        with ws.reading() as session:
-            previous = _previous_import(session, source["workspace"], source["case"])
-        if previous is not None:
-            raise BundleError(
-                f"case {source['case']} from this bundle's workspace was already imported as "
-                f"{previous}"
-            )
-        if source["workspace"] == ws.fingerprint:
-            raise BundleError(
-                f"this bundle was exported from this workspace: case {source['case']} is here"
-            )
-        for name, line in listed.items():
-            if name.startswith(fmt.ORIGINALS):
-                ws.blobs.put_file(line["staged"])
-            elif name.startswith(fmt.DERIVED):
-                ws.derived.write_relative(name[len(fmt.DERIVED) :], line["staged"].read_bytes())
-
-        def work(session: Session) -> ImportSummary:
-            if _previous_import(session, source["workspace"], source["case"]) is not None:
-                raise BundleError(f"case {source['case']} was imported meanwhile")
-            case, n_items, n_findings = _write_case(session, actor, rows, source)
-            return ImportSummary(
-                case.code, source["case"], source["workspace"], n_items, n_findings, bundle_sha
-            )
-
-        try:
-            return ws.run_write(work)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BundleError(f"case.json is malformed: {exc!r}") from exc
+        return _import_checked(ws, actor, bundle, zf, staging, bundle_sha)
+    except _CORRUPT_ZIP as exc:
+        raise BundleError(f"{bundle.name} is damaged: {exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# What zipfile and zlib raise on damaged archives (bad CRC, bad headers, bad deflate data,
+# unsupported compression or encryption): all mean "refuse the bundle".
+_CORRUPT_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
+
+
+def _import_checked(
+    ws: Workspace,
+    actor: str,
+    bundle: Path,
+    zf: zipfile.ZipFile,
+    staging: Path,
+    bundle_sha: str,
+) -> ImportSummary:
+    with zf:
+        entries = _check_entries(zf)
+        manifest = _load_json(zf, entries, fmt.MANIFEST)
+        if not isinstance(manifest, dict) or manifest.get("format") != fmt.FORMAT:
+            raise BundleError(f"{bundle.name} is not a claimcheck bundle")
+        if manifest.get("version") != fmt.VERSION:
+            raise BundleError(f"bundle format version {manifest.get('version')} unsupported")
+        listed = manifest.get("files")
+        if not isinstance(listed, dict):
+            raise BundleError("manifest lists no files")
+        for name, line in listed.items():
+            if not (
+                isinstance(line, dict)
+                and isinstance(line.get("sha256"), str)
+                and isinstance(line.get("size"), int)
+                and line["size"] >= 0
+            ):
+                raise BundleError(f"manifest line for {name!r} is malformed")
+        for name in (fmt.ROWS, fmt.CUSTODY):
+            if name not in listed:
+                raise BundleError(f"bundle has no {name}")
+            if listed[name]["size"] > fmt.MAX_JSON_BYTES:
+                raise BundleError(f"{name} is larger than {fmt.MAX_JSON_BYTES} bytes")
+        present = set(entries) - {fmt.MANIFEST}
+        if set(listed) != present:
+            extra = sorted(present - set(listed))[:3]
+            missing = sorted(set(listed) - present)[:3]
+            raise BundleError(
+                f"manifest and contents differ (unlisted: {extra}, missing: {missing})"
+            )
+        for n, name in enumerate(sorted(present)):
+            info, line = entries[name], listed[name]
+            target = staging / f"{n:08d}"
+            with open(target, "wb") as fh:
+                digest = _read_bounded(zf, info, fh.write, min(info.file_size, line["size"]))
+            if digest != line["sha256"] or target.stat().st_size != line["size"]:
+                raise BundleError(f"{name} does not match its manifest hash: altered")
+            if name.startswith(fmt.ORIGINALS) and digest != name[len(fmt.ORIGINALS) :]:
+                raise BundleError(f"{name} does not hash to its name")
+            line["staged"] = target
+        try:
+            rows = json.loads(listed[fmt.ROWS]["staged"].read_text(encoding="utf-8"))
+            custody = json.loads(listed[fmt.CUSTODY]["staged"].read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BundleError(f"bundle records are not valid JSON: {exc}") from exc
+    if not isinstance(rows, dict) or not isinstance(custody, list):
+        raise BundleError("bundle records have the wrong shape")
+    problems = verify_bundle_records(rows, custody)
+    if problems:
+        raise BundleError(f"bundle records fail custody checks: {problems[0]}")
+    for item in rows["items"]:
+        if fmt.ORIGINALS + item["sha256"] not in listed:
+            raise BundleError(f"item {item['code']}: original missing from the bundle")
+    source = {
+        "workspace": manifest.get("workspace"),
+        "case": rows["case"]["code"],
+        "chain_head": custody[-1]["hash"] if custody else GENESIS_HASH,
+        "events": len(custody),
+        "bundle_sha256": bundle_sha,
+        "exported_at": manifest.get("exported_at"),
+    }
+    with ws.reading() as session:
+        previous = _previous_import(session, source["workspace"], source["case"])
+    if previous is not None:
+        raise BundleError(
+            f"case {source['case']} from this bundle's workspace was already imported as {previous}"
+        )
+    if source["workspace"] == ws.fingerprint:
+        raise BundleError(
+            f"this bundle was exported from this workspace: case {source['case']} is here"
+        )
+    for name, line in listed.items():
+        if name.startswith(fmt.ORIGINALS):
+            ws.blobs.put_file(line["staged"])
+        elif name.startswith(fmt.DERIVED):
+            ws.derived.write_relative(name[len(fmt.DERIVED) :], line["staged"].read_bytes())
+
+    def work(session: Session) -> ImportSummary:
+        if _previous_import(session, source["workspace"], source["case"]) is not None:
+            raise BundleError(f"case {source['case']} was imported meanwhile")
+        case, n_items, n_findings = _write_case(session, actor, rows, source)
+        return ImportSummary(
+            case.code, source["case"], source["workspace"], n_items, n_findings, bundle_sha
+        )
+
+    try:
+        return ws.run_write(work)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"case.json is malformed: {exc!r}") from exc

@@ -12,6 +12,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from cases import bundle_format as fmt
@@ -242,3 +244,47 @@ def test_cli_export_import_and_one_line_errors(tmp_path: Path):
     for args in (("import", str(evil)), ("import", str(bundle))):
         r = run_cli(dst, None, *args)
         assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.fixture(scope="module")
+def small_bundle(tmp_path_factory) -> bytes:
+    root = tmp_path_factory.mktemp("fuzzsrc")
+    ws = init_workspace(root / "ws")
+    c = workflow.open_case(ws, "a", title="T", incident_date=date(2020, 1, 1))
+    doc = root / "d.txt"
+    doc.write_text("a short document", encoding="utf-8")
+    add_evidence(ws, "a", c.code, [doc], kind="document")
+    data = export_case(ws, "a", c.code, root / "b.zip").path.read_bytes()
+    ws.dispose()
+    return data
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(tmp_path_factory):
+    ws = init_workspace(tmp_path_factory.mktemp("fuzzdst") / "ws")
+    yield ws
+    ws.dispose()
+
+
+@settings(
+    max_examples=60,
+    deadline=5000,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(edits=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(1, 255)), max_size=4))
+def test_mutated_bundles_import_cleanly_or_fail_with_bundle_error(
+    small_bundle, fuzz_target, tmp_path_factory, edits
+):
+    data = bytearray(small_bundle)
+    for pos, value in edits:
+        data[pos % len(data)] ^= value
+    path = fuzz_target.home.parent / "mutant.zip"
+    path.write_bytes(bytes(data))
+    before = counts(fuzz_target)
+    try:
+        import_bundle(fuzz_target, "b", path)
+    except BundleError as exc:
+        assert "\n" not in str(exc)
+        assert counts(fuzz_target) == before  # nothing accepted
+    assert check_store(fuzz_target).ok
