@@ -38,6 +38,7 @@ from cases.workflow import load_case
 from evidence_store.blobs import sha256_file
 from evidence_store.custody import append_event, canonical_json, case_events
 from evidence_store.db import Workspace
+from evidence_store.errors import StoreUnavailableError
 from evidence_store.models import (
     GENESIS_HASH,
     Blob,
@@ -56,6 +57,9 @@ from evidence_store.timeutil import iso_utc, utcnow
 from verify import __version__ as TOOL_VERSION
 
 _CHUNK = 1 << 20
+# What zipfile and zlib raise on damaged archives (bad CRC, bad headers, bad deflate data,
+# unsupported compression or encryption): all mean "refuse the bundle".
+_CORRUPT_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
 
 @dataclass(frozen=True)
@@ -277,13 +281,28 @@ def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sink: Any, limit: 
     """Copy one entry to `sink`, refusing more bytes than declared; return its SHA-256."""
     digest = hashlib.sha256()
     size = 0
-    with zf.open(info) as src:
-        while chunk := src.read(_CHUNK):
+    try:
+        src = zf.open(info)
+    except (OSError, *_CORRUPT_ZIP) as exc:
+        raise BundleError(f"bundle entry {info.filename!r} is damaged: {exc}") from exc
+    with src:
+        while True:
+            try:
+                chunk = src.read(_CHUNK)
+            except (OSError, *_CORRUPT_ZIP) as exc:
+                raise BundleError(f"bundle entry {info.filename!r} is damaged: {exc}") from exc
+            if not chunk:
+                break
             size += len(chunk)
             if size > limit:
                 raise BundleError(f"bundle entry {info.filename!r} is larger than it declares")
             digest.update(chunk)
-            sink(chunk)
+            try:
+                sink(chunk)
+            except OSError as exc:
+                raise StoreUnavailableError(
+                    f"cannot stage the bundle in the workspace: {exc.strerror or exc}"
+                ) from exc
     return digest.hexdigest()
 
 
@@ -518,7 +537,7 @@ def import_bundle(ws: Workspace, actor: str, bundle: Path) -> ImportSummary:
         zf = zipfile.ZipFile(bundle)
     except FileNotFoundError as exc:
         raise BundleError(f"bundle not found: {bundle}") from exc
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (OSError, *_CORRUPT_ZIP) as exc:
         raise BundleError(f"{bundle.name} is not a readable zip bundle: {exc}") from exc
     staging = Path(tempfile.mkdtemp(prefix="import-", dir=ws.home))
     try:
@@ -527,11 +546,6 @@ def import_bundle(ws: Workspace, actor: str, bundle: Path) -> ImportSummary:
         raise BundleError(f"{bundle.name} is damaged: {exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-# What zipfile and zlib raise on damaged archives (bad CRC, bad headers, bad deflate data,
-# unsupported compression or encryption): all mean "refuse the bundle".
-_CORRUPT_ZIP = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 
 
 def _import_checked(

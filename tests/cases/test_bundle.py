@@ -288,3 +288,34 @@ def test_mutated_bundles_import_cleanly_or_fail_with_bundle_error(
         assert "\n" not in str(exc)
         assert counts(fuzz_target) == before  # nothing accepted
     assert check_store(fuzz_target).ok
+
+
+def _patch_central(data: bytes, offset: int, fmt_: str, value: int) -> bytes:
+    import struct
+
+    buf = bytearray(data)
+    i = buf.rfind(b"PK\x01\x02")  # the last central-directory record: manifest.json
+    struct.pack_into(fmt_, buf, i + offset, value)
+    return bytes(buf)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        # Regressions from fuzzing: each once escaped as an untyped error.
+        lambda d: _patch_central(d, 6, "<H", 0x00FF),  # absurd "version needed" (NotImplemented)
+        lambda d: _patch_central(d, 42, "<I", 0xFFFFFF00),  # header offset past the end (EINVAL)
+        lambda d: _patch_central(d, 10, "<H", 99),  # unknown compression method
+        lambda d: d[: len(d) // 2],  # truncated download
+    ],
+    ids=["version", "offset", "method", "truncated"],
+)
+def test_damaged_zip_structures_are_one_line_errors(small_bundle, tmp_path: Path, damage):
+    ws = init_workspace(tmp_path / "ws")
+    path = tmp_path / "damaged.zip"
+    path.write_bytes(damage(small_bundle))
+    with pytest.raises(BundleError) as info:
+        import_bundle(ws, "b", path)
+    assert "\n" not in str(info.value)
+    assert counts(ws)[:2] == (0, 0)
+    ws.dispose()
