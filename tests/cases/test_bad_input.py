@@ -9,13 +9,14 @@ import os
 import resource
 import subprocess
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from cases.errors import CaseError, InputError, WrongKindError
 from cases.ingest import add_evidence, add_statement
-from cases.workflow import date, get_item, open_case
+from cases.workflow import get_item, open_case
 from evidence_store.db import init_workspace
 from evidence_store.errors import SourceFileError, StoreError
 from evidence_store.fsck import check_store
