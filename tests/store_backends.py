@@ -1,10 +1,11 @@
 """Test databases: every store test runs on SQLite and, when CLAIMCHECK_TEST_DB names a
-PostgreSQL server, on a fresh PostgreSQL database of its own.
+PostgreSQL server, on a fresh PostgreSQL schema of its own.
 
 CLAIMCHECK_TEST_DB is a SQLAlchemy URL (`postgresql+psycopg://postgres@127.0.0.1:5432/cc_ci_x`);
-its database is only the maintenance connection: each test gets `<that name>_t<random>`, created
-before and dropped after the test. Under CI (`CI` set) a missing or unreachable server fails the
-test instead of skipping it, so CI can never go green without having exercised PostgreSQL.
+each test gets a schema of its own in that database (`cc_t<random>`, selected through the
+connection's search_path), created before and dropped after the test. Under CI (`CI` set) a
+missing or unreachable server fails the test instead of skipping it, so CI can never go green
+without having exercised PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,25 +30,29 @@ def _missing(reason: str) -> None:
 
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
-    """Create an empty database on the server named by CLAIMCHECK_TEST_DB; yield its URL."""
+    """Create an empty schema in the database named by CLAIMCHECK_TEST_DB; yield a URL whose
+    connections see only that schema (search_path). A schema is as isolated as a database for
+    the store (every table, sequence and the Alembic version live in it) and is created and
+    dropped in milliseconds, where CREATE/DROP DATABASE costs seconds on a loaded server."""
     base = os.environ.get(TEST_DB_ENV)
     if not base:
         _missing(f"{TEST_DB_ENV} is not set")
     assert base is not None
     url = make_url(base)
-    name = f"{url.database or 'claimcheck'}_t{uuid.uuid4().hex[:10]}"
+    name = f"cc_t{uuid.uuid4().hex[:12]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE SCHEMA "{name}"'))
     except Exception as exc:  # any driver error means "no usable server"
         admin.dispose()
-        _missing(f"cannot create a database via {TEST_DB_ENV}: {str(exc).splitlines()[0]}")
+        _missing(f"cannot create a schema via {TEST_DB_ENV}: {str(exc).splitlines()[0]}")
     try:
-        yield url.set(database=name).render_as_string(hide_password=False)
+        scoped = url.update_query_dict({"options": f"-csearch_path={name}"})
+        yield scoped.render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         admin.dispose()
 
 
