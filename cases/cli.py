@@ -20,7 +20,7 @@ from cases.errors import CaseError
 from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement
 from cases.validate import parse_date, parse_when
 from cases.verification import current_findings, run_verify
-from evidence_store.custody import case_events, verify_chain, verify_records
+from evidence_store.custody import case_events
 from evidence_store.db import Workspace, default_home, init_workspace, open_workspace
 from evidence_store.errors import StoreError
 from evidence_store.timeutil import iso_utc
@@ -470,32 +470,30 @@ def log(case: str, as_json: JsonOpt = False) -> None:
 @app.command()
 def fsck(as_json: JsonOpt = False) -> None:
     """Re-hash every blob and re-walk every custody chain; exit 1 on any problem."""
-    from sqlalchemy import select
+    from evidence_store.fsck import check_store
 
-    from evidence_store.models import Blob, Case
-
-    w = ws()
-    problems: list[str] = []
-    with w.reading() as session:
-        for blob in session.scalars(select(Blob)):
-            issue = w.blobs.verify(blob.sha256)
-            if issue:
-                problems.append(f"blob {blob.sha256}: {issue}")
-        for c in session.scalars(select(Case)):
-            full = workflow.load_case(session, c.code)
-            problems += [str(p) for p in verify_chain(session, full)]
-            records: list[Any] = [full, *full.sites, *full.items]
-            records += [lk for i in full.items for lk in i.links]
-            records += [r for r in (full.claim, full.denial) if r is not None]
-            problems += [str(p) for p in verify_records(session, full, records)]
+    report = check_store(ws())
+    problems = [str(p) for p in report.problems]
     if as_json:
-        emit({"ok": not problems, "problems": problems})
+        emit(
+            {
+                "ok": report.ok,
+                "problems": problems,
+                "blobs_checked": report.blobs_checked,
+                "cases_checked": report.cases_checked,
+                "interrupted_writes": report.orphans,
+            }
+        )
     else:
         for p in problems:
             print(p)
-        print(
-            "store consistent" if not problems else f"{len(problems)} problem(s)", file=sys.stderr
-        )
+        if report.orphans:
+            print(
+                f"{len(report.orphans)} leftover temporary file(s) from interrupted writes "
+                "(never visible as blobs; harmless)",
+                file=sys.stderr,
+            )
+        print("store consistent" if report.ok else f"{len(problems)} problem(s)", file=sys.stderr)
     if problems:
         raise typer.Exit(1)
 
@@ -525,6 +523,49 @@ def search(
                 f"  {m.item} ({m.case}){at}  PDQ {d['pdq']}  pHash {d['phash']}  dHash {d['dhash']}"
                 f"{'  mirrored' if m.mirrored else ''}{how}"
             )
+
+
+@app.command()
+def export(
+    case: str,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Bundle to write (.zip).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a case (originals, records, custody log, hashes) to a zip bundle."""
+    from cases.bundle import export_case
+
+    with RichProgress() as progress:
+        task = progress.task("exporting", None)
+        out = export_case(ws(), actor(), case, output, on_file=lambda _n, _t: task.advance())
+    if as_json:
+        emit({"case": out.case, "bundle": str(out.path), "files": out.files, "bytes": out.bytes})
+    else:
+        print(f"exported {out.case} to {out.path} ({out.files} files)", file=sys.stderr)
+
+
+@app.command("import")
+def import_(bundle: Path, as_json: JsonOpt = False) -> None:
+    """Check a bundle completely, then add its case to this workspace as a new case."""
+    from cases.bundle import import_bundle
+
+    out = import_bundle(ws(), actor(), bundle)
+    if as_json:
+        emit(
+            {
+                "case": out.case,
+                "source_case": out.source_case,
+                "source_workspace": out.source_workspace,
+                "items": out.items,
+                "findings": out.findings,
+                "bundle_sha256": out.bundle_sha256,
+            }
+        )
+        return
+    print(out.case)
+    print(
+        f"imported {out.source_case} as {out.case}: {out.items} item(s), {out.findings} finding(s)",
+        file=sys.stderr,
+    )
 
 
 @app.command()

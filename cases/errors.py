@@ -23,3 +23,7 @@ class InputError(CaseError):
 
 class WrongKindError(CaseError):
     """A file's content does not fit the evidence kind it was added as."""
+
+
+class BundleError(CaseError):
+    """An exchange bundle is malformed, unsafe, altered, or already imported."""

@@ -232,6 +232,7 @@ def add_evidence(
 ) -> list[IngestResult]:
     """Ingest files into a case. Every file is checked before the first is stored.
     `on_video_progress(filename, seconds decoded, duration)` follows keyframe extraction."""
+    ws.require_writable()
     if kind is not None:
         check_kind(kind)
     for spec in links:
@@ -299,6 +300,20 @@ def decode_statement(raw: bytes, encoding: str | None, name: str) -> tuple[str, 
         ) from exc
 
 
+# Line breaks, tabs and form feeds occur in typed statements; other C0 controls (NUL above all)
+# mean the bytes are binary data that happened to decode, not a witness's words.
+_PROSE_CONTROLS = frozenset("\n\r\t\f")
+
+
+def check_prose(text: str, name: str) -> None:
+    bad = next((c for c in text if ord(c) < 32 and c not in _PROSE_CONTROLS), None)
+    if bad is not None:
+        raise InputError(
+            f"{name} is not a text statement (control character 0x{ord(bad):02x} at offset "
+            f"{text.index(bad)}); add it as a document"
+        )
+
+
 def add_statement(
     ws: Workspace,
     actor: str,
@@ -313,6 +328,7 @@ def add_statement(
 ) -> IngestResult:
     """Record a witness statement as text evidence. From a file, the original bytes are what
     is stored (the evidence); the decoded text is checked to be readable first."""
+    ws.require_writable()
     check_text(witness, "witness name")
     check_role(role)
     if (text is None) == (file is None):
@@ -336,6 +352,7 @@ def add_statement(
         raise InputError(f"{name} is larger than {MAX_STATEMENT_BYTES} bytes: add it as a document")
     decoded, used = decode_statement(raw, encoding, name)
     check_text(decoded, "statement text")
+    check_prose(decoded, name)
     if file is not None:
         stored = ws.blobs.put_file(file)
     else:

@@ -194,6 +194,13 @@ class DerivedStore:
         except FileNotFoundError:
             return None
 
+    def write_relative(self, relative: str, data: bytes) -> Path:
+        """`write` addressed by a path relative to the store (as findings record them)."""
+        parts = relative.split("/")
+        if len(parts) != 4 or parts[1] != parts[2][:2]:
+            raise BlobError(f"not a derived-artefact path: {relative!r}")
+        return self.write(parts[0], parts[2], parts[3], data)
+
     def write(self, namespace: str, key: str, name: str, data: bytes) -> Path:
         """Write atomically (temp file + rename): readers see the old file or the new one."""
         final = self.path(namespace, key, name)

@@ -51,6 +51,9 @@ class Workspace:
     info: dict[str, Any]
     _sessions: sessionmaker[Session]
     _write_sessions: sessionmaker[Session]
+    # Set when the workspace directory sits on a read-only filesystem or cannot be written:
+    # reads still work (SQLite is opened immutable), every write is refused up front.
+    read_only: bool = False
 
     @property
     def fingerprint(self) -> str:
@@ -66,9 +69,30 @@ class Workspace:
         with self._sessions() as session:
             yield session
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read session that sees one consistent state across all its queries.
+
+        SQLite's read transactions already do (WAL snapshot from the first read); PostgreSQL's
+        default READ COMMITTED would let a concurrent commit show up halfway through fsck or
+        an export, as a false "chain ends early" or a row without its event.
+        """
+        with self._sessions() as session:
+            if self.dialect == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
+    def require_writable(self) -> None:
+        """Refuse a change before any of it is attempted when the workspace is read-only."""
+        if self.read_only:
+            raise StoreUnavailableError(
+                f"the workspace at {self.home} is read-only; nothing was changed"
+            )
+
     def run_write(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one write transaction, retrying the whole of it on lock contention
         and serialisation failures, with jittered backoff, for at most WRITE_RETRY_SECONDS."""
+        self.require_writable()
         deadline = time.monotonic() + WRITE_RETRY_SECONDS
         delay = 0.05
         while True:
@@ -135,8 +159,32 @@ def default_home() -> Path:
     return Path(os.environ.get("CLAIMCHECK_HOME", ".claimcheck"))
 
 
-def _sqlite_url(home: Path) -> str:
-    return f"sqlite:///{(home / SQLITE_FILE).resolve()}"
+def _sqlite_url(home: Path, read_only: bool = False) -> str:
+    path = (home / SQLITE_FILE).resolve()
+    if read_only:
+        wal = path.with_name(path.name + "-wal")
+        if wal.is_file() and wal.stat().st_size > 0:
+            # Committed transactions may still sit in the WAL (no checkpoint since a crash):
+            # read-only mode reads them, using the -shm index left beside it.
+            return f"sqlite:///file:{path}?mode=ro&uri=true"
+        # No WAL content: immutable needs neither locks nor -shm, which read-only media
+        # cannot hold. (immutable ignores the WAL, hence only when the WAL is empty.)
+        return f"sqlite:///file:{path}?immutable=1&uri=true"
+    return f"sqlite:///{path}"
+
+
+def is_read_only(home: Path) -> bool:
+    """True when `home` is on a read-only filesystem or this process cannot write it.
+
+    Checked with statvfs as well as access(): root passes access() checks on a directory whose
+    mode says read-only, but not on a filesystem mounted read-only.
+    """
+    try:
+        if os.statvfs(home).f_flag & os.ST_RDONLY:
+            return True
+    except OSError:
+        return False
+    return not os.access(home, os.W_OK)
 
 
 def _make_engine(url: str) -> Engine:
@@ -148,7 +196,8 @@ def _make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            if "uri=true" not in url:
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             # FULL: a committed custody event survives power loss, not just a process crash.
             cur.execute("PRAGMA synchronous=FULL")
@@ -169,7 +218,7 @@ def _make_engine(url: str) -> Engine:
         raise StoreUnavailableError(f"cannot use database URL: {exc}") from exc
 
 
-def _build(home: Path, url: str, info: dict[str, Any]) -> Workspace:
+def _build(home: Path, url: str, info: dict[str, Any], read_only: bool = False) -> Workspace:
     engine = _make_engine(url)
     write_engine = engine.execution_options(cc_write=True)
     return Workspace(
@@ -181,6 +230,7 @@ def _build(home: Path, url: str, info: dict[str, Any]) -> Workspace:
         info=info,
         _sessions=sessionmaker(engine, expire_on_commit=False),
         _write_sessions=sessionmaker(write_engine, expire_on_commit=False),
+        read_only=read_only,
     )
 
 
@@ -229,6 +279,7 @@ def open_workspace(home: Path, db_url: str | None = None) -> Workspace:
             f"the workspace at {home} keeps its records in PostgreSQL: pass --db or set "
             "CLAIMCHECK_DB"
         )
-    ws = _build(home, db_url or _sqlite_url(home), info)
-    check_and_upgrade(ws.engine)
+    read_only = is_read_only(home)
+    ws = _build(home, db_url or _sqlite_url(home, read_only), info, read_only)
+    check_and_upgrade(ws.engine, read_only=read_only)
     return ws

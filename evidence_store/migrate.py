@@ -45,7 +45,7 @@ def upgrade_to_head(engine: Engine) -> None:
         raise StoreUnavailableError(f"cannot migrate the database: {_first_line(exc)}") from exc
 
 
-def check_and_upgrade(engine: Engine) -> None:
+def check_and_upgrade(engine: Engine, *, read_only: bool = False) -> None:
     """Migrate an older schema forward; refuse one written by a newer claimcheck."""
     current = current_revision(engine)
     script = ScriptDirectory(str(MIGRATIONS_DIR))
@@ -56,6 +56,11 @@ def check_and_upgrade(engine: Engine) -> None:
             "upgrade claimcheck to open it"
         )
     if current != head_revision():
+        if read_only:
+            raise StoreUnavailableError(
+                "the workspace is read-only and its schema is older than this claimcheck; "
+                "open it where it can be written once to migrate it"
+            )
         upgrade_to_head(engine)
 
 

@@ -35,3 +35,7 @@ def sites_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def exif_dir(shared_data: Path) -> Path:
     return shared_data / "exif"
+
+
+# Store tests run on SQLite and PostgreSQL (issue 7): `db_url` is parametrised over both.
+from tests.store_backends import db_url  # noqa: E402, F401

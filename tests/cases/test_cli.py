@@ -23,7 +23,9 @@ def cc(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_workflow_and_json_shapes(tmp_path: Path):
+def test_workflow_and_json_shapes(tmp_path: Path, db_url, monkeypatch):
+    if db_url is not None:  # the CLI reads CLAIMCHECK_DB; subprocesses inherit it
+        monkeypatch.setenv("CLAIMCHECK_DB", db_url)
     home = tmp_path / "ws"
     assert cc(home, "init").returncode == 0
     r = cc(home, "case", "open", "Market strike", "--date", "2019-07-22")

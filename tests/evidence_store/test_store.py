@@ -18,8 +18,10 @@ from evidence_store.migrate import current_revision, head_revision
 
 
 @pytest.fixture
-def ws(tmp_path: Path):
-    return init_workspace(tmp_path / "ws")
+def ws(tmp_path: Path, db_url):
+    w = init_workspace(tmp_path / "ws", db_url)
+    yield w
+    w.dispose()
 
 
 def test_blob_is_deduplicated_and_read_only(ws, tmp_path: Path):
@@ -96,16 +98,17 @@ def test_edited_item_row_is_detected(ws, tmp_path: Path):
     assert any("differs" in str(p) for p in _problems(ws, c.code))
 
 
-def test_migrations_on_empty_and_existing_workspace(tmp_path: Path):
+def test_migrations_on_empty_and_existing_workspace(tmp_path: Path, db_url):
     home = tmp_path / "ws"
     with pytest.raises(WorkspaceMissingError):
-        open_workspace(home)
-    ws = init_workspace(home)
+        open_workspace(home, db_url)
+    ws = init_workspace(home, db_url)
     assert current_revision(ws.engine) == head_revision()
     ws.dispose()
-    ws = open_workspace(home)
+    ws = open_workspace(home, db_url)
     assert current_revision(ws.engine) == head_revision()
     with ws.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num='9999'"))
+    ws.dispose()
     with pytest.raises(SchemaTooNewError):
-        open_workspace(home)
+        open_workspace(home, db_url)
