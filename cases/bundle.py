@@ -37,7 +37,7 @@ from cases.errors import BundleError
 from cases.report.data import build_report
 from cases.workflow import load_case
 from evidence_store.blobs import sha256_file
-from evidence_store.custody import append_event, canonical_json, case_events
+from evidence_store.custody import append_event, canonical_json, case_events, event_payload
 from evidence_store.db import Workspace
 from evidence_store.errors import StoreUnavailableError
 from evidence_store.models import (
@@ -88,23 +88,6 @@ def report_document(ws: Workspace, case_code: str) -> dict[str, Any]:
     """The case report as data, carried in the bundle as `report.json` so a reader of the bundle
     sees the conclusions without running the tool."""
     return build_report(ws, case_code)
-
-
-def _event_dict(event: CustodyEvent, case_code: str) -> dict[str, Any]:
-    return {
-        "case": case_code,
-        "seq": event.seq,
-        "at": event.at,
-        "actor": event.actor,
-        "action": event.action,
-        "item_sha256": event.item_sha256,
-        "record_type": event.record_type,
-        "record_id": event.record_id,
-        "record_hash": event.record_hash,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
 
 
 def _case_rows(session: Session, case: Case) -> dict[str, Any]:
@@ -176,7 +159,7 @@ def export_case(
     with ws.snapshot() as session:
         case = load_case(session, code)
         rows = _case_rows(session, case)
-        custody = [_event_dict(e, code) for e in case_events(session, case)]
+        custody = [{**event_payload(e, code), "hash": e.hash} for e in case_events(session, case)]
         head = case.chain_head
     report = report_document(ws, code)
     documents: dict[str, bytes] = {

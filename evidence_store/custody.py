@@ -74,7 +74,8 @@ def record_ref(record: object) -> tuple[str, str]:
     raise TypeError(f"not a recordable row: {type(record).__name__}")
 
 
-def _event_payload(event: CustodyEvent, case_code: str) -> dict[str, Any]:
+def event_payload(event: CustodyEvent, case_code: str) -> dict[str, Any]:
+    """The fields of an event that its hash covers (everything but the hash itself)."""
     return {
         "case": case_code,
         "seq": event.seq,
@@ -91,7 +92,7 @@ def _event_payload(event: CustodyEvent, case_code: str) -> dict[str, Any]:
 
 
 def event_hash(event: CustodyEvent, case_code: str) -> str:
-    payload = canonical_json(_event_payload(event, case_code))
+    payload = canonical_json(event_payload(event, case_code))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
