@@ -418,6 +418,7 @@ def verify(case: str, as_json: JsonOpt = False) -> None:
 
 @app.command()
 def findings(case: str, as_json: JsonOpt = False) -> None:
+    """Show the latest verify run's findings; artefacts are the pictures behind them."""
     rows = current_findings(ws(), case)
     data = [
         {
@@ -429,6 +430,7 @@ def findings(case: str, as_json: JsonOpt = False) -> None:
             "detail": f.detail,
             "created_at": iso_utc(f.created_at),
             "tool_version": f.tool_version,
+            "artefacts": [str(ws().derived.resolve(a)) for a in f.artefacts or []],
         }
         for f in rows
     ]

@@ -131,6 +131,9 @@ def test_demo_walkthrough_beyond_references_is_placed_through_linked_footage(dem
         assert all(hop["inliers"] >= 35 for hop in via)
         assert all(a["to"] == b["from"] for a, b in itertools.pairwise(via))
         last = via[-1]["to"].split("@")[0]
+        # One match picture per hop, each a file the reader can open.
+        pictures = site_match[name]["artefacts"]
+        assert len(pictures) >= len(via) and all(Path(p).is_file() for p in pictures)
         assert code[last].startswith("reference_alhal_market")
     direct = site_match["denial_walkthrough_1.jpg"]["values"]
     assert direct["direct"] is True and direct["via"] == []
