@@ -329,7 +329,8 @@ def verify_bundle_records(rows: dict[str, Any], custody: list[dict[str, Any]]) -
     problems: list[str] = []
     try:
         code = rows["case"]["code"]
-        prev, seq = GENESIS_HASH, 1
+        prev: object = GENESIS_HASH
+        seq = 1
         last: dict[tuple[str, str], str | None] = {}
         for ev in custody:
             where = f"event {ev.get('seq')}"

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -72,7 +73,7 @@ class _RichTask:
     def __init__(self, bar: Any, task_id: Any) -> None:
         self._bar, self._id = bar, task_id
 
-    def advance(self, steps: int = 1) -> None:
+    def advance(self, steps: float = 1) -> None:
         self._bar.advance(self._id, steps)
 
 
@@ -91,10 +92,15 @@ class RichProgress:
         self._bar.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._bar.__exit__(*exc)
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._bar.__exit__(exc_type, exc, tb)
 
-    def task(self, description: str, total: int | None) -> _RichTask:
+    def task(self, description: str, total: float | None) -> _RichTask:
         return _RichTask(self._bar, self._bar.add_task(description, total=total))
 
 
@@ -313,7 +319,7 @@ def video_progress(progress: RichProgress) -> Any:
         if name not in tasks:
             tasks[name] = (progress.task(f"keyframes of {name}", total or None), [0.0])
         task, last = tasks[name]
-        task.advance(max(0.0, done - last[0]))  # type: ignore[arg-type]
+        task.advance(max(0.0, done - last[0]))
         last[0] = max(last[0], done)
 
     return report
@@ -449,7 +455,7 @@ def log(case: str, as_json: JsonOpt = False) -> None:
     w = ws()
     with w.reading() as session:
         c = workflow.load_case(session, case)
-        events = [
+        events: list[dict[str, Any]] = [
             {
                 "seq": e.seq,
                 "at": e.at,

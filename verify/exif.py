@@ -383,8 +383,8 @@ def _capture_time(
                 utc_offset_minutes=int(offset.total_seconds() // 60),
             )
     if gps is not None and gps.timestamp_utc is not None:
-        offset = _offset_from_gps(local, gps.timestamp_utc)
-        if offset is None:
+        gps_offset = _offset_from_gps(local, gps.timestamp_utc)
+        if gps_offset is None:
             problems.append(
                 f"GPS time {gps.timestamp_utc:%Y-%m-%d %H:%M:%S} UTC and {name} "
                 f"{local:%Y-%m-%d %H:%M:%S} differ by "
@@ -394,10 +394,10 @@ def _capture_time(
         else:
             return CaptureTime(
                 local=local,
-                utc=(local - offset).replace(tzinfo=UTC),
+                utc=(local - gps_offset).replace(tzinfo=UTC),
                 zone=ZoneSource.GPS,
                 source=name,
-                utc_offset_minutes=int(offset.total_seconds() // 60),
+                utc_offset_minutes=int(gps_offset.total_seconds() // 60),
             )
     return CaptureTime(local=local, utc=None, zone=ZoneSource.UNKNOWN, source=name)
 

@@ -105,7 +105,7 @@ def read_exif_tags(path: Path, problems: list[str]) -> dict[str, Any]:
         for with_thumbnail in (True, False):
             try:
                 return exifread.process_file(
-                    _BudgetedReader(data),
+                    _BudgetedReader(data),  # type: ignore[arg-type]
                     details=False,
                     strict=False,
                     extract_thumbnail=with_thumbnail,

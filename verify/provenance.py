@@ -276,7 +276,7 @@ def _decode_thumbnail(data: bytes, orientation: int | None) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             if img.width * img.height > MAX_THUMBNAIL_PIXELS:
                 raise UnreadableMediaError(f"thumbnail declares {img.width}x{img.height} pixels")
             img = img.convert("RGB")

@@ -34,8 +34,10 @@ class GpsPlaceCheck:
             if isinstance(meta, PhotoMetadata):
                 if meta.gps is not None:
                     position, error_m = meta.gps.position, meta.gps.horizontal_error_m
-            elif meta is not None and getattr(meta, "location", None) is not None:
-                position = meta.location.position
+            elif meta is not None:
+                location = getattr(meta, "location", None)
+                if location is not None:
+                    position = location.position
             result = check_place(position, sites, claimed, horizontal_error_m=error_m)
             drafts.append(
                 FindingDraft(

@@ -163,7 +163,8 @@ def _draw_plane(
     tex_pts = inv @ jac_pts
     tex_pts = tex_pts[:2] / tex_pts[2]
     texels_per_px = max(
-        np.linalg.norm(tex_pts[:, 1] - tex_pts[:, 0]), np.linalg.norm(tex_pts[:, 2] - tex_pts[:, 0])
+        float(np.linalg.norm(tex_pts[:, 1] - tex_pts[:, 0])),
+        float(np.linalg.norm(tex_pts[:, 2] - tex_pts[:, 0])),
     )
     level = int(np.clip(math.floor(math.log2(max(texels_per_px, 1e-6))), 0, len(plane.pyramid) - 1))
     rgb, alpha = plane.pyramid[level]

@@ -136,7 +136,7 @@ def _video_camera(i: int) -> Camera:
 
 
 def _write_video(scene: Scene, path: Path) -> int:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), VIDEO_FPS, VIDEO_SIZE)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), VIDEO_FPS, VIDEO_SIZE)
     if not writer.isOpened():
         raise RuntimeError(f"OpenCV cannot write MP4 video to {path}")
     try:

@@ -54,7 +54,8 @@ _GOODS_COLOURS = (
 
 def _goods(rng: np.random.Generator) -> tuple[int, int, int]:
     base = np.array(_GOODS_COLOURS[rng.integers(len(_GOODS_COLOURS))], np.float32)
-    return tuple(int(c) for c in np.clip(base * rng.uniform(0.6, 1.15), 0, 255))
+    r, g, b = (int(c) for c in np.clip(base * rng.uniform(0.6, 1.15), 0, 255))
+    return r, g, b
 
 
 @dataclass(frozen=True)
@@ -274,12 +275,12 @@ def _posters_and_graffiti(rng: np.random.Generator, img: np.ndarray, wall_bottom
         cv2.polylines(img, [pts], False, col, 2, cv2.LINE_AA)
     for _ in range(int(rng.integers(2, 6))):  # cracks
         x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
-        pts = [(x, y)]
+        crack = [(x, y)]
         for _ in range(5):
             x += int(rng.integers(-12, 13))
             y += int(rng.integers(4, 18))
-            pts.append((x, y))
-        cv2.polylines(img, [np.array(pts, np.int32)], False, (90, 85, 78), 1, cv2.LINE_AA)
+            crack.append((x, y))
+        cv2.polylines(img, [np.array(crack, np.int32)], False, (90, 85, 78), 1, cv2.LINE_AA)
 
 
 def _roofline(rng: np.random.Generator, alpha: np.ndarray, rgb: np.ndarray) -> None:

@@ -13,7 +13,10 @@ def run_migrations_online() -> None:
     if engine is None:
         from sqlalchemy import create_engine
 
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("alembic: no engine and no sqlalchemy.url configured")
+        engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,
