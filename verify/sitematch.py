@@ -150,19 +150,33 @@ def compare_with_sites(
     for sites without references), for the report's match pictures. The threshold is the one
     calibrated for the query's feature method.
     """
+    matches = {
+        site: [(ref_id, match_pair(query, ref_features)) for ref_id, ref_features in refs]
+        for site, refs in references.items()
+    }
+    return decide_from_matches(
+        matches, min_inliers=min_inliers_for(query.method), margin_ratio=margin_ratio
+    )
+
+
+def decide_from_matches(
+    matches: Mapping[str, Sequence[tuple[str, PairMatch]]],
+    *,
+    min_inliers: int = MIN_INLIERS,
+    margin_ratio: float = MARGIN_RATIO,
+) -> tuple[SiteDecision, dict[str, PairMatch]]:
+    """The decision of `compare_with_sites` from matches already made (e.g. read from a cache):
+    `matches` maps each site to its (reference id, PairMatch) pairs; a site with none scores 0."""
     scores: list[SiteScore] = []
     best_match: dict[str, PairMatch] = {}
-    for site, refs in references.items():
+    for site, pairs in matches.items():
         scores.append(SiteScore(site, 0, None))
-        for ref_id, ref_features in refs:
-            match = match_pair(query, ref_features)
+        for ref_id, match in pairs:
             scores.append(SiteScore(site, match.inliers, ref_id))
             held = best_match.get(site)
             if held is None or match.inliers > held.inliers:
                 best_match[site] = match
-    decision = decide_site(
-        scores, min_inliers=min_inliers_for(query.method), margin_ratio=margin_ratio
-    )
+    decision = decide_site(scores, min_inliers=min_inliers, margin_ratio=margin_ratio)
     return decision, best_match
 
 

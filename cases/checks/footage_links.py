@@ -10,18 +10,15 @@ involving it. All of it is rebuildable: deleting the derived store loses nothing
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from cases.checks.base import CheckContext
 from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures
+from cases.checks.match_codec import decode_match, encode_match, flipped
 from verify.footage_graph import LINK_MIN_INLIERS, FootageLink, NodePair
-from verify.geometry import GeometryModel, PairMatch, match_pair
+from verify.geometry import PairMatch, match_pair
 from verify.linking import search_links
 from verify.retrieval import global_descriptors, train_vocabulary
 
@@ -55,53 +52,6 @@ def _location(a: FrameFeatures, b: FrameFeatures) -> tuple[str, str, bool]:
         lo.item.sha256,
         f"{FEATURE_KEY}-{lo.index:08d}-{hi.item.sha256}-{hi.index:08d}.npz",
         swapped,
-    )
-
-
-def _encode(match: PairMatch) -> bytes:
-    buf = io.BytesIO()
-    keep = match.inliers >= LINK_MIN_INLIERS
-    empty = np.zeros((0, 2), np.float32)
-    np.savez(
-        buf,
-        inliers=np.array(match.inliers, np.int64),
-        tentative=np.array(match.tentative, np.int64),
-        model=np.array(str(match.model)),
-        points_a=match.points_a if keep else empty,
-        points_b=match.points_b if keep else empty,
-        size_a=np.array(match.size_a, np.int64),
-        size_b=np.array(match.size_b, np.int64),
-    )
-    return buf.getvalue()
-
-
-def _decode(data: bytes) -> PairMatch | None:
-    """The cached PairMatch, or None for an unreadable entry (it is then verified again)."""
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return PairMatch(
-                inliers=int(npz["inliers"]),
-                tentative=int(npz["tentative"]),
-                model=GeometryModel(str(npz["model"])),
-                points_a=np.asarray(npz["points_a"], np.float32).reshape(-1, 2),
-                points_b=np.asarray(npz["points_b"], np.float32).reshape(-1, 2),
-                size_a=(int(npz["size_a"][0]), int(npz["size_a"][1])),
-                size_b=(int(npz["size_b"][0]), int(npz["size_b"][1])),
-            )
-    except (OSError, ValueError, EOFError, KeyError, IndexError, zipfile.BadZipFile):
-        return None
-
-
-def flipped(match: PairMatch) -> PairMatch:
-    """The same match seen from the other image."""
-    return PairMatch(
-        match.inliers,
-        match.tentative,
-        match.model,
-        match.points_b,
-        match.points_a,
-        match.size_b,
-        match.size_a,
     )
 
 
@@ -182,7 +132,7 @@ def _one_pair(
         return None  # the same picture twice (identical files): nothing to verify
     key, name, swapped = _location(a, b)
     cached = ctx.ws.derived.read(LINK_NAMESPACE, key, name)
-    match = _decode(cached) if cached is not None else None
+    match = decode_match(cached) if cached is not None else None
     if match is not None:
         stats["reused"] += 1
     elif a.key in previous and b.key in previous:
@@ -191,7 +141,12 @@ def _one_pair(
     else:
         lo, hi = (b, a) if swapped else (a, b)
         match = _verify(lo, hi)
-        ctx.ws.derived.write(LINK_NAMESPACE, key, name, _encode(match))
+        ctx.ws.derived.write(
+            LINK_NAMESPACE,
+            key,
+            name,
+            encode_match(match, keep_points=match.inliers >= LINK_MIN_INLIERS),
+        )
         stats["verified"] += 1
     oriented = flipped(match) if swapped else match
     if oriented.inliers >= LINK_MIN_INLIERS:

@@ -19,7 +19,14 @@ from typing import Any
 
 from cases.checks.base import CheckContext, FindingDraft
 from cases.checks.footage_frames import FrameFeatures, FrameImages, frame_features
-from cases.checks.footage_links import FootageLinks, flipped, link_footage
+from cases.checks.footage_links import FootageLinks, link_footage
+from cases.checks.match_codec import flipped
+from cases.checks.reference_matches import (
+    load_compared,
+    picture_key,
+    reference_match,
+    save_compared,
+)
 from cases.snapshot import ItemInfo
 from verify.errors import InvalidValueError, VerifyError
 from verify.features import Features
@@ -32,8 +39,9 @@ from verify.sitematch import (
     SiteDecision,
     SiteOutcome,
     VideoDecision,
-    compare_with_sites,
+    decide_from_matches,
     decide_video,
+    min_inliers_for,
 )
 from verify.verdict import Verdict
 
@@ -52,6 +60,10 @@ class _Direct:
     frame: FrameFeatures
     decision: SiteDecision
     matches: dict[str, PairMatch]
+    # Sites with reference imagery none of which was compared with this picture (large cases
+    # compare each picture with its most similar references only): their score 0 is not a
+    # measurement.
+    not_compared: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -127,7 +139,7 @@ class SiteMatchCheck:
             return drafts
         frames = [f for item in analysable for f in footage_frames[item.code]]
         pictures.update((f.node, f) for f in frames)
-        direct = self._compare(ctx, frames, references)
+        direct = self._compare(ctx, frames, references, pictures)
         links = link_footage(ctx, frames)
         graph = decide_footage_graph(
             [f.node for f in frames],
@@ -166,18 +178,31 @@ class SiteMatchCheck:
         ctx: CheckContext,
         frames: Sequence[FrameFeatures],
         references: dict[str, list[tuple[str, Features]]],
+        pictures: dict[str, FrameFeatures],
     ) -> dict[str, _Direct]:
         task = ctx.progress.task("footage against references", len(frames))
         chosen = _reference_shortlist(frames, references)
+        available = [pictures[node] for node in {n for rs in references.values() for n, _ in rs}]
+        compared = load_compared(ctx)
         out = {}
         for frame in frames:
-            refs = references
-            if chosen is not None:
-                keep = chosen[frame.node]
-                refs = {s: [r for r in rs if r[0] in keep] for s, rs in references.items()}
-            decision, matches = compare_with_sites(frame.features, refs)
-            out[frame.node] = _Direct(frame, decision, matches)
+            use = compared.references_for(
+                frame, available, None if chosen is None else chosen[frame.node]
+            )
+            used = {r.node for r in use}
+            matches = {
+                site: [(n, reference_match(ctx, frame, pictures[n])) for n, _ in rs if n in used]
+                for site, rs in references.items()
+            }
+            decision, best = decide_from_matches(
+                matches, min_inliers=min_inliers_for(frame.features.method)
+            )
+            skipped = frozenset(s for s, rs in references.items() if rs and not matches[s])
+            out[frame.node] = _Direct(frame, decision, best, skipped)
+            compared.pictures[picture_key(frame)] = {picture_key(r) for r in use}
             task.advance()
+        compared.references |= {picture_key(r) for r in available}
+        save_compared(ctx, compared)
         return out
 
     def _decide(
@@ -202,8 +227,15 @@ class SiteMatchCheck:
                 for r in video.ranges
             ],
         )
+        not_compared = sorted(
+            frozenset.intersection(*(state.direct[f.node].not_compared for f in frames))
+        )
+        values["not_compared"] = not_compared
         graph = [state.graph[f.node] for f in frames]
-        scores = ", ".join(f"{s!r} {n}" for s, n in sorted(video.scores.items()))
+        scores = ", ".join(
+            f"{s!r} {'not compared' if s in not_compared else n}"
+            for s, n in sorted(video.scores.items())
+        )
         conflict = sorted({n for g in graph for n in g.conflict})
         carried = {g.matched_site for g in graph if g.matched_site is not None}
 
@@ -361,6 +393,7 @@ def _values(claimed: str | None) -> dict[str, Any]:
         "frames": [],
         "direct": True,
         "via": [],
+        "not_compared": [],
     }
 
 

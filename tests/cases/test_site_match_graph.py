@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 import cases.checks.footage_links as footage_links
+import cases.checks.reference_matches as reference_matches
 import cases.checks.site_match as site_match
 from cases import workflow
 from cases.checks.site_match import SiteMatchCheck
@@ -78,8 +79,25 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return seen
 
 
+@pytest.fixture
+def direct_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Footage-against-reference verifications made (not read from the cache)."""
+    seen: list[int] = []
+    real = reference_matches.match_pair
+
+    def counting(a, b):  # type: ignore[no-untyped-def]
+        seen.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(reference_matches, "match_pair", counting)
+    return seen
+
+
 def test_walkthrough_links_and_other_place_does_not(
-    tmp_path: Path, sites_dir: Path, counted: list[tuple[str, str]]
+    tmp_path: Path,
+    sites_dir: Path,
+    counted: list[tuple[str, str]],
+    direct_counted: list[int],
 ):
     church = sites_dir / "herz_jesu_church"
     ws, code = new_case(tmp_path, ["church", "bridge"])
@@ -114,15 +132,26 @@ def test_walkthrough_links_and_other_place_does_not(
     assert other.verdict == "inconclusive" and other.values["matched_site"] is None
     assert other.values["via"] == []
 
+    # 4 footage pictures x 2 references, each verified once.
+    assert len(direct_counted) == 8 and other.values["not_compared"] == []
+
     # Re-running verifies nothing; one new item is verified only against the others.
-    before = len(counted)
+    before, direct_before = len(counted), len(direct_counted)
     site_findings(ws, code)
-    assert len(counted) == before
+    assert len(counted) == before and len(direct_counted) == direct_before
     add(ws, code, [degrade(church / "0004.jpg", tmp_path / "walk_4.jpg")])
     found = site_findings(ws, code)
     new = found["walk_4.jpg"].items[0]
     fresh = counted[before:]
     assert fresh and all(new in pair for pair in fresh)
+    assert len(direct_counted) == direct_before + 2  # the new picture against the 2 references
+    # A new reference image is compared with each footage picture once; links are not reopened.
+    bridge = sorted((sites_dir / "london_bridge").glob("*.jpg"))[1]
+    links_before, direct_before = len(counted), len(direct_counted)
+    add(ws, code, [bridge], "bridge")
+    found = site_findings(ws, code)
+    assert len(direct_counted) == direct_before + 5 and len(counted) == links_before
+    assert found["walk_7.jpg"].values["matched_site"] == "church"
     assert found["walk_7.jpg"].values["matched_site"] == "church"
 
 
@@ -154,6 +183,14 @@ def test_conflicting_direct_verdicts_make_the_group_inconclusive(
         assert f.verdict == "inconclusive" and f.values["matched_site"] is None
         assert set(f.values["conflict"]) == ends - set(f.items)
         assert "conflicting" in f.detail and all(code in f.detail for code in ends)
+        if reference_shortlist:
+            # Compared with one reference only: the other site's 0 is no measurement, and the
+            # finding says so rather than showing it as a score.
+            (skipped,) = f.values["not_compared"]
+            assert f.values["scores"][skipped] == 0
+            assert f"{skipped!r} not compared" in f.detail
+        else:
+            assert f.values["not_compared"] == []
 
 
 def cc(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
