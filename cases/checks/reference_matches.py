@@ -12,12 +12,14 @@ rebuildable: deleting the derived store only costs time.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cases.checks.base import CheckContext
-from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures
+from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures, feature_file
 from cases.checks.match_codec import decode_match, encode_match
-from verify.geometry import PairMatch, match_pair
+from verify.geometry import PairMatch
+from verify.pairpool import match_pairs
 
 MATCH_NAMESPACE = "site_matches"
 MANIFEST_NAMESPACE = "site_match_manifest"
@@ -76,13 +78,41 @@ def save_compared(ctx: CheckContext, compared: Compared) -> None:
     ctx.ws.derived.write(MANIFEST_NAMESPACE, ctx.case.code, _MANIFEST, json.dumps(data).encode())
 
 
-def reference_match(ctx: CheckContext, frame: FrameFeatures, reference: FrameFeatures) -> PairMatch:
-    """`match_pair(frame, reference)`, from the cache or verified now and cached."""
-    key = frame.item.sha256
-    name = f"{FEATURE_KEY}-{frame.index:08d}-{reference.item.sha256}-{reference.index:08d}.npz"
-    cached = ctx.ws.derived.read(MATCH_NAMESPACE, key, name)
-    match = decode_match(cached) if cached is not None else None
-    if match is None:
-        match = match_pair(frame.features, reference.features)
-        ctx.ws.derived.write(MATCH_NAMESPACE, key, name, encode_match(match))
-    return match
+def reference_matches(
+    ctx: CheckContext, pairs: Sequence[tuple[FrameFeatures, FrameFeatures]]
+) -> list[PairMatch]:
+    """`match_pair(frame, reference)` for each pair: from the cache, or verified now (on all
+    cores when there are many) and cached."""
+    out: list[PairMatch | None] = []
+    todo: list[int] = []
+    for k, (frame, reference) in enumerate(pairs):
+        cached = ctx.ws.derived.read(MATCH_NAMESPACE, *_location(frame, reference))
+        out.append(decode_match(cached) if cached is not None else None)
+        if out[-1] is None:
+            todo.append(k)
+    if todo:
+        task = ctx.progress.task("footage against references", len(todo))
+        pictures: dict[tuple[str, int], int] = {}
+        frames: list[FrameFeatures] = []
+        for k in todo:
+            for picture in pairs[k]:
+                if picture.key not in pictures:
+                    pictures[picture.key] = len(frames)
+                    frames.append(picture)
+        verified = match_pairs(
+            [feature_file(ctx, f) for f in frames],
+            [(pictures[pairs[k][0].key], pictures[pairs[k][1].key]) for k in todo],
+            features=[f.features for f in frames],
+            progress=task.advance,
+        )
+        for k, match in zip(todo, verified, strict=True):
+            ctx.ws.derived.write(MATCH_NAMESPACE, *_location(*pairs[k]), encode_match(match))
+            out[k] = match
+    return [m for m in out if m is not None]
+
+
+def _location(frame: FrameFeatures, reference: FrameFeatures) -> tuple[str, str]:
+    return (
+        frame.item.sha256,
+        f"{FEATURE_KEY}-{frame.index:08d}-{reference.item.sha256}-{reference.index:08d}.npz",
+    )

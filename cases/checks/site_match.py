@@ -24,7 +24,7 @@ from cases.checks.match_codec import flipped
 from cases.checks.reference_matches import (
     load_compared,
     picture_key,
-    reference_match,
+    reference_matches,
     save_compared,
 )
 from cases.snapshot import ItemInfo
@@ -180,18 +180,24 @@ class SiteMatchCheck:
         references: dict[str, list[tuple[str, Features]]],
         pictures: dict[str, FrameFeatures],
     ) -> dict[str, _Direct]:
-        task = ctx.progress.task("footage against references", len(frames))
         chosen = _reference_shortlist(frames, references)
         available = [pictures[node] for node in {n for rs in references.values() for n, _ in rs}]
+        available.sort(key=lambda r: r.node)
         compared = load_compared(ctx)
-        out = {}
-        for frame in frames:
-            use = compared.references_for(
+        plan = {
+            frame.node: compared.references_for(
                 frame, available, None if chosen is None else chosen[frame.node]
             )
-            used = {r.node for r in use}
+            for frame in frames
+        }
+        pairs = [(frame, ref) for frame in frames for ref in plan[frame.node]]
+        made = dict(
+            zip(((f.node, r.node) for f, r in pairs), reference_matches(ctx, pairs), strict=True)
+        )
+        out = {}
+        for frame in frames:
             matches = {
-                site: [(n, reference_match(ctx, frame, pictures[n])) for n, _ in rs if n in used]
+                site: [(n, made[frame.node, n]) for n, _ in rs if (frame.node, n) in made]
                 for site, rs in references.items()
             }
             decision, best = decide_from_matches(
@@ -199,8 +205,7 @@ class SiteMatchCheck:
             )
             skipped = frozenset(s for s, rs in references.items() if rs and not matches[s])
             out[frame.node] = _Direct(frame, decision, best, skipped)
-            compared.pictures[picture_key(frame)] = {picture_key(r) for r in use}
-            task.advance()
+            compared.pictures[picture_key(frame)] = {picture_key(r) for r in plan[frame.node]}
         compared.references |= {picture_key(r) for r in available}
         save_compared(ctx, compared)
         return out

@@ -83,13 +83,13 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 def direct_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Footage-against-reference verifications made (not read from the cache)."""
     seen: list[int] = []
-    real = reference_matches.match_pair
+    real = reference_matches.match_pairs
 
-    def counting(a, b):  # type: ignore[no-untyped-def]
-        seen.append(1)
-        return real(a, b)
+    def counting(files, pairs, **kwargs):  # type: ignore[no-untyped-def]
+        seen.extend(1 for _ in pairs)
+        return real(files, pairs, **kwargs)
 
-    monkeypatch.setattr(reference_matches, "match_pair", counting)
+    monkeypatch.setattr(reference_matches, "match_pairs", counting)
     return seen
 
 
