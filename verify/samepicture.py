@@ -14,6 +14,8 @@ moment fit no single similarity that well (parallax, moved people, other light).
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -101,31 +103,130 @@ _NO_ALIGNMENT = PictureAlignment(False, 0, 0.0, 0.0, 0.0, 0.0, False)
 
 
 class PictureFeatures:
-    """A picture prepared for alignment: grey at `CONFIRM_SIDE`, its ORB features, and (made on
-    first use) those of its mirror image. Prepare once, align against many."""
+    """A picture prepared for alignment: its ORB corners (positions, strengths, descriptors) at
+    `CONFIRM_SIDE`, its grey pixels, and (made on first use) the same for its mirror image.
+    Prepare once, align against many.
+
+    Features can be cached (`to_bytes` / `from_bytes`, e.g. in a workspace's derived store) and
+    the pixels then loaded only when a pair gets as far as the pixel comparison: most pairs are
+    rejected on their ORB matches alone.
+    """
 
     def __init__(self, image: np.ndarray) -> None:
-        self.gray = _gray(image)
-        self.keypoints, self.descriptors = _detect(self.gray)
+        gray = _gray(image)
+        self._gray: np.ndarray | None = gray
+        self._load: Callable[[], np.ndarray] | None = None
+        self.shape: tuple[int, int] = (int(gray.shape[0]), int(gray.shape[1]))
+        self.points, self.responses, self.descriptors = _detect(gray)
         self._mirror: PictureFeatures | None = None
+        self._gradients: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def gray(self) -> np.ndarray:
+        """The grey picture at `CONFIRM_SIDE` (loaded on first use for cached features)."""
+        if self._gray is None:
+            assert self._load is not None
+            gray = _gray(self._load())
+            if gray.shape != self.shape:
+                raise InvalidValueError(
+                    f"cached features were made on a {self.shape} picture, not {gray.shape}"
+                )
+            self._gray = gray
+        return self._gray
+
+    def gradients(self) -> tuple[np.ndarray, np.ndarray]:
+        """Intensity gradients of the picture, made once (it is compared with many)."""
+        if self._gradients is None:
+            self._gradients = _gradients(self.gray)
+        return self._gradients
 
     def mirror(self) -> PictureFeatures:
         if self._mirror is None:
             self._mirror = PictureFeatures(np.ascontiguousarray(self.gray[:, ::-1]))
         return self._mirror
 
+    def to_bytes(self) -> bytes:
+        """The ORB features (not the pixels) in a compact self-describing form."""
+        out = io.BytesIO()
+        descriptors = self.descriptors if self.descriptors is not None else _NO_DESCRIPTORS
+        np.savez(
+            out,
+            settings=np.array(FEATURE_SETTINGS),
+            shape=np.array(self.shape, np.int32),
+            points=self.points,
+            responses=self.responses,
+            descriptors=descriptors,
+        )
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, load: Callable[[], np.ndarray]) -> PictureFeatures:
+        """Features written by `to_bytes`; `load()` gives the picture (uint8 RGB or grey) when
+        its pixels are needed. Raises InvalidValueError for a damaged blob or one made with
+        other settings (the caller recomputes)."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                settings = str(z["settings"])
+                shape = tuple(int(v) for v in z["shape"])
+                points, responses = z["points"], z["responses"]
+                descriptors = z["descriptors"]
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise InvalidValueError(f"malformed picture features: {exc}") from exc
+        if settings != FEATURE_SETTINGS:
+            raise InvalidValueError(
+                f"picture features made with {settings}, not {FEATURE_SETTINGS}"
+            )
+        n = len(points)
+        if (
+            len(shape) != 2
+            or min(shape) <= 0
+            or points.shape != (n, 2)
+            or points.dtype != np.float32
+            or responses.shape != (n,)
+            or responses.dtype != np.float32
+            or descriptors.dtype != np.uint8
+            or descriptors.shape != (n, 32)
+            or not np.isfinite(points).all()
+        ):
+            raise InvalidValueError("malformed picture features: inconsistent arrays")
+        features = cls.__new__(cls)
+        features._gray = None
+        features._load = load
+        features.shape = (shape[0], shape[1])
+        features.points, features.responses = points, responses
+        features.descriptors = descriptors if n else None
+        features._mirror = None
+        features._gradients = None
+        return features
+
+
+# ORB settings the features (and anchors) depend on: a cached blob or stored anchor set made under
+# other settings must not be compared with these.
+FEATURE_SETTINGS = f"orb{_ORB_FEATURES}-{CONFIRM_SIDE}px-v1"
+_NO_DESCRIPTORS = np.zeros((0, 32), np.uint8)
+# Names how anchors are chosen: stored anchors recorded under another name are recomputed, never
+# compared with these. Change it whenever `anchor_descriptors` or its constants change.
+ANCHOR_SET = f"strongest{ANCHOR_COUNT}-{FEATURE_SETTINGS}"
+
 
 def anchor_descriptors(image: np.ndarray | PictureFeatures) -> np.ndarray:
     """The `ANCHOR_COUNT` strongest ORB descriptors of a picture, (n, 32) uint8, strongest first."""
     features = image if isinstance(image, PictureFeatures) else PictureFeatures(image)
-    if features.descriptors is None or not len(features.keypoints):
+    if features.descriptors is None or not len(features.points):
         return np.zeros((0, 32), np.uint8)
-    order = np.argsort([-k.response for k in features.keypoints], kind="stable")[:ANCHOR_COUNT]
+    order = np.argsort(-features.responses, kind="stable")[:ANCHOR_COUNT]
     return np.ascontiguousarray(features.descriptors[order])
 
 
 def anchors_to_hex(anchors: np.ndarray) -> list[str]:
     return [row.tobytes().hex() for row in anchors]
+
+
+def anchor_words(anchors: np.ndarray) -> np.ndarray:
+    """Anchors as the (n, 4) big-endian uint64 words a 256-bit `HashIndex` stores: the same
+    values `words_from_hex(anchors_to_hex(anchors), 256)` gives."""
+    raw = np.ascontiguousarray(anchors, dtype=np.uint8).tobytes()
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 4)
 
 
 def align_pictures(
@@ -162,21 +263,24 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(gray)
 
 
-def _detect(gray: np.ndarray) -> tuple[tuple, np.ndarray | None]:
+def _detect(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     # One detector per call: cv2 feature objects are not safe to share across threads.
-    return cv2.ORB_create(nfeatures=_ORB_FEATURES).detectAndCompute(gray, None)
+    keypoints, descriptors = cv2.ORB_create(nfeatures=_ORB_FEATURES).detectAndCompute(gray, None)
+    points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
+    responses = np.array([k.response for k in keypoints], np.float32)
+    return points, responses, descriptors
 
 
 def _align(fa: PictureFeatures, fb: PictureFeatures, *, mirrored: bool) -> PictureAlignment:
-    ka, da, kb, db = fa.keypoints, fa.descriptors, fb.keypoints, fb.descriptors
-    if da is None or db is None or len(ka) < MIN_INLIERS or len(kb) < MIN_INLIERS:
+    da, db = fa.descriptors, fb.descriptors
+    if da is None or db is None or len(da) < MIN_INLIERS or len(db) < MIN_INLIERS:
         return _NO_ALIGNMENT
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(db, da, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < _RATIO_TEST * p[1].distance]
     if len(good) < MIN_INLIERS:
         return _NO_ALIGNMENT
-    src = np.array([kb[m.queryIdx].pt for m in good], dtype=np.float32)
-    dst = np.array([ka[m.trainIdx].pt for m in good], dtype=np.float32)
+    src = fb.points[[m.queryIdx for m in good]]
+    dst = fa.points[[m.trainIdx for m in good]]
     matrix, mask = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=_RANSAC_THRESHOLD_PX
     )
@@ -187,35 +291,42 @@ def _align(fa: PictureFeatures, fb: PictureFeatures, *, mirrored: bool) -> Pictu
     rotation = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
     if inliers < MIN_INLIERS:
         return PictureAlignment(False, inliers, scale, rotation, 0.0, 0.0, mirrored)
-    overlap, correlation = _pixel_agreement(fa.gray, fb.gray, matrix)
+    overlap, correlation = _pixel_agreement(fa, fb, matrix)
     is_same = overlap >= MIN_OVERLAP and correlation >= MIN_CORRELATION
     return PictureAlignment(is_same, inliers, scale, rotation, overlap, correlation, mirrored)
 
 
-def _pixel_agreement(ga: np.ndarray, gb: np.ndarray, matrix: np.ndarray) -> tuple[float, float]:
+def _pixel_agreement(
+    fa: PictureFeatures, fb: PictureFeatures, matrix: np.ndarray
+) -> tuple[float, float]:
     """Share of the smaller picture inside the overlap, and the correlation of the two
     pictures' intensity gradients there. Gradients, not intensities: two views of one scene
     share their broad light and dark areas (intensity correlation 0.87-0.90 between different
     renders of the demo market), but parallax moves every edge (gradient correlation <= 0.53),
     while the same picture re-encoded keeps its edges in place (0.97). A light blur first, so
     JPEG noise and sub-pixel misalignment do not count."""
-    h, w = ga.shape
-    warped = cv2.warpAffine(gb, matrix, (w, h), flags=cv2.INTER_AREA)
-    valid = cv2.warpAffine(np.full(gb.shape, 255, np.uint8), matrix, (w, h)) == 255
+    h, w = fa.shape
+    # The overlap needs no pixels: a pair that cannot reach MIN_OVERLAP is decided before either
+    # picture is loaded or warped.
+    valid = cv2.warpAffine(np.full(fb.shape, 255, np.uint8), matrix, (w, h)) == 255
     # Stay clear of the interpolated border of the warped picture (blur and Sobel reach 6 px).
     valid = cv2.erode(valid.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     area = int(valid.sum())
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-    smaller = min(h * w, gb.shape[0] * gb.shape[1] * scale * scale)
+    smaller = min(h * w, fb.shape[0] * fb.shape[1] * scale * scale)
     if area < 100 or smaller <= 0:
         return 0.0, 0.0
-    ax, ay = _gradients(ga)
+    overlap = min(1.0, area / smaller)
+    if overlap < MIN_OVERLAP:
+        return overlap, 0.0
+    warped = cv2.warpAffine(fb.gray, matrix, (w, h), flags=cv2.INTER_AREA)
+    ax, ay = fa.gradients()
     bx, by = _gradients(warped)
     x = np.concatenate([ax[valid], ay[valid]])
     y = np.concatenate([bx[valid], by[valid]])
     denom = float(np.sqrt(float((x * x).sum()) * float((y * y).sum())))
     correlation = float((x * y).sum()) / denom if denom > 0 else 0.0
-    return min(1.0, area / smaller), correlation
+    return overlap, correlation
 
 
 def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
