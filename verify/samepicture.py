@@ -15,6 +15,7 @@ moment fit no single similarity that well (parallax, moved people, other light).
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,23 +48,37 @@ NEAR_RADII = {"pdq": 112, "phash": 26, "dhash": 18}
 MAX_ALIGNMENTS_PER_QUERY = 200
 
 
-# Anchors: the strongest ORB descriptors of a picture (256-bit binary codes), stored with its
+# Anchors: a few of a picture's strongest ORB descriptors (256-bit binary codes), stored with its
 # hashes so that a crop of 25% or more, which moves whole-picture hashes to the distance of
 # unrelated pictures, still finds its original: a stored picture sharing >= MIN_ANCHOR_VOTES
 # anchors (within ANCHOR_RADIUS bits) with the query goes to the pixel check too.
-# benchmarks/bench_second_stage.py ("anchor gate"): with 64 anchors, radius 40 and 3 votes, 96%
-# (dev) / 82% (drone) of 25% crops pass, against about 4% of unrelated pairs.
-ANCHOR_COUNT = 64
+# Chosen spread out, in space and in scale: the strongest ANCHORS_PER_CELL of each cell of an
+# ANCHOR_GRID x ANCHOR_GRID grid, at the working size and again at half of it. The 64 strongest
+# corners of the whole picture (the first definition) cluster where the texture is richest, which
+# a crop often removes, and a crop shown at the same size is a zoom, which changes which corners
+# are strongest. benchmarks/bench_anchor_variants.py (dev set only, 952 true copies, 64,260
+# non-duplicate pairs): 64 strongest / 3 votes missed 3 of 68 25% crops and sent 1,823
+# non-duplicate pairs to the pixel check through anchors alone; the 4x4 grid at two scales
+# (128 anchors) / 4 votes missed none and sent 1,563.
+ANCHOR_GRID = 4
+ANCHORS_PER_CELL = 4
+ANCHOR_SCALES = (1.0, 0.5)
+ANCHOR_COUNT = ANCHOR_GRID * ANCHOR_GRID * ANCHORS_PER_CELL * len(ANCHOR_SCALES)
 ANCHOR_RADIUS = 40
-MIN_ANCHOR_VOTES = 3
+MIN_ANCHOR_VOTES = 4
 
 
-# A pair with near hashes is aligned only if it also shares at least this many anchors. Zero:
-# requiring one shared anchor cut the pairs aligned from 10.2% to 4.3% (dev) and 14.9% to 4.7%
-# (drone photos) but lost 2 of 17 text + logo overlays and one 25% crop on the drone photos
-# (suite 0.971 -> 0.958; benchmarks/bench_second_stage.py): a watermark's text corners are the
-# strongest in the picture and push the original's anchors out. Recall is worth the time.
-MIN_ANCHOR_VOTES_NEAR = 0
+# A pair with near hashes is aligned only if it also shares at least this many anchors (counted
+# on the mirror image when the hashes are closer mirrored). With the first anchors (64 strongest
+# of the whole picture) this was 0: requiring one lost 2 of 17 text + logo overlays and a 25%
+# crop of the drone photos, because a watermark's text corners were the strongest in the picture
+# and pushed out every anchor (dev overlays shared median 0 anchors with their originals).
+# Spread anchors keep those cells' anchors only: on dev every copy of every transform shares
+# anchors with its original (overlay min 70, screenshot padding 15, resize 0.25 min 2; only a
+# few 25% crops share none, and those in the near band shared >= 15), while 75% of non-duplicate
+# near pairs share none: pairs aligned 6,390 -> 2,909 with no copy lost
+# (benchmarks/bench_anchor_variants.py --near-gate, dev set only).
+MIN_ANCHOR_VOTES_NEAR = 1
 
 
 def in_near_band(d: HashDistances) -> bool:
@@ -170,7 +185,7 @@ class PictureFeatures:
                 shape = tuple(int(v) for v in z["shape"])
                 points, responses = z["points"], z["responses"]
                 descriptors = z["descriptors"]
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise InvalidValueError(f"malformed picture features: {exc}") from exc
         if settings != FEATURE_SETTINGS:
             raise InvalidValueError(
@@ -204,18 +219,49 @@ class PictureFeatures:
 # other settings must not be compared with these.
 FEATURE_SETTINGS = f"orb{_ORB_FEATURES}-{CONFIRM_SIDE}px-v1"
 _NO_DESCRIPTORS = np.zeros((0, 32), np.uint8)
-# Names how anchors are chosen: stored anchors recorded under another name are recomputed, never
-# compared with these. Change it whenever `anchor_descriptors` or its constants change.
-ANCHOR_SET = f"strongest{ANCHOR_COUNT}-{FEATURE_SETTINGS}"
+# Names how anchors are chosen: stored anchors recorded under another name (or none: the first
+# definition, the 64 strongest, was not named) are recomputed, never compared with these. Change
+# it whenever `anchor_descriptors` or its constants change.
+ANCHOR_SET = (
+    f"grid{ANCHOR_GRID}x{ANCHORS_PER_CELL}-scales{'+'.join(map(str, ANCHOR_SCALES))}"
+    f"-r{ANCHOR_RADIUS}-{FEATURE_SETTINGS}"
+)
 
 
 def anchor_descriptors(image: np.ndarray | PictureFeatures) -> np.ndarray:
-    """The `ANCHOR_COUNT` strongest ORB descriptors of a picture, (n, 32) uint8, strongest first."""
+    """A picture's anchors, (at most ANCHOR_COUNT, 32) uint8: at each of ANCHOR_SCALES, the
+    strongest ORB corners of each grid cell (slots of cells with too few corners go to the
+    strongest corners left)."""
     features = image if isinstance(image, PictureFeatures) else PictureFeatures(image)
+    per_scale = ANCHOR_COUNT // len(ANCHOR_SCALES)
+    parts = [_spread_strongest(features, per_scale)]
+    for scale in ANCHOR_SCALES[1:]:
+        h, w = features.shape
+        size = (max(1, int(w * scale)), max(1, int(h * scale)))
+        smaller = cv2.resize(features.gray, size, interpolation=cv2.INTER_AREA)
+        parts.append(_spread_strongest(PictureFeatures(smaller), per_scale))
+    return np.ascontiguousarray(np.concatenate(parts))
+
+
+def _spread_strongest(features: PictureFeatures, count: int) -> np.ndarray:
     if features.descriptors is None or not len(features.points):
-        return np.zeros((0, 32), np.uint8)
-    order = np.argsort(-features.responses, kind="stable")[:ANCHOR_COUNT]
-    return np.ascontiguousarray(features.descriptors[order])
+        return _NO_DESCRIPTORS
+    order = np.argsort(-features.responses, kind="stable")
+    h, w = features.shape
+    pts = features.points[order].astype(np.float64)
+    col = np.minimum((pts[:, 0] * ANCHOR_GRID / w).astype(int), ANCHOR_GRID - 1)
+    row = np.minimum((pts[:, 1] * ANCHOR_GRID / h).astype(int), ANCHOR_GRID - 1)
+    cell = row * ANCHOR_GRID + col
+    # Rank of each corner within its cell, strongest first: keep the first ANCHORS_PER_CELL.
+    rank = np.zeros(len(order), int)
+    seen = np.zeros(ANCHOR_GRID * ANCHOR_GRID, int)
+    for r, c in enumerate(cell):
+        rank[r] = seen[c]
+        seen[c] += 1
+    taken = rank < ANCHORS_PER_CELL
+    rest = np.flatnonzero(~taken)[: max(0, count - int(taken.sum()))]
+    chosen = np.sort(np.concatenate([np.flatnonzero(taken), rest]))[:count]
+    return features.descriptors[order[chosen]]
 
 
 def anchors_to_hex(anchors: np.ndarray) -> list[str]:

@@ -10,13 +10,20 @@ import numpy as np
 import pytest
 
 from verify.errors import InvalidValueError
+from verify.hashindex import words_from_hex
 from verify.hashing import HashDistances
 from verify.media import load_image
 from verify.samepicture import (
     ANCHOR_COUNT,
+    ANCHOR_GRID,
+    ANCHOR_RADIUS,
     CONFIRM_SIDE,
+    FEATURE_SETTINGS,
+    MIN_ANCHOR_VOTES,
+    PictureFeatures,
     align_pictures,
     anchor_descriptors,
+    anchor_words,
     anchors_to_hex,
     in_near_band,
 )
@@ -75,8 +82,80 @@ def test_near_band():
     assert not in_near_band(HashDistances(phash=30, dhash=12, pdq=120, colorhash=0))
 
 
-def test_anchors_are_the_strongest_orb_codes(church):
-    anchors = anchor_descriptors(church[0])
+def test_anchors_are_spread_over_the_picture_and_two_scales(church):
+    features = PictureFeatures(church[0])
+    anchors = anchor_descriptors(features)
     assert anchors.shape == (ANCHOR_COUNT, 32) and anchors.dtype == np.uint8
     assert [bytes.fromhex(h) for h in anchors_to_hex(anchors)] == [r.tobytes() for r in anchors]
+    words = words_from_hex(anchors_to_hex(anchors), 256)
+    np.testing.assert_array_equal(anchor_words(anchors), words)
+    # The first half comes from the working size: every grid cell holds some of them, where the
+    # strongest corners alone crowd into the richest texture.
+    row_of = {r.tobytes(): i for i, r in enumerate(features.descriptors)}
+    full = np.array([row_of[r.tobytes()] for r in anchors[: ANCHOR_COUNT // 2]])
+    h, w = features.shape
+    cells = {(int(x * ANCHOR_GRID / w), int(y * ANCHOR_GRID / h)) for x, y in features.points[full]}
+    # (Every cell with corners: this photo has one of plain sky.)
+    assert len(cells) >= ANCHOR_GRID * ANCHOR_GRID - 1
+    strongest = np.argsort(-features.responses, kind="stable")[: ANCHOR_COUNT // 2]
+    strongest_cells = {
+        (int(x * ANCHOR_GRID / w), int(y * ANCHOR_GRID / h)) for x, y in features.points[strongest]
+    }
+    assert len(strongest_cells) < len(cells)
     assert anchor_descriptors(np.full((50, 50, 3), 9, np.uint8)).shape == (0, 32)
+
+
+def test_a_quarter_crop_shares_enough_anchors_with_its_original(church):
+    """The anchor gate: a 25% crop (re-encoded) shares >= MIN_ANCHOR_VOTES anchors with its
+    original, another photo of the same church far fewer."""
+    h, w = church[0].shape[:2]
+    crop = _reencode(church[0][h // 6 : h - h // 12, w // 6 : w - w // 12])
+
+    def votes(a: np.ndarray, b: np.ndarray) -> int:
+        x, y = anchor_words(anchor_descriptors(a)), anchor_words(anchor_descriptors(b))
+        dist = np.bitwise_count(x[:, None, :] ^ y[None, :, :]).sum(axis=2)
+        return int((dist.min(axis=1) <= ANCHOR_RADIUS).sum())
+
+    assert votes(crop, church[0]) >= MIN_ANCHOR_VOTES
+    assert votes(church[1], church[0]) < votes(crop, church[0])
+
+
+def test_cached_features_align_exactly_as_fresh_ones(church):
+    """Features written to a cache and read back give the same alignment; the pixels are loaded
+    only when a pair reaches the pixel comparison."""
+    h, w = church[0].shape[:2]
+    crop = _reencode(church[0][round(0.1 * h) :, round(0.1 * w) :])
+    fresh = PictureFeatures(church[0])
+    loads: list[int] = []
+
+    def load() -> np.ndarray:
+        loads.append(1)
+        return church[0]
+
+    cached = PictureFeatures.from_bytes(fresh.to_bytes(), load)
+    assert not loads
+    np.testing.assert_array_equal(anchor_descriptors(cached), anchor_descriptors(fresh))
+    query = PictureFeatures(crop)
+    assert align_pictures(cached, query, mirrored=False) == align_pictures(
+        fresh, query, mirrored=False
+    )
+    assert loads == [1]
+    # A pair rejected on its ORB matches never loads the pixels.
+    other = PictureFeatures.from_bytes(fresh.to_bytes(), load)
+    flat = PictureFeatures(np.full((200, 300), 128, np.uint8))
+    assert not align_pictures(other, flat, mirrored=False).is_same
+    assert loads == [1]
+
+
+def test_cached_features_of_other_settings_or_damaged_are_refused(church):
+    good = PictureFeatures(church[0]).to_bytes()
+    with pytest.raises(InvalidValueError):
+        PictureFeatures.from_bytes(good[: len(good) // 2], lambda: church[0])
+    stale = good.replace(FEATURE_SETTINGS.encode("utf-32-le"), b"x" * 4 * len(FEATURE_SETTINGS))
+    assert stale != good
+    with pytest.raises(InvalidValueError):
+        PictureFeatures.from_bytes(stale, lambda: church[0])
+    # Pixels that do not fit the cached features (another picture) are refused when loaded.
+    wrong = PictureFeatures.from_bytes(good, lambda: church[0][:100, :100])
+    with pytest.raises(InvalidValueError):
+        _ = wrong.gray
