@@ -84,6 +84,8 @@ class FrameMatch:
 # A picture prepared for the second stage, or None when its pixels are unavailable.
 Pixels = Callable[[], PictureFeatures | None]
 PixelLoader = Callable[[StoredFrame], PictureFeatures | None]
+# A stored frame's anchors under the current definition, or None when they cannot be made.
+AnchorLoader = Callable[[StoredFrame], np.ndarray | None]
 
 
 class FrameIndex:
@@ -92,7 +94,14 @@ class FrameIndex:
     (`verify.samepicture.NEAR_RADII`) or that shares enough ORB anchors with it (crops too large
     for any whole-picture hash), when both pictures' pixels can be had."""
 
-    def __init__(self, items: Iterable[ItemInfo], pixels: PixelLoader | None = None) -> None:
+    def __init__(
+        self,
+        items: Iterable[ItemInfo],
+        pixels: PixelLoader | None = None,
+        anchors: AnchorLoader | None = None,
+    ) -> None:
+        """`anchors` gives the current anchors of frames stored under another anchor definition
+        (by default made from `pixels`)."""
         self.frames: list[StoredFrame] = []
         anchor_keys: list[str] = []
         anchor_hex: list[str] = []
@@ -111,6 +120,7 @@ class FrameIndex:
                 self.frames.append(StoredFrame(item, f.index, f.time_s, hashes))
         self.item_codes = {f.item.code for f in self.frames}
         self._pixels = pixels
+        self._anchors_of = anchors
         self._index = ImageHashIndex()
         keys = [str(i) for i in range(len(self.frames))]
         self._index.add_many(keys, [f.hashes for f in self.frames])
@@ -176,14 +186,15 @@ class FrameIndex:
         """Index anchors, under the current definition, of frames stored with another one."""
         keys: list[str] = []
         words: list[np.ndarray] = []
-        assert self._pixels is not None
+        pixels = self._pixels
+        assert pixels is not None
+        anchors_of = self._anchors_of or functools.partial(_anchors_from_pixels, pixels)
         for i in self._stale_anchors:
-            features = self._pixels(self.frames[i])
-            if features is None:
+            anchors = anchors_of(self.frames[i])
+            if anchors is None or not len(anchors):
                 continue
-            anchors = anchor_words(anchor_descriptors(features))
             keys += [str(i)] * len(anchors)
-            words.append(anchors)
+            words.append(anchor_words(anchors))
         self._stale_anchors = []
         if keys:
             self._anchors.add_many(keys, np.concatenate(words))
@@ -226,6 +237,35 @@ def workspace_pixels(ws: Workspace) -> PixelLoader:
         return features
 
     return lambda frame: load(frame.item.sha256, frame.item.kind, frame.frame_index)
+
+
+def _anchors_from_pixels(pixels: PixelLoader, frame: StoredFrame) -> np.ndarray | None:
+    features = pixels(frame)
+    if features is None:
+        return None
+    try:
+        return anchor_descriptors(features)
+    except VerifyError:
+        return None  # its pixels were lost after its features were cached
+
+
+def workspace_anchors(ws: Workspace, pixels: PixelLoader) -> AnchorLoader:
+    """Current anchors of frames stored under an older anchor definition: cached in the derived
+    store under the definition's name, so an older workspace pays for them once, not per call."""
+
+    def load(frame: StoredFrame) -> np.ndarray | None:
+        sha256, name = frame.item.sha256, f"{ANCHOR_SET}-{frame.frame_index:08d}.anchors"
+        data = ws.derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
+        if data is not None and len(data) % 32 == 0:
+            return np.frombuffer(data, np.uint8).reshape(-1, 32)
+        anchors = _anchors_from_pixels(pixels, frame)
+        if anchors is not None and not ws.read_only:
+            # The cache only saves time: if it cannot be written, the next call recomputes.
+            with contextlib.suppress(BlobError):
+                ws.derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, anchors.tobytes())
+        return anchors
+
+    return load
 
 
 def _stored_picture(ws: Workspace, sha256: str, kind: str, frame_index: int) -> np.ndarray:
@@ -363,7 +403,8 @@ def search_files(
         raise InputError("no files given")
     for path in paths:
         _query_media_type(path)
-    index = FrameIndex(stored_items(ws, case), workspace_pixels(ws))
+    pixels = workspace_pixels(ws)
+    index = FrameIndex(stored_items(ws, case), pixels, workspace_anchors(ws, pixels))
     results = []
     for path in paths:
         results.append(SearchResult(str(path), match_pictures(index, query_pictures(path))))

@@ -28,6 +28,8 @@ from evidence_store.models import Frame
 from tests.verify.test_video import write_video
 from verify.media import load_image
 from verify.samepicture import (
+    ANCHOR_COUNT,
+    ANCHOR_SET,
     CONFIRM_SIDE,
     FEATURE_SETTINGS,
     MIN_ANCHOR_VOTES,
@@ -258,8 +260,17 @@ def test_older_anchor_sets_and_lost_caches_are_recomputed(tmp_path, photos):
     assert votes[church_frame] >= MIN_ANCHOR_VOTES
     [result] = search_files(ws, [crop])
     assert [m.item for m in result.matches] == [church_id]
-    # The cache was rebuilt: both pictures' features are readable again.
+    # The cache was rebuilt: both pictures' features are readable again, and their current
+    # anchors are cached too (an older workspace pays for them once, not per call).
     for sha in {f.item.sha256 for f in index.frames}:
         blob = ws.derived.read(PICTURE_FEATURES_NAMESPACE, sha, picture_features_name(0))
         assert blob is not None
         PictureFeatures.from_bytes(blob, lambda: church)
+        anchors = ws.derived.read(PICTURE_FEATURES_NAMESPACE, sha, f"{ANCHOR_SET}-00000000.anchors")
+        assert anchors is not None and len(anchors) == 32 * ANCHOR_COUNT
+    church_sha = index.frames[church_frame].item.sha256
+    church_anchors = ws.derived.read(
+        PICTURE_FEATURES_NAMESPACE, church_sha, f"{ANCHOR_SET}-00000000.anchors"
+    )
+    expected = anchor_descriptors(load_image(photos["church"], max_side=CONFIRM_SIDE))
+    assert church_anchors == expected.tobytes()
