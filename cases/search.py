@@ -91,8 +91,9 @@ AnchorLoader = Callable[[StoredFrame], np.ndarray | None]
 class FrameIndex:
     """The frames of many items, searched with the two-stage rule: `compare` on the hashes; then
     pixel alignment of the query with each stored picture whose hashes are near
-    (`verify.samepicture.NEAR_RADII`) or that shares enough ORB anchors with it (crops too large
-    for any whole-picture hash), when both pictures' pixels can be had."""
+    (`verify.samepicture.NEAR_RADII`) and that shares an ORB anchor with it, or that shares
+    enough anchors whatever its hashes (crops too large for any whole-picture hash), when both
+    pictures' pixels can be had."""
 
     def __init__(
         self,
