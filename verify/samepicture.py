@@ -134,7 +134,6 @@ class PictureFeatures:
         self.shape: tuple[int, int] = (int(gray.shape[0]), int(gray.shape[1]))
         self.points, self.responses, self.descriptors = _detect(gray)
         self._mirror: PictureFeatures | None = None
-        self._gradients: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def gray(self) -> np.ndarray:
@@ -148,12 +147,6 @@ class PictureFeatures:
                 )
             self._gray = gray
         return self._gray
-
-    def gradients(self) -> tuple[np.ndarray, np.ndarray]:
-        """Intensity gradients of the picture, made once (it is compared with many)."""
-        if self._gradients is None:
-            self._gradients = _gradients(self.gray)
-        return self._gradients
 
     def mirror(self) -> PictureFeatures:
         if self._mirror is None:
@@ -211,7 +204,6 @@ class PictureFeatures:
         features.points, features.responses = points, responses
         features.descriptors = descriptors if n else None
         features._mirror = None
-        features._gradients = None
         return features
 
 
@@ -366,7 +358,9 @@ def _pixel_agreement(
     if overlap < MIN_OVERLAP:
         return overlap, 0.0
     warped = cv2.warpAffine(fb.gray, matrix, (w, h), flags=cv2.INTER_AREA)
-    ax, ay = fa.gradients()
+    # Not cached per picture: two float planes are 8x the grey picture, and a search holds up
+    # to 1,024 stored pictures.
+    ax, ay = _gradients(fa.gray)
     bx, by = _gradients(warped)
     x = np.concatenate([ax[valid], ay[valid]])
     y = np.concatenate([bx[valid], by[valid]])
