@@ -134,6 +134,8 @@ class PictureFeatures:
         self.shape: tuple[int, int] = (int(gray.shape[0]), int(gray.shape[1]))
         self.points, self.responses, self.descriptors = _detect(gray)
         self._mirror: PictureFeatures | None = None
+        # The picture's anchors, made once (they need the pixels at half size too).
+        self._anchors: np.ndarray | None = None
 
     @property
     def gray(self) -> np.ndarray:
@@ -154,7 +156,7 @@ class PictureFeatures:
         return self._mirror
 
     def to_bytes(self) -> bytes:
-        """The ORB features (not the pixels) in a compact self-describing form."""
+        """The ORB features and anchors (not the pixels) in a compact self-describing form."""
         out = io.BytesIO()
         descriptors = self.descriptors if self.descriptors is not None else _NO_DESCRIPTORS
         np.savez(
@@ -164,6 +166,8 @@ class PictureFeatures:
             points=self.points,
             responses=self.responses,
             descriptors=descriptors,
+            anchor_set=np.array(ANCHOR_SET),
+            anchors=anchor_descriptors(self),
         )
         return out.getvalue()
 
@@ -178,6 +182,8 @@ class PictureFeatures:
                 shape = tuple(int(v) for v in z["shape"])
                 points, responses = z["points"], z["responses"]
                 descriptors = z["descriptors"]
+                anchor_set = str(z["anchor_set"]) if "anchor_set" in z else None
+                anchors = z.get("anchors")
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise InvalidValueError(f"malformed picture features: {exc}") from exc
         if settings != FEATURE_SETTINGS:
@@ -195,6 +201,7 @@ class PictureFeatures:
             or descriptors.dtype != np.uint8
             or descriptors.shape != (n, 32)
             or not np.isfinite(points).all()
+            or (anchors is not None and (anchors.dtype != np.uint8 or anchors.shape[1:] != (32,)))
         ):
             raise InvalidValueError("malformed picture features: inconsistent arrays")
         features = cls.__new__(cls)
@@ -204,6 +211,8 @@ class PictureFeatures:
         features.points, features.responses = points, responses
         features.descriptors = descriptors if n else None
         features._mirror = None
+        # Anchors cached under another definition are not used: made again from the pixels.
+        features._anchors = anchors if anchor_set == ANCHOR_SET else None
         return features
 
 
@@ -225,6 +234,8 @@ def anchor_descriptors(image: np.ndarray | PictureFeatures) -> np.ndarray:
     strongest ORB corners of each grid cell (slots of cells with too few corners go to the
     strongest corners left)."""
     features = image if isinstance(image, PictureFeatures) else PictureFeatures(image)
+    if features._anchors is not None:
+        return features._anchors
     per_scale = ANCHOR_COUNT // len(ANCHOR_SCALES)
     parts = [_spread_strongest(features, per_scale)]
     for scale in ANCHOR_SCALES[1:]:
@@ -232,7 +243,8 @@ def anchor_descriptors(image: np.ndarray | PictureFeatures) -> np.ndarray:
         size = (max(1, int(w * scale)), max(1, int(h * scale)))
         smaller = cv2.resize(features.gray, size, interpolation=cv2.INTER_AREA)
         parts.append(_spread_strongest(PictureFeatures(smaller), per_scale))
-    return np.ascontiguousarray(np.concatenate(parts))
+    features._anchors = np.ascontiguousarray(np.concatenate(parts))
+    return features._anchors
 
 
 def _spread_strongest(features: PictureFeatures, count: int) -> np.ndarray:
