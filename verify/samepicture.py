@@ -3,13 +3,14 @@ picture, cropped, rotated or watermarked?
 
 Whole-picture hashes do not survive a crop of a few percent plus a watermark, or a small
 rotation (benchmarks/RESULTS.md, issue 4). For pairs whose hashes fall in a wider band around
-the match radii (`NEAR_RADII`), or that share a few of their strongest ORB descriptors
-("anchors", stored beside the hashes and indexed like them, which survive large crops), the
-pixels decide: ORB features are matched and one similarity transform (scale, rotation, shift:
-what cropping, resizing and rotating do) is fitted with RANSAC. The same picture is then
-pixel-aligned: after warping one onto the other, their overlapping pixels correlate almost
-perfectly. Two photos of one scene from another position or
-moment fit no single similarity that well (parallax, moved people, other light).
+the match radii (`NEAR_RADII`) and that share one of their "anchors" (strong ORB descriptors
+spread over the picture and two scales, stored beside the hashes and indexed like them), or that
+share several anchors whatever their hashes (anchors survive large crops), the pixels decide:
+ORB features are matched and one similarity transform (scale, rotation, shift: what cropping,
+resizing and rotating do) is fitted with RANSAC. The same picture is then pixel-aligned: after
+warping one onto the other, their overlapping pixels correlate almost perfectly. Two photos of
+one scene from another position or moment fit no single similarity that well (parallax, moved
+people, other light).
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ _GRADIENT_BLUR_SIGMA = 1.5
 NEAR_RADII = {"pdq": 112, "phash": 26, "dhash": 18}
 # At most this many near candidates (closest PDQ first) are aligned per query picture, so a
 # query against a large store stays bounded (~5 ms a pair once features are made); pairs beyond
-# it are judged on their hashes alone. On the dev suite 7.5% of non-duplicate pairs fall in the
-# near band, i.e. a store of ~2,500 pictures before the cap bites.
+# it are judged on their hashes alone. On the dev suite 4.2% of non-duplicate pairs are aligned
+# (near band sharing an anchor, or enough anchors), i.e. a store of ~4,700 pictures before the
+# cap bites.
 MAX_ALIGNMENTS_PER_QUERY = 200
 
 
