@@ -6,7 +6,8 @@ Run: python benchmarks/bench_second_stage.py   (prints markdown for RESULTS.md)
 
 Every copy (transform suite of benchmarks/hash_transforms.py, saved as JPEG) is compared with
 every original: first `compare` on the hashes; a pair that does not match but lies in
-`samepicture.NEAR_RADII`, or shares >= MIN_ANCHOR_VOTES ORB anchors with the original, is
+`samepicture.NEAR_RADII` and shares >= MIN_ANCHOR_VOTES_NEAR anchors (counted on the mirror image
+when the hashes are closer mirrored), or shares >= MIN_ANCHOR_VOTES anchors with the original, is
 aligned on pixels at `CONFIRM_SIDE`. Other pairs are never aligned, exactly as in search and
 verify (`cases/search.py` FrameIndex).
 """

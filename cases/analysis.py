@@ -20,10 +20,29 @@ from verify.hashing import hash_file
 from verify.keyframes import extract_keyframes
 from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image
 from verify.metadata import extract_metadata
-from verify.samepicture import CONFIRM_SIDE, anchor_descriptors, anchors_to_hex
+from verify.samepicture import (
+    ANCHOR_SET,
+    CONFIRM_SIDE,
+    FEATURE_SETTINGS,
+    PictureFeatures,
+    anchor_descriptors,
+    anchors_to_hex,
+)
 
-# Key of a frame's ORB anchors inside its stored `hashes` JSON (beside the perceptual hashes).
+# Key of a frame's ORB anchors inside its stored `hashes` JSON (beside the perceptual hashes),
+# and of the anchor definition they were made under (`verify.samepicture.ANCHOR_SET`): anchors
+# stored under another definition (or none: workspaces made before it was recorded) are never
+# compared with current ones.
 ANCHORS_KEY = "anchors"
+ANCHOR_SET_KEY = "anchor_set"
+# Derived-store namespace of each frame's ORB features for the pixel check (rebuildable cache,
+# named per `verify.samepicture.FEATURE_SETTINGS`).
+PICTURE_FEATURES_NAMESPACE = "picture-features"
+
+
+def picture_features_name(frame_index: int) -> str:
+    """File name of a frame's cached ORB features under its blob in the derived store."""
+    return f"{FEATURE_SETTINGS}-{frame_index:08d}.npz"
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,9 @@ class FrameAnalysis:
     time_s: float | None
     hashes: dict[str, Any]
     thumbnail_jpeg: bytes | None = None
+    # The frame's ORB features (`PictureFeatures.to_bytes`), cached in the derived store so that
+    # searches need not recompute them.
+    picture_features: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +83,10 @@ def analyse_file(
     if media_type in IMAGE_TYPES:
         try:
             hashes = hash_file(path).as_dict()
-            frames.append(FrameAnalysis(0, None, hashes | anchors_of(path_pixels(path))))
+            features = PictureFeatures(path_pixels(path))
+            frames.append(
+                FrameAnalysis(0, None, hashes | anchors_of(features), None, features.to_bytes())
+            )
         except VerifyError as exc:
             metadata.setdefault("problems", []).append(f"perceptual hashes: {exc}")
     if media_type in VIDEO_TYPES:
@@ -77,24 +102,29 @@ def analyse_file(
 
 def video_keyframes(path: Path, on_progress: VideoProgress | None = None) -> list[FrameAnalysis]:
     """The keyframes of a video as frames to store: index, time, hashes and a JPEG thumbnail."""
-    return [
-        FrameAnalysis(
-            k.frame_index,
-            k.time,
-            k.hashes.as_dict() | anchors_of(k.image),
-            encode_thumbnail(k.image),
+    frames = []
+    for k in extract_keyframes(path, on_progress=on_progress):
+        features = PictureFeatures(k.image)
+        frames.append(
+            FrameAnalysis(
+                k.frame_index,
+                k.time,
+                k.hashes.as_dict() | anchors_of(features),
+                encode_thumbnail(k.image),
+                features.to_bytes(),
+            )
         )
-        for k in extract_keyframes(path, on_progress=on_progress)
-    ]
+    return frames
 
 
 def path_pixels(path: Path) -> np.ndarray:
     return load_image(path, max_side=CONFIRM_SIDE)
 
 
-def anchors_of(image: np.ndarray) -> dict[str, list[str]]:
-    """The picture's ORB anchors, stored beside its hashes (see verify.samepicture)."""
-    return {ANCHORS_KEY: anchors_to_hex(anchor_descriptors(image))}
+def anchors_of(image: np.ndarray | PictureFeatures) -> dict[str, Any]:
+    """The picture's ORB anchors and their definition, stored beside its hashes (see
+    verify.samepicture)."""
+    return {ANCHORS_KEY: anchors_to_hex(anchor_descriptors(image)), ANCHOR_SET_KEY: ANCHOR_SET}
 
 
 def encode_thumbnail(rgb: np.ndarray) -> bytes:

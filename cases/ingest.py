@@ -18,7 +18,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cases.analysis import FileAnalysis, analyse_file, analyse_statement
+from cases.analysis import (
+    PICTURE_FEATURES_NAMESPACE,
+    FileAnalysis,
+    analyse_file,
+    analyse_statement,
+    picture_features_name,
+)
 from cases.errors import InputError, WrongKindError
 from cases.validate import check_kind, check_role, check_text
 from cases.workflow import find_site, load_case
@@ -135,6 +141,9 @@ def _store_frames(ws: Workspace, item: EvidenceItem, analysis: FileAnalysis) -> 
             ws.derived.write(
                 "keyframes", item.sha256, f"{frame.index:08d}.jpg", frame.thumbnail_jpeg
             )
+        if frame.picture_features is not None:
+            name = picture_features_name(frame.index)
+            ws.derived.write(PICTURE_FEATURES_NAMESPACE, item.sha256, name, frame.picture_features)
         rows.append(Frame(frame_index=frame.index, time_s=frame.time_s, hashes=frame.hashes))
     return rows
 

@@ -9,6 +9,7 @@ so many queries cost little more than hashing them. A match here is exactly a ma
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -21,20 +22,31 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from cases.analysis import ANCHORS_KEY
+from cases.analysis import (
+    ANCHOR_SET_KEY,
+    ANCHORS_KEY,
+    PICTURE_FEATURES_NAMESPACE,
+    picture_features_name,
+)
 from cases.errors import InputError
 from cases.snapshot import ItemInfo, item_info
 from cases.workflow import load_case
 from evidence_store.db import Workspace
-from evidence_store.errors import SourceFileError
+from evidence_store.errors import BlobError, SourceFileError
 from evidence_store.models import EvidenceItem, ItemLink
-from verify.errors import UnsupportedMediaError, VerifyError
+from verify.errors import (
+    InvalidValueError,
+    UnreadableMediaError,
+    UnsupportedMediaError,
+    VerifyError,
+)
 from verify.hashindex import HashIndex, ImageHashIndex, words_from_hex
 from verify.hashing import HashMatch, ImageHashes, compare, hash_file
 from verify.keyframes import extract_keyframes
 from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image, sniff_media_type
 from verify.samepicture import (
     ANCHOR_RADIUS,
+    ANCHOR_SET,
     CONFIRM_SIDE,
     MAX_ALIGNMENTS_PER_QUERY,
     MIN_ANCHOR_VOTES,
@@ -44,7 +56,7 @@ from verify.samepicture import (
     PictureFeatures,
     align_pictures,
     anchor_descriptors,
-    anchors_to_hex,
+    anchor_words,
     in_near_band,
 )
 
@@ -72,27 +84,44 @@ class FrameMatch:
 # A picture prepared for the second stage, or None when its pixels are unavailable.
 Pixels = Callable[[], PictureFeatures | None]
 PixelLoader = Callable[[StoredFrame], PictureFeatures | None]
+# A stored frame's anchors under the current definition, or None when they cannot be made.
+AnchorLoader = Callable[[StoredFrame], np.ndarray | None]
 
 
 class FrameIndex:
     """The frames of many items, searched with the two-stage rule: `compare` on the hashes; then
     pixel alignment of the query with each stored picture whose hashes are near
-    (`verify.samepicture.NEAR_RADII`) or that shares enough ORB anchors with it (crops too large
-    for any whole-picture hash), when both pictures' pixels can be had."""
+    (`verify.samepicture.NEAR_RADII`) and that shares an ORB anchor with it, or that shares
+    enough anchors whatever its hashes (crops too large for any whole-picture hash), when both
+    pictures' pixels can be had."""
 
-    def __init__(self, items: Iterable[ItemInfo], pixels: PixelLoader | None = None) -> None:
+    def __init__(
+        self,
+        items: Iterable[ItemInfo],
+        pixels: PixelLoader | None = None,
+        anchors: AnchorLoader | None = None,
+    ) -> None:
+        """`anchors` gives the current anchors of frames stored under another anchor definition
+        (by default made from `pixels`)."""
         self.frames: list[StoredFrame] = []
         anchor_keys: list[str] = []
         anchor_hex: list[str] = []
+        # Frames whose stored anchors were made under another anchor definition (an older
+        # workspace): never compared across definitions, recomputed from their pixels instead.
+        self._stale_anchors: list[int] = []
         for item in items:
             for f in item.frames:
-                anchors = f.hashes.get(ANCHORS_KEY) or []
-                anchor_keys += [str(len(self.frames))] * len(anchors)
-                anchor_hex += anchors
+                if f.hashes.get(ANCHOR_SET_KEY) == ANCHOR_SET:
+                    anchors = f.hashes.get(ANCHORS_KEY) or []
+                    anchor_keys += [str(len(self.frames))] * len(anchors)
+                    anchor_hex += anchors
+                else:
+                    self._stale_anchors.append(len(self.frames))
                 hashes = ImageHashes.from_dict(f.hashes)
                 self.frames.append(StoredFrame(item, f.index, f.time_s, hashes))
         self.item_codes = {f.item.code for f in self.frames}
         self._pixels = pixels
+        self._anchors_of = anchors
         self._index = ImageHashIndex()
         keys = [str(i) for i in range(len(self.frames))]
         self._index.add_many(keys, [f.hashes for f in self.frames])
@@ -121,6 +150,7 @@ class FrameIndex:
         mine = query_pixels()
         if mine is None:
             return found
+        self._refresh_stale_anchors()
         votes = self._anchor_votes(mine)
         any_mirrored = any(m.mirrored for m in near.values())
         mirrored_votes = (
@@ -143,40 +173,111 @@ class FrameIndex:
             theirs = self._pixels(self.frames[i])
             if theirs is None:
                 continue
-            alignment = align_pictures(theirs, mine, mirrored=flip)
+            try:
+                alignment = align_pictures(theirs, mine, mirrored=flip)
+            except VerifyError:
+                # The stored picture's pixels were lost after its features were cached: the
+                # pair is judged on its hashes alone, like any pair without pixels.
+                continue
             if alignment.is_same:
                 found.append(FrameMatch(self.frames[i], match, alignment))
         return found
+
+    def _refresh_stale_anchors(self) -> None:
+        """Index anchors, under the current definition, of frames stored with another one."""
+        keys: list[str] = []
+        words: list[np.ndarray] = []
+        pixels = self._pixels
+        assert pixels is not None
+        anchors_of = self._anchors_of or functools.partial(_anchors_from_pixels, pixels)
+        for i in self._stale_anchors:
+            anchors = anchors_of(self.frames[i])
+            if anchors is None or not len(anchors):
+                continue
+            keys += [str(i)] * len(anchors)
+            words.append(anchor_words(anchors))
+        self._stale_anchors = []
+        if keys:
+            self._anchors.add_many(keys, np.concatenate(words))
 
     def _anchor_votes(self, mine: PictureFeatures) -> Counter[int]:
         """Per stored frame, how many of the query's anchors it shares (within ANCHOR_RADIUS)."""
         votes: Counter[int] = Counter()
         if not len(self._anchors):
             return votes
-        for words in words_from_hex(anchors_to_hex(anchor_descriptors(mine)), 256):
-            hits = self._anchors.search(words, ANCHOR_RADIUS)
+        mine_words = anchor_words(anchor_descriptors(mine))
+        for hits in self._anchors.search_many(mine_words, ANCHOR_RADIUS):
             votes.update({int(h.key) for h in hits})
         return votes
 
 
 def workspace_pixels(ws: Workspace) -> PixelLoader:
-    """Pixels of stored frames: a photo's original, a keyframe's thumbnail in the derived store
-    (None when the derived store has lost it: the pair is then judged on hashes alone)."""
+    """Stored frames prepared for the pixel check: their ORB features from the derived store
+    (made and cached there on first use), their pixels (a photo's original, a keyframe's
+    thumbnail) loaded only if a pair reaches the pixel comparison. None when the picture cannot
+    be had: the pair is then judged on hashes alone."""
 
     @functools.lru_cache(maxsize=1024)
     def load(sha256: str, kind: str, frame_index: int) -> PictureFeatures | None:
-        if kind != "video":
+        name = picture_features_name(frame_index)
+        pixels = functools.partial(_stored_picture, ws, sha256, kind, frame_index)
+        cached = ws.derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
+        if cached is not None:
             try:
-                return PictureFeatures(load_image(ws.blobs.path(sha256), max_side=CONFIRM_SIDE))
-            except VerifyError:
-                return None
-        data = ws.derived.read("keyframes", sha256, f"{frame_index:08d}.jpg")
-        if data is None:
+                return PictureFeatures.from_bytes(cached, pixels)
+            except InvalidValueError:
+                pass  # a damaged cache entry: recomputed (and rewritten) below
+        try:
+            features = PictureFeatures(pixels())
+        except VerifyError:
             return None
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        return None if bgr is None else PictureFeatures(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if not ws.read_only:
+            # The cache only saves time: if it cannot be written, the next call recomputes.
+            with contextlib.suppress(BlobError):
+                ws.derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, features.to_bytes())
+        return features
 
     return lambda frame: load(frame.item.sha256, frame.item.kind, frame.frame_index)
+
+
+def _anchors_from_pixels(pixels: PixelLoader, frame: StoredFrame) -> np.ndarray | None:
+    features = pixels(frame)
+    if features is None:
+        return None
+    try:
+        return anchor_descriptors(features)
+    except VerifyError:
+        return None  # its pixels were lost after its features were cached
+
+
+def workspace_anchors(ws: Workspace, pixels: PixelLoader) -> AnchorLoader:
+    """Current anchors of frames stored under an older anchor definition: cached in the derived
+    store under the definition's name, so an older workspace pays for them once, not per call."""
+
+    def load(frame: StoredFrame) -> np.ndarray | None:
+        sha256, name = frame.item.sha256, f"{ANCHOR_SET}-{frame.frame_index:08d}.anchors"
+        data = ws.derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
+        if data is not None and len(data) % 32 == 0:
+            return np.frombuffer(data, np.uint8).reshape(-1, 32)
+        anchors = _anchors_from_pixels(pixels, frame)
+        if anchors is not None and not ws.read_only:
+            # The cache only saves time: if it cannot be written, the next call recomputes.
+            with contextlib.suppress(BlobError):
+                ws.derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, anchors.tobytes())
+        return anchors
+
+    return load
+
+
+def _stored_picture(ws: Workspace, sha256: str, kind: str, frame_index: int) -> np.ndarray:
+    """A stored frame's pixels at the pixel check's working size (raises VerifyError)."""
+    if kind != "video":
+        return load_image(ws.blobs.path(sha256), max_side=CONFIRM_SIDE)
+    data = ws.derived.read("keyframes", sha256, f"{frame_index:08d}.jpg")
+    bgr = None if data is None else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise UnreadableMediaError(f"keyframe {frame_index} of {sha256[:12]} is not available")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def stored_queries(item: ItemInfo, pixels: PixelLoader) -> list[QueryPicture]:
@@ -303,7 +404,8 @@ def search_files(
         raise InputError("no files given")
     for path in paths:
         _query_media_type(path)
-    index = FrameIndex(stored_items(ws, case), workspace_pixels(ws))
+    pixels = workspace_pixels(ws)
+    index = FrameIndex(stored_items(ws, case), pixels, workspace_anchors(ws, pixels))
     results = []
     for path in paths:
         results.append(SearchResult(str(path), match_pictures(index, query_pictures(path))))

@@ -3,17 +3,21 @@ picture, cropped, rotated or watermarked?
 
 Whole-picture hashes do not survive a crop of a few percent plus a watermark, or a small
 rotation (benchmarks/RESULTS.md, issue 4). For pairs whose hashes fall in a wider band around
-the match radii (`NEAR_RADII`), or that share a few of their strongest ORB descriptors
-("anchors", stored beside the hashes and indexed like them, which survive large crops), the
-pixels decide: ORB features are matched and one similarity transform (scale, rotation, shift:
-what cropping, resizing and rotating do) is fitted with RANSAC. The same picture is then
-pixel-aligned: after warping one onto the other, their overlapping pixels correlate almost
-perfectly. Two photos of one scene from another position or
-moment fit no single similarity that well (parallax, moved people, other light).
+the match radii (`NEAR_RADII`) and that share one of their "anchors" (strong ORB descriptors
+spread over the picture and two scales, stored beside the hashes and indexed like them), or that
+share several anchors whatever their hashes (anchors survive large crops), the pixels decide:
+ORB features are matched and one similarity transform (scale, rotation, shift: what cropping,
+resizing and rotating do) is fitted with RANSAC. The same picture is then pixel-aligned: after
+warping one onto the other, their overlapping pixels correlate almost perfectly. Two photos of
+one scene from another position or moment fit no single similarity that well (parallax, moved
+people, other light).
 """
 
 from __future__ import annotations
 
+import io
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -40,28 +44,43 @@ _GRADIENT_BLUR_SIGMA = 1.5
 NEAR_RADII = {"pdq": 112, "phash": 26, "dhash": 18}
 # At most this many near candidates (closest PDQ first) are aligned per query picture, so a
 # query against a large store stays bounded (~5 ms a pair once features are made); pairs beyond
-# it are judged on their hashes alone. On the dev suite 7.5% of non-duplicate pairs fall in the
-# near band, i.e. a store of ~2,500 pictures before the cap bites.
+# it are judged on their hashes alone. On the dev suite 4.2% of non-duplicate pairs are aligned
+# (near band sharing an anchor, or enough anchors), i.e. a store of ~4,700 pictures before the
+# cap bites.
 MAX_ALIGNMENTS_PER_QUERY = 200
 
 
-# Anchors: the strongest ORB descriptors of a picture (256-bit binary codes), stored with its
+# Anchors: a few of a picture's strongest ORB descriptors (256-bit binary codes), stored with its
 # hashes so that a crop of 25% or more, which moves whole-picture hashes to the distance of
 # unrelated pictures, still finds its original: a stored picture sharing >= MIN_ANCHOR_VOTES
 # anchors (within ANCHOR_RADIUS bits) with the query goes to the pixel check too.
-# benchmarks/bench_second_stage.py ("anchor gate"): with 64 anchors, radius 40 and 3 votes, 96%
-# (dev) / 82% (drone) of 25% crops pass, against about 4% of unrelated pairs.
-ANCHOR_COUNT = 64
+# Chosen spread out, in space and in scale: the strongest ANCHORS_PER_CELL of each cell of an
+# ANCHOR_GRID x ANCHOR_GRID grid, at the working size and again at half of it. The 64 strongest
+# corners of the whole picture (the first definition) cluster where the texture is richest, which
+# a crop often removes, and a crop shown at the same size is a zoom, which changes which corners
+# are strongest. benchmarks/bench_anchor_variants.py (dev set only, 952 true copies, 64,260
+# non-duplicate pairs): 64 strongest / 3 votes missed 3 of 68 25% crops and sent 1,823
+# non-duplicate pairs to the pixel check through anchors alone; the 4x4 grid at two scales
+# (128 anchors) / 4 votes missed none and sent 1,563.
+ANCHOR_GRID = 4
+ANCHORS_PER_CELL = 4
+ANCHOR_SCALES = (1.0, 0.5)
+ANCHOR_COUNT = ANCHOR_GRID * ANCHOR_GRID * ANCHORS_PER_CELL * len(ANCHOR_SCALES)
 ANCHOR_RADIUS = 40
-MIN_ANCHOR_VOTES = 3
+MIN_ANCHOR_VOTES = 4
 
 
-# A pair with near hashes is aligned only if it also shares at least this many anchors. Zero:
-# requiring one shared anchor cut the pairs aligned from 10.2% to 4.3% (dev) and 14.9% to 4.7%
-# (drone photos) but lost 2 of 17 text + logo overlays and one 25% crop on the drone photos
-# (suite 0.971 -> 0.958; benchmarks/bench_second_stage.py): a watermark's text corners are the
-# strongest in the picture and push the original's anchors out. Recall is worth the time.
-MIN_ANCHOR_VOTES_NEAR = 0
+# A pair with near hashes is aligned only if it also shares at least this many anchors (counted
+# on the mirror image when the hashes are closer mirrored). With the first anchors (64 strongest
+# of the whole picture) this was 0: requiring one lost 2 of 17 text + logo overlays and a 25%
+# crop of the drone photos, because a watermark's text corners were the strongest in the picture
+# and pushed out every anchor (dev overlays shared median 0 anchors with their originals).
+# Spread anchors keep those cells' anchors only: on dev every copy of every transform shares
+# anchors with its original (overlay min 70, screenshot padding 15, resize 0.25 min 2; only a
+# few 25% crops share none, and those in the near band shared >= 15), while 75% of non-duplicate
+# near pairs share none: pairs aligned 6,390 -> 2,909 with no copy lost
+# (benchmarks/bench_anchor_variants.py --near-gate, dev set only).
+MIN_ANCHOR_VOTES_NEAR = 1
 
 
 def in_near_band(d: HashDistances) -> bool:
@@ -101,31 +120,165 @@ _NO_ALIGNMENT = PictureAlignment(False, 0, 0.0, 0.0, 0.0, 0.0, False)
 
 
 class PictureFeatures:
-    """A picture prepared for alignment: grey at `CONFIRM_SIDE`, its ORB features, and (made on
-    first use) those of its mirror image. Prepare once, align against many."""
+    """A picture prepared for alignment: its ORB corners (positions, strengths, descriptors) at
+    `CONFIRM_SIDE`, its grey pixels, and (made on first use) the same for its mirror image.
+    Prepare once, align against many.
+
+    Features can be cached (`to_bytes` / `from_bytes`, e.g. in a workspace's derived store) and
+    the pixels then loaded only when a pair gets as far as the pixel comparison: most pairs are
+    rejected on their ORB matches alone.
+    """
 
     def __init__(self, image: np.ndarray) -> None:
-        self.gray = _gray(image)
-        self.keypoints, self.descriptors = _detect(self.gray)
+        gray = _gray(image)
+        self._gray: np.ndarray | None = gray
+        self._load: Callable[[], np.ndarray] | None = None
+        self.shape: tuple[int, int] = (int(gray.shape[0]), int(gray.shape[1]))
+        self.points, self.responses, self.descriptors = _detect(gray)
         self._mirror: PictureFeatures | None = None
+        # The picture's anchors, made once (they need the pixels at half size too).
+        self._anchors: np.ndarray | None = None
+
+    @property
+    def gray(self) -> np.ndarray:
+        """The grey picture at `CONFIRM_SIDE` (loaded on first use for cached features)."""
+        if self._gray is None:
+            assert self._load is not None
+            gray = _gray(self._load())
+            if gray.shape != self.shape:
+                raise InvalidValueError(
+                    f"cached features were made on a {self.shape} picture, not {gray.shape}"
+                )
+            self._gray = gray
+        return self._gray
 
     def mirror(self) -> PictureFeatures:
         if self._mirror is None:
             self._mirror = PictureFeatures(np.ascontiguousarray(self.gray[:, ::-1]))
         return self._mirror
 
+    def to_bytes(self) -> bytes:
+        """The ORB features and anchors (not the pixels) in a compact self-describing form."""
+        out = io.BytesIO()
+        descriptors = self.descriptors if self.descriptors is not None else _NO_DESCRIPTORS
+        np.savez(
+            out,
+            settings=np.array(FEATURE_SETTINGS),
+            shape=np.array(self.shape, np.int32),
+            points=self.points,
+            responses=self.responses,
+            descriptors=descriptors,
+            anchor_set=np.array(ANCHOR_SET),
+            anchors=anchor_descriptors(self),
+        )
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, load: Callable[[], np.ndarray]) -> PictureFeatures:
+        """Features written by `to_bytes`; `load()` gives the picture (uint8 RGB or grey) when
+        its pixels are needed. Raises InvalidValueError for a damaged blob or one made with
+        other settings (the caller recomputes)."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                settings = str(z["settings"])
+                shape = tuple(int(v) for v in z["shape"])
+                points, responses = z["points"], z["responses"]
+                descriptors = z["descriptors"]
+                anchor_set = str(z["anchor_set"]) if "anchor_set" in z else None
+                anchors = z.get("anchors")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise InvalidValueError(f"malformed picture features: {exc}") from exc
+        if settings != FEATURE_SETTINGS:
+            raise InvalidValueError(
+                f"picture features made with {settings}, not {FEATURE_SETTINGS}"
+            )
+        n = len(points)
+        if (
+            len(shape) != 2
+            or min(shape) <= 0
+            or points.shape != (n, 2)
+            or points.dtype != np.float32
+            or responses.shape != (n,)
+            or responses.dtype != np.float32
+            or descriptors.dtype != np.uint8
+            or descriptors.shape != (n, 32)
+            or not np.isfinite(points).all()
+            or (anchors is not None and (anchors.dtype != np.uint8 or anchors.shape[1:] != (32,)))
+        ):
+            raise InvalidValueError("malformed picture features: inconsistent arrays")
+        features = cls.__new__(cls)
+        features._gray = None
+        features._load = load
+        features.shape = (shape[0], shape[1])
+        features.points, features.responses = points, responses
+        features.descriptors = descriptors if n else None
+        features._mirror = None
+        # Anchors cached under another definition are not used: made again from the pixels.
+        features._anchors = anchors if anchor_set == ANCHOR_SET else None
+        return features
+
+
+# ORB settings the features (and anchors) depend on: a cached blob or stored anchor set made under
+# other settings must not be compared with these.
+FEATURE_SETTINGS = f"orb{_ORB_FEATURES}-{CONFIRM_SIDE}px-v1"
+_NO_DESCRIPTORS = np.zeros((0, 32), np.uint8)
+# Names how anchors are chosen: stored anchors recorded under another name (or none: the first
+# definition, the 64 strongest, was not named) are recomputed, never compared with these. Change
+# it whenever `anchor_descriptors` or its constants change.
+ANCHOR_SET = (
+    f"grid{ANCHOR_GRID}x{ANCHORS_PER_CELL}-scales{'+'.join(map(str, ANCHOR_SCALES))}"
+    f"-r{ANCHOR_RADIUS}-{FEATURE_SETTINGS}"
+)
+
 
 def anchor_descriptors(image: np.ndarray | PictureFeatures) -> np.ndarray:
-    """The `ANCHOR_COUNT` strongest ORB descriptors of a picture, (n, 32) uint8, strongest first."""
+    """A picture's anchors, (at most ANCHOR_COUNT, 32) uint8: at each of ANCHOR_SCALES, the
+    strongest ORB corners of each grid cell (slots of cells with too few corners go to the
+    strongest corners left)."""
     features = image if isinstance(image, PictureFeatures) else PictureFeatures(image)
-    if features.descriptors is None or not len(features.keypoints):
-        return np.zeros((0, 32), np.uint8)
-    order = np.argsort([-k.response for k in features.keypoints], kind="stable")[:ANCHOR_COUNT]
-    return np.ascontiguousarray(features.descriptors[order])
+    if features._anchors is not None:
+        return features._anchors
+    per_scale = ANCHOR_COUNT // len(ANCHOR_SCALES)
+    parts = [_spread_strongest(features, per_scale)]
+    for scale in ANCHOR_SCALES[1:]:
+        h, w = features.shape
+        size = (max(1, int(w * scale)), max(1, int(h * scale)))
+        smaller = cv2.resize(features.gray, size, interpolation=cv2.INTER_AREA)
+        parts.append(_spread_strongest(PictureFeatures(smaller), per_scale))
+    features._anchors = np.ascontiguousarray(np.concatenate(parts))
+    return features._anchors
+
+
+def _spread_strongest(features: PictureFeatures, count: int) -> np.ndarray:
+    if features.descriptors is None or not len(features.points):
+        return _NO_DESCRIPTORS
+    order = np.argsort(-features.responses, kind="stable")
+    h, w = features.shape
+    pts = features.points[order].astype(np.float64)
+    col = np.minimum((pts[:, 0] * ANCHOR_GRID / w).astype(int), ANCHOR_GRID - 1)
+    row = np.minimum((pts[:, 1] * ANCHOR_GRID / h).astype(int), ANCHOR_GRID - 1)
+    cell = row * ANCHOR_GRID + col
+    # Rank of each corner within its cell, strongest first: keep the first ANCHORS_PER_CELL.
+    rank = np.zeros(len(order), int)
+    seen = np.zeros(ANCHOR_GRID * ANCHOR_GRID, int)
+    for r, c in enumerate(cell):
+        rank[r] = seen[c]
+        seen[c] += 1
+    taken = rank < ANCHORS_PER_CELL
+    rest = np.flatnonzero(~taken)[: max(0, count - int(taken.sum()))]
+    chosen = np.sort(np.concatenate([np.flatnonzero(taken), rest]))[:count]
+    return features.descriptors[order[chosen]]
 
 
 def anchors_to_hex(anchors: np.ndarray) -> list[str]:
     return [row.tobytes().hex() for row in anchors]
+
+
+def anchor_words(anchors: np.ndarray) -> np.ndarray:
+    """Anchors as the (n, 4) big-endian uint64 words a 256-bit `HashIndex` stores: the same
+    values `words_from_hex(anchors_to_hex(anchors), 256)` gives."""
+    raw = np.ascontiguousarray(anchors, dtype=np.uint8).tobytes()
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 4)
 
 
 def align_pictures(
@@ -162,21 +315,24 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(gray)
 
 
-def _detect(gray: np.ndarray) -> tuple[tuple, np.ndarray | None]:
+def _detect(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     # One detector per call: cv2 feature objects are not safe to share across threads.
-    return cv2.ORB_create(nfeatures=_ORB_FEATURES).detectAndCompute(gray, None)
+    keypoints, descriptors = cv2.ORB_create(nfeatures=_ORB_FEATURES).detectAndCompute(gray, None)
+    points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
+    responses = np.array([k.response for k in keypoints], np.float32)
+    return points, responses, descriptors
 
 
 def _align(fa: PictureFeatures, fb: PictureFeatures, *, mirrored: bool) -> PictureAlignment:
-    ka, da, kb, db = fa.keypoints, fa.descriptors, fb.keypoints, fb.descriptors
-    if da is None or db is None or len(ka) < MIN_INLIERS or len(kb) < MIN_INLIERS:
+    da, db = fa.descriptors, fb.descriptors
+    if da is None or db is None or len(da) < MIN_INLIERS or len(db) < MIN_INLIERS:
         return _NO_ALIGNMENT
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(db, da, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < _RATIO_TEST * p[1].distance]
     if len(good) < MIN_INLIERS:
         return _NO_ALIGNMENT
-    src = np.array([kb[m.queryIdx].pt for m in good], dtype=np.float32)
-    dst = np.array([ka[m.trainIdx].pt for m in good], dtype=np.float32)
+    src = fb.points[[m.queryIdx for m in good]]
+    dst = fa.points[[m.trainIdx for m in good]]
     matrix, mask = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=_RANSAC_THRESHOLD_PX
     )
@@ -187,35 +343,44 @@ def _align(fa: PictureFeatures, fb: PictureFeatures, *, mirrored: bool) -> Pictu
     rotation = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
     if inliers < MIN_INLIERS:
         return PictureAlignment(False, inliers, scale, rotation, 0.0, 0.0, mirrored)
-    overlap, correlation = _pixel_agreement(fa.gray, fb.gray, matrix)
+    overlap, correlation = _pixel_agreement(fa, fb, matrix)
     is_same = overlap >= MIN_OVERLAP and correlation >= MIN_CORRELATION
     return PictureAlignment(is_same, inliers, scale, rotation, overlap, correlation, mirrored)
 
 
-def _pixel_agreement(ga: np.ndarray, gb: np.ndarray, matrix: np.ndarray) -> tuple[float, float]:
+def _pixel_agreement(
+    fa: PictureFeatures, fb: PictureFeatures, matrix: np.ndarray
+) -> tuple[float, float]:
     """Share of the smaller picture inside the overlap, and the correlation of the two
     pictures' intensity gradients there. Gradients, not intensities: two views of one scene
     share their broad light and dark areas (intensity correlation 0.87-0.90 between different
     renders of the demo market), but parallax moves every edge (gradient correlation <= 0.53),
     while the same picture re-encoded keeps its edges in place (0.97). A light blur first, so
     JPEG noise and sub-pixel misalignment do not count."""
-    h, w = ga.shape
-    warped = cv2.warpAffine(gb, matrix, (w, h), flags=cv2.INTER_AREA)
-    valid = cv2.warpAffine(np.full(gb.shape, 255, np.uint8), matrix, (w, h)) == 255
+    h, w = fa.shape
+    # The overlap needs no pixels: a pair that cannot reach MIN_OVERLAP is decided before either
+    # picture is loaded or warped.
+    valid = cv2.warpAffine(np.full(fb.shape, 255, np.uint8), matrix, (w, h)) == 255
     # Stay clear of the interpolated border of the warped picture (blur and Sobel reach 6 px).
     valid = cv2.erode(valid.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     area = int(valid.sum())
     scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
-    smaller = min(h * w, gb.shape[0] * gb.shape[1] * scale * scale)
+    smaller = min(h * w, fb.shape[0] * fb.shape[1] * scale * scale)
     if area < 100 or smaller <= 0:
         return 0.0, 0.0
-    ax, ay = _gradients(ga)
+    overlap = min(1.0, area / smaller)
+    if overlap < MIN_OVERLAP:
+        return overlap, 0.0
+    warped = cv2.warpAffine(fb.gray, matrix, (w, h), flags=cv2.INTER_AREA)
+    # Not cached per picture: two float planes are 8x the grey picture, and a search holds up
+    # to 1,024 stored pictures.
+    ax, ay = _gradients(fa.gray)
     bx, by = _gradients(warped)
     x = np.concatenate([ax[valid], ay[valid]])
     y = np.concatenate([bx[valid], by[valid]])
     denom = float(np.sqrt(float((x * x).sum()) * float((y * y).sum())))
     correlation = float((x * y).sum()) / denom if denom > 0 else 0.0
-    return min(1.0, area / smaller), correlation
+    return overlap, correlation
 
 
 def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ check's question, which does reach a mismatch.
 from __future__ import annotations
 
 from cases.checks.base import CheckContext, FindingDraft
-from cases.search import FrameIndex, stored_queries, workspace_pixels
+from cases.search import FrameIndex, stored_queries, workspace_anchors, workspace_pixels
 from cases.snapshot import ItemInfo
 from verify.hashing import HashDistances
 from verify.verdict import Verdict
@@ -82,7 +82,7 @@ class DuplicatesCheck:
 
     def _near(self, ctx: CheckContext, visual: list[ItemInfo]) -> list[FindingDraft]:
         pixels = workspace_pixels(ctx.ws)
-        index = FrameIndex(visual, pixels)
+        index = FrameIndex(visual, pixels, workspace_anchors(ctx.ws, pixels))
         best: dict[tuple[str, str], HashDistances] = {}
         items = {i.code: i for i in visual}
         task = ctx.progress.task("duplicates", len(visual))

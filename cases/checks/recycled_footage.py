@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cases.checks.base import CheckContext, FindingDraft
-from cases.search import FrameIndex, FrameMatch, PixelLoader, stored_queries, workspace_pixels
+from cases.search import (
+    FrameIndex,
+    FrameMatch,
+    PixelLoader,
+    stored_queries,
+    workspace_anchors,
+    workspace_pixels,
+)
 from cases.snapshot import ItemInfo
 from verify.verdict import Verdict
 
@@ -60,7 +67,7 @@ class RecycledFootageCheck:
         if not offered:
             return []
         pixels = workspace_pixels(ctx.ws)
-        index = FrameIndex(ctx.workspace_items(), pixels)
+        index = FrameIndex(ctx.workspace_items(), pixels, workspace_anchors(ctx.ws, pixels))
         task = ctx.progress.task("recycled footage", len(offered))
         drafts = []
         for item in offered:

@@ -12,12 +12,31 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from cases import workflow
+from cases.analysis import (
+    ANCHOR_SET_KEY,
+    ANCHORS_KEY,
+    PICTURE_FEATURES_NAMESPACE,
+    picture_features_name,
+)
 from cases.ingest import LinkSpec, add_evidence
+from cases.search import FrameIndex, search_files, stored_items, workspace_pixels
 from evidence_store.db import init_workspace, open_workspace
+from evidence_store.models import Frame
 from tests.verify.test_video import write_video
 from verify.media import load_image
+from verify.samepicture import (
+    ANCHOR_COUNT,
+    ANCHOR_SET,
+    CONFIRM_SIDE,
+    FEATURE_SETTINGS,
+    MIN_ANCHOR_VOTES,
+    PictureFeatures,
+    anchor_descriptors,
+    anchors_to_hex,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -189,3 +208,69 @@ def test_bad_inputs_are_one_line_errors(store, tmp_path):
         assert message in r.stderr and "Traceback" not in r.stderr
     r = cc(home, "search", str(text), "--case", "C-0099")
     assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+def test_ingest_caches_picture_features_for_the_pixel_check(store):
+    home, _, _ = store
+    cached = sorted((home / "derived" / PICTURE_FEATURES_NAMESPACE).rglob("*.npz"))
+    # The church photo and the three keyframes of the video.
+    assert len(cached) == 4
+    assert all(p.name.startswith(FEATURE_SETTINGS) for p in cached)
+
+
+def test_older_anchor_sets_and_lost_caches_are_recomputed(tmp_path, photos):
+    """A workspace whose frames carry anchors of another definition (or of the first one, which
+    recorded no name) and whose feature cache is gone or damaged: its anchors are recomputed,
+    never compared across definitions, and the 25% crop is still found."""
+    home = tmp_path / "ws"
+    ws = init_workspace(home)
+    workflow.open_case(ws, "tester", title="Church", incident_date=date(2020, 1, 1))
+    church_id = add_evidence(ws, "t", "C-0001", [photos["church"]], kind="photo")[0].item
+    add_evidence(ws, "t", "C-0001", [photos["unrelated"]], kind="photo")
+    church = load_image(photos["church"])
+    h, w = church.shape[:2]
+    crop = save(tmp_path / "crop.jpg", church[h // 6 : h - h // 12, w // 6 :])
+    crop_anchors = anchors_to_hex(anchor_descriptors(load_image(crop, max_side=CONFIRM_SIDE)))
+
+    def age(session) -> None:
+        for frame in session.scalars(select(Frame)):
+            hashes = dict(frame.hashes)
+            if frame.item.code == church_id:
+                # As the first definition stored it: no name, other anchors.
+                hashes.pop(ANCHOR_SET_KEY)
+                hashes[ANCHORS_KEY] = hashes[ANCHORS_KEY][:64]
+            else:
+                # Under another definition, anchors that would vote for the crop if compared.
+                hashes[ANCHOR_SET_KEY] = "strongest64-some-other-definition"
+                hashes[ANCHORS_KEY] = crop_anchors
+            frame.hashes = hashes
+
+    ws.run_write(age)
+    cached = sorted((home / "derived" / PICTURE_FEATURES_NAMESPACE).rglob("*.npz"))
+    cached[0].write_bytes(b"damaged")
+    cached[1].unlink()
+    ws = open_workspace(home)
+    index = FrameIndex(stored_items(ws), workspace_pixels(ws))
+    query = PictureFeatures(load_image(crop, max_side=CONFIRM_SIDE))
+    assert index._anchor_votes(query) == {}  # stale anchors are not compared
+    index._refresh_stale_anchors()
+    votes = index._anchor_votes(query)
+    church_frame = next(i for i, f in enumerate(index.frames) if f.item.code == church_id)
+    assert votes.most_common(1)[0][0] == church_frame
+    assert votes[church_frame] >= MIN_ANCHOR_VOTES
+    [result] = search_files(ws, [crop])
+    assert [m.item for m in result.matches] == [church_id]
+    # The cache was rebuilt: both pictures' features are readable again, and their current
+    # anchors are cached too (an older workspace pays for them once, not per call).
+    for sha in {f.item.sha256 for f in index.frames}:
+        blob = ws.derived.read(PICTURE_FEATURES_NAMESPACE, sha, picture_features_name(0))
+        assert blob is not None
+        PictureFeatures.from_bytes(blob, lambda: church)
+        anchors = ws.derived.read(PICTURE_FEATURES_NAMESPACE, sha, f"{ANCHOR_SET}-00000000.anchors")
+        assert anchors is not None and len(anchors) == 32 * ANCHOR_COUNT
+    church_sha = index.frames[church_frame].item.sha256
+    church_anchors = ws.derived.read(
+        PICTURE_FEATURES_NAMESPACE, church_sha, f"{ANCHOR_SET}-00000000.anchors"
+    )
+    expected = anchor_descriptors(load_image(photos["church"], max_side=CONFIRM_SIDE))
+    assert church_anchors == expected.tobytes()

@@ -63,6 +63,27 @@ def test_multi_index_equals_brute_force(store):
     assert index.search(q, radius) == brute
 
 
+@settings(max_examples=40, deadline=None)
+@given(stores(), st.integers(min_value=0, max_value=2**32 - 1), st.integers(0, 70))
+def test_search_many_equals_one_search_per_query(store, seed, n_queries):
+    """Batched search returns, per query, exactly what `search` does (near and far queries)."""
+    bits, words, q, radius = store
+    keys = [f"E-{i:06d}" for i in range(len(words))]
+    index = HashIndex(bits)
+    index.add_many(keys, words)
+    rng = np.random.default_rng(seed)
+    queries = rng.integers(0, 2**64, size=(n_queries, bits // 64), dtype=np.uint64)
+    queries[::2] = q
+    if len(words):
+        queries[1::3] = words[rng.integers(0, len(words), size=len(queries[1::3]))]
+    for method in SearchMethod:
+        batched = index.search_many(queries, radius, method=method)
+        assert batched == [index.search(x, radius, method=method) for x in queries]
+    if len(queries):
+        first = index.search_many(queries[:1], radius)[0]
+        assert first == _naive(words, keys, queries[0], radius)
+
+
 def test_adding_after_search_rebuilds_tables():
     index = HashIndex(64)
     index.add("a", PerceptualHash(HashKind.PHASH, 0))

@@ -3,6 +3,7 @@ picture; another photo of the same building does not."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import cv2
@@ -10,13 +11,20 @@ import numpy as np
 import pytest
 
 from verify.errors import InvalidValueError
+from verify.hashindex import words_from_hex
 from verify.hashing import HashDistances
 from verify.media import load_image
 from verify.samepicture import (
     ANCHOR_COUNT,
+    ANCHOR_GRID,
+    ANCHOR_RADIUS,
     CONFIRM_SIDE,
+    FEATURE_SETTINGS,
+    MIN_ANCHOR_VOTES,
+    PictureFeatures,
     align_pictures,
     anchor_descriptors,
+    anchor_words,
     anchors_to_hex,
     in_near_band,
 )
@@ -75,8 +83,103 @@ def test_near_band():
     assert not in_near_band(HashDistances(phash=30, dhash=12, pdq=120, colorhash=0))
 
 
-def test_anchors_are_the_strongest_orb_codes(church):
-    anchors = anchor_descriptors(church[0])
+def test_anchors_are_spread_over_the_picture_and_two_scales(church):
+    features = PictureFeatures(church[0])
+    anchors = anchor_descriptors(features)
     assert anchors.shape == (ANCHOR_COUNT, 32) and anchors.dtype == np.uint8
     assert [bytes.fromhex(h) for h in anchors_to_hex(anchors)] == [r.tobytes() for r in anchors]
+    words = words_from_hex(anchors_to_hex(anchors), 256)
+    np.testing.assert_array_equal(anchor_words(anchors), words)
+    # The first half comes from the working size: every grid cell holds some of them, where the
+    # strongest corners alone crowd into the richest texture.
+    row_of = {r.tobytes(): i for i, r in enumerate(features.descriptors)}
+    full = np.array([row_of[r.tobytes()] for r in anchors[: ANCHOR_COUNT // 2]])
+    h, w = features.shape
+    cells = {(int(x * ANCHOR_GRID / w), int(y * ANCHOR_GRID / h)) for x, y in features.points[full]}
+    # (Every cell with corners: this photo has one of plain sky.)
+    assert len(cells) >= ANCHOR_GRID * ANCHOR_GRID - 1
+    strongest = np.argsort(-features.responses, kind="stable")[: ANCHOR_COUNT // 2]
+    strongest_cells = {
+        (int(x * ANCHOR_GRID / w), int(y * ANCHOR_GRID / h)) for x, y in features.points[strongest]
+    }
+    assert len(strongest_cells) < len(cells)
     assert anchor_descriptors(np.full((50, 50, 3), 9, np.uint8)).shape == (0, 32)
+
+
+def test_a_quarter_crop_shares_enough_anchors_with_its_original(church):
+    """The anchor gate: a 25% crop (re-encoded) shares >= MIN_ANCHOR_VOTES anchors with its
+    original, another photo of the same church far fewer."""
+    h, w = church[0].shape[:2]
+    crop = _reencode(church[0][h // 6 : h - h // 12, w // 6 : w - w // 12])
+
+    def votes(a: np.ndarray, b: np.ndarray) -> int:
+        x, y = anchor_words(anchor_descriptors(a)), anchor_words(anchor_descriptors(b))
+        dist = np.bitwise_count(x[:, None, :] ^ y[None, :, :]).sum(axis=2)
+        return int((dist.min(axis=1) <= ANCHOR_RADIUS).sum())
+
+    assert votes(crop, church[0]) >= MIN_ANCHOR_VOTES
+    assert votes(church[1], church[0]) < votes(crop, church[0])
+
+
+def test_cached_features_align_exactly_as_fresh_ones(church):
+    """Features written to a cache and read back give the same alignment; the pixels are loaded
+    only when a pair reaches the pixel comparison."""
+    h, w = church[0].shape[:2]
+    crop = _reencode(church[0][round(0.1 * h) :, round(0.1 * w) :])
+    fresh = PictureFeatures(church[0])
+    loads: list[int] = []
+
+    def load() -> np.ndarray:
+        loads.append(1)
+        return church[0]
+
+    cached = PictureFeatures.from_bytes(fresh.to_bytes(), load)
+    # The anchors travel with the features: no pixels needed for them either.
+    np.testing.assert_array_equal(anchor_descriptors(cached), anchor_descriptors(fresh))
+    assert not loads
+    query = PictureFeatures(crop)
+    assert align_pictures(cached, query, mirrored=False) == align_pictures(
+        fresh, query, mirrored=False
+    )
+    assert loads == [1]
+    # A pair rejected on its ORB matches never loads the pixels.
+    other = PictureFeatures.from_bytes(fresh.to_bytes(), load)
+    flat = PictureFeatures(np.full((200, 300), 128, np.uint8))
+    assert not align_pictures(other, flat, mirrored=False).is_same
+    assert loads == [1]
+
+
+def _rewritten(blob: bytes, **changes: object) -> bytes:
+    """A features blob with some of its fields replaced (as another version would write it)."""
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        fields = {k: z[k] for k in z.files}
+    fields.update({k: np.array(v) for k, v in changes.items()})
+    out = io.BytesIO()
+    np.savez(out, **fields)
+    return out.getvalue()
+
+
+def test_cached_features_of_other_settings_or_damaged_are_refused(church):
+    good = PictureFeatures(church[0]).to_bytes()
+    assert PictureFeatures.from_bytes(_rewritten(good), lambda: church[0]).shape
+    with pytest.raises(InvalidValueError):
+        PictureFeatures.from_bytes(good[: len(good) // 2], lambda: church[0])
+    with pytest.raises(InvalidValueError, match="made with"):
+        PictureFeatures.from_bytes(_rewritten(good, settings="orb500-480px-v1"), lambda: church[0])
+    with pytest.raises(InvalidValueError, match="inconsistent"):
+        PictureFeatures.from_bytes(
+            _rewritten(good, descriptors=np.zeros((3, 32), np.uint8)), lambda: church[0]
+        )
+    # Anchors cached under another anchor definition are made again from the pixels.
+    other_set = _rewritten(good, anchor_set="strongest64-" + FEATURE_SETTINGS)
+    loads: list[int] = []
+    features = PictureFeatures.from_bytes(other_set, lambda: loads.append(1) or church[0])
+    assert not loads
+    np.testing.assert_array_equal(
+        anchor_descriptors(features), anchor_descriptors(PictureFeatures(church[0]))
+    )
+    assert loads == [1]
+    # Pixels that do not fit the cached features (another picture) are refused when loaded.
+    wrong = PictureFeatures.from_bytes(good, lambda: church[0][:100, :100])
+    with pytest.raises(InvalidValueError):
+        _ = wrong.gray
