@@ -112,9 +112,9 @@ class FrameIndex:
         for item in items:
             for f in item.frames:
                 if f.hashes.get(ANCHOR_SET_KEY) == ANCHOR_SET:
-                    anchors = f.hashes.get(ANCHORS_KEY) or []
-                    anchor_keys += [str(len(self.frames))] * len(anchors)
-                    anchor_hex += anchors
+                    current = f.hashes.get(ANCHORS_KEY) or []
+                    anchor_keys += [str(len(self.frames))] * len(current)
+                    anchor_hex += current
                 else:
                     self._stale_anchors.append(len(self.frames))
                 hashes = ImageHashes.from_dict(f.hashes)
@@ -152,7 +152,7 @@ class FrameIndex:
             return found
         self._refresh_stale_anchors()
         votes = self._anchor_votes(mine)
-        any_mirrored = any(m.mirrored for m in near.values())
+        any_mirrored = any(hm.mirrored for hm in near.values())
         mirrored_votes = (
             self._anchor_votes(mine.mirror())
             if MIN_ANCHOR_VOTES_NEAR > 0 and any_mirrored
@@ -162,9 +162,9 @@ class FrameIndex:
         # with the mirror image's anchors when the hashes are closer mirrored), closest first;
         # then pairs sharing enough anchors as they are, most shared first.
         to_align: dict[int, tuple[HashMatch, bool]] = {}
-        for i, m in near.items():
-            if (mirrored_votes if m.mirrored else votes)[i] >= MIN_ANCHOR_VOTES_NEAR:
-                to_align[i] = (m, m.mirrored)
+        for i, hm in near.items():
+            if (mirrored_votes if hm.mirrored else votes)[i] >= MIN_ANCHOR_VOTES_NEAR:
+                to_align[i] = (hm, hm.mirrored)
         matched = {id(f.frame) for f in found}
         for i, n in votes.most_common():
             if n >= MIN_ANCHOR_VOTES and i not in to_align and id(self.frames[i]) not in matched:
