@@ -1,11 +1,14 @@
 """Footage against footage: which pictures of a case show the same place (issue 9).
 
 Every footage picture (photo, video keyframe) is a node. Candidate pairs come from retrieval
-(`verify.linking.search_links`: VLAD shortlist, then transitive neighbours) and are verified with
-the site matcher's `match_pair`. Every verified pair, link or not, is cached in the derived store
-under both ends' (sha256, frame) and the feature settings, so a re-run reuses them; pairs of two
-pictures the previous run already had are never reopened, so adding one item verifies only pairs
-involving it. All of it is rebuildable: deleting the derived store loses nothing.
+(`verify.linking.search_links`: VLAD shortlist, then pairs sharing linked neighbours) and are
+verified with the site matcher's `match_pair`; a pair with fewer tentative matches than
+LINK_MIN_INLIERS cannot be a link, so its geometric fit is skipped (cached as `not_fitted`,
+inliers 0, its tentative count the upper bound). Every verified pair, link or not, is cached in
+the derived store under both ends' (sha256, frame) and the feature settings, so a re-run reuses
+them; pairs of two pictures the previous run already had are never reopened, so adding one item
+verifies only pairs involving it. All of it is rebuildable: deleting the derived store loses
+nothing.
 """
 
 from __future__ import annotations
@@ -107,8 +110,9 @@ def flipped(match: PairMatch) -> PairMatch:
 
 def _verify(lo: FrameFeatures, hi: FrameFeatures) -> PairMatch:
     # match_pair(a, b) reuses b's search index: candidate pairs arrive grouped by their first
-    # node, so index on it.
-    return flipped(match_pair(hi.features, lo.features))
+    # node, so index on it. Only ">= LINK_MIN_INLIERS or not" matters for a pair that is no
+    # link, so pairs that cannot reach it skip the fit (exact, see `match_pair`).
+    return flipped(match_pair(hi.features, lo.features, min_inliers=LINK_MIN_INLIERS))
 
 
 def _previous_pictures(ctx: CheckContext) -> set[tuple[str, int]]:
