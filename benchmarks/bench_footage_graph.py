@@ -104,22 +104,36 @@ def _init_worker(features: list[Features]) -> None:
     _POOL_FEATURES = features
 
 
-def _verify_chunk(pairs: list[tuple[int, int]]) -> list[int]:
+def _verify_chunk(job: tuple[list[tuple[int, int]], int]) -> tuple[list[int], float]:
+    """Inlier counts of one chunk (min_inliers as `match_pair`'s) and the worker's CPU time."""
+    pairs, min_inliers = job
+    start = time.process_time()
     # match_pair(a, b) searches b's cached index: pairs come sorted by i, so index on i.
-    return [match_pair(_POOL_FEATURES[j], _POOL_FEATURES[i]).inliers for i, j in pairs]
+    counts = [
+        match_pair(_POOL_FEATURES[j], _POOL_FEATURES[i], min_inliers=min_inliers).inliers
+        for i, j in pairs
+    ]
+    return counts, time.process_time() - start
+
+
+def _chunks(
+    pairs: Sequence[tuple[int, int]], min_inliers: int
+) -> list[tuple[list[tuple[int, int]], int]]:
+    # Contiguous slices keep the link search's tile order (`verify.linking.reuse_order`), so
+    # each worker reuses its search indexes.
+    size = max(1, len(pairs) // (WORKERS * 8))
+    return [(list(pairs[i : i + size]), min_inliers) for i in range(0, len(pairs), size)]
 
 
 def verify_pairs(features: list[Features], pairs: Sequence[tuple[int, int]]) -> list[int]:
     """Inlier counts of match_pair over index pairs, on WORKERS processes."""
     if not pairs:
         return []
-    chunk = max(1, len(pairs) // (WORKERS * 8))
-    chunks = [list(pairs[i : i + chunk]) for i in range(0, len(pairs), chunk)]
     # spawn, not fork: a child forked after OpenCV started its thread pool can deadlock.
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(WORKERS, initializer=_init_worker, initargs=(features,)) as pool:
-        results = pool.map(_verify_chunk, chunks)
-    return [n for part in results for n in part]
+        results = pool.map(_verify_chunk, _chunks(pairs, 0))
+    return [n for part, _ in results for n in part]
 
 
 class PairPool:
@@ -129,13 +143,14 @@ class PairPool:
     def __init__(self, features: list[Features]) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.pool = ctx.Pool(WORKERS, initializer=_init_worker, initargs=(features,))
+        self.cpu = 0.0  # workers' CPU seconds spent verifying
 
-    def __call__(self, pairs: Sequence[tuple[int, int]]) -> list[int]:
+    def __call__(self, pairs: Sequence[tuple[int, int]], min_inliers: int = 0) -> list[int]:
         if not pairs:
             return []
-        chunk = max(1, len(pairs) // (WORKERS * 8))
-        chunks = [list(pairs[i : i + chunk]) for i in range(0, len(pairs), chunk)]
-        return [n for part in self.pool.map(_verify_chunk, chunks) for n in part]
+        results = self.pool.map(_verify_chunk, _chunks(pairs, min_inliers))
+        self.cpu += sum(cpu for _, cpu in results)
+        return [n for part, _ in results for n in part]
 
     def close(self) -> None:
         self.pool.close()
@@ -314,8 +329,8 @@ def run_walkthrough(
     short = set(search.inliers)
     t_retrieval = time.time() - t0
     print(
-        f"link search: {search.shortlisted} shortlisted + {search.expanded} two-hop "
-        f"neighbours in {search.rounds} rounds"
+        f"link search: {search.shortlisted} shortlisted + {search.expanded} sharing linked "
+        f"neighbours, {search.rounds} rounds"
     )
     print(
         f"\n== {label}: {n} footage photos, {len(ref_list)} reference photos "
@@ -563,12 +578,13 @@ def scale() -> None:
     t_retrieval = time.time() - t0
     t0 = time.time()
     ref_counts = pool([(n + r, i) for i, r in ref_pairs])
-    t_direct = time.time() - t0
+    t_direct, cpu_direct = time.time() - t0, pool.cpu
     t0 = time.time()
-    search: LinkSearch = search_links(vlad, pool)
+    # As `cases.checks.footage_links`: a pair that cannot reach the link threshold skips its fit.
+    search: LinkSearch = search_links(vlad, lambda p: pool(p, LINK_MIN_INLIERS))
     pairs = sorted(search.inliers)
     link_counts = [search.inliers[p] for p in pairs]
-    t_links = time.time() - t0
+    t_links, cpu_links = time.time() - t0, pool.cpu - cpu_direct
     pool.close()
     t0 = time.time()
     scores: dict[int, dict[str, tuple[int, str]]] = {i: {} for i in range(n)}
@@ -588,15 +604,33 @@ def scale() -> None:
     print(
         f"wall time {total:.0f} s on {WORKERS} processes: pool start {t_pool:.0f} s, "
         f"retrieval {t_retrieval:.1f} s, {len(ref_pairs)} frame-reference verifications "
-        f"{t_direct:.0f} s, {len(pairs)} frame pairs ({search.shortlisted} shortlisted + "
-        f"{search.expanded} two-hop neighbours, {search.rounds} rounds) {t_links:.0f} s, "
+        f"{t_direct:.0f} s (workers' CPU {cpu_direct:.0f} s), {len(pairs)} frame pairs "
+        f"({search.shortlisted} shortlisted + {search.expanded} sharing linked neighbours, "
+        f"{search.rounds} rounds) {t_links:.0f} s (workers' CPU {cpu_links:.0f} s), "
         f"graph {t_graph:.1f} s"
     )
     site_of_source = {p.name: p.site for p in photos}
     truth = {fid: site_of_source.get(src) for fid, src in zip(ids, sources, strict=True)}
     ref_sites = {p.site for p in refs}
     out = score(decisions, {k: v if v in ref_sites else None for k, v in truth.items()})
-    print(f"decisions: {out.text(n)}")
+    print(f"decisions: {out.text(n)}; load average {os.getloadavg()}")
+    # Fewer references per frame: the first k of each frame's VLAD-ranked top REFERENCE_TOP_K
+    # (the same verifications, so exactly what REFERENCE_TOP_K = k would decide).
+    rank_of = {}
+    for i in range(n):
+        mine = [(float(vlad[i] @ ref_vlad[r]), r) for ii, r in ref_pairs if ii == i]
+        for pos, (_, r) in enumerate(sorted(mine, reverse=True)):
+            rank_of[(i, r)] = pos
+    for k in range(1, REFERENCE_TOP_K):
+        fewer: dict[int, dict[str, tuple[int, str]]] = {i: {} for i in range(n)}
+        for (i, r), c in zip(ref_pairs, ref_counts, strict=True):
+            if rank_of[(i, r)] < k and c > fewer[i].get(refs[r].site, (-1, ""))[0]:
+                fewer[i][refs[r].site] = (c, refs[r].name)
+        alt = decide_footage_graph(
+            ids, [direct_decision(ids[i], fewer[i]) for i in range(n)], links
+        )
+        alt_out = score(alt, {k2: v if v in ref_sites else None for k2, v in truth.items()})
+        print(f"  with {k} reference(s) per frame: {alt_out.text(n)}")
     group_of = _components(
         n, [(i, j) for (i, j), c in zip(pairs, link_counts, strict=True) if c >= LINK_MIN_INLIERS]
     )
