@@ -126,6 +126,30 @@ def test_walkthrough_links_and_other_place_does_not(
     assert found["walk_7.jpg"].values["matched_site"] == "church"
 
 
+def test_pairs_that_cannot_link_skip_the_fit_and_are_cached_as_not_fitted(
+    tmp_path: Path, sites_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Real photo pairs keep 80+ tentative matches at ratio 0.9, so a link threshold above any
+    # tentative count is what makes every pair one that cannot link.
+    church = sites_dir / "herz_jesu_church"
+    ws, code = new_case(tmp_path, ["church"])
+    add(ws, code, [church / "0000.jpg"], "church")
+    add(ws, code, [degrade(church / f"000{i}.jpg", tmp_path / f"walk_{i}.jpg") for i in (5, 6, 7)])
+    monkeypatch.setattr(footage_links, "LINK_MIN_INLIERS", 10**6)
+    found = site_findings(ws, code)
+    entries = sorted((ws.derived.root / footage_links.LINK_NAMESPACE).rglob("*.npz"))
+    assert len(entries) == 3  # the three footage pairs
+    for entry in entries:
+        match = footage_links._decode(entry.read_bytes())
+        assert match is not None and match.model == "not_fitted"
+        # Recorded honestly: no inliers claimed, the tentative count kept as the upper bound.
+        assert match.inliers == 0 and match.tentative > 35
+    # Without links the walk's far end is not placed through its neighbours.
+    assert found["walk_7.jpg"].values["via"] == []
+    # Site matching's own counts never skip the fit: walk_5 still matches the reference.
+    assert found["walk_5.jpg"].values["scores"]["church"] >= 35
+
+
 @pytest.mark.parametrize("reference_shortlist", [False, True])
 def test_conflicting_direct_verdicts_make_the_group_inconclusive(
     tmp_path: Path, sites_dir: Path, monkeypatch: pytest.MonkeyPatch, reference_shortlist: bool
