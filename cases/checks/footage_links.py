@@ -26,7 +26,7 @@ from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures
 from verify.footage_graph import LINK_MIN_INLIERS, FootageLink, NodePair
 from verify.geometry import GeometryModel, PairMatch, match_pair
 from verify.linking import search_links
-from verify.retrieval import global_descriptors, train_vocabulary
+from verify.retrieval import Vocabulary, global_descriptors, train_vocabulary
 
 LINK_NAMESPACE = "footage_links"
 MANIFEST_NAMESPACE = "footage_graph"
@@ -125,8 +125,14 @@ def _previous_pictures(ctx: CheckContext) -> set[tuple[str, int]]:
         return set()
 
 
-def link_footage(ctx: CheckContext, frames: Sequence[FrameFeatures]) -> FootageLinks:
-    """Verify the candidate pairs of the case's footage pictures and return the links."""
+def link_footage(
+    ctx: CheckContext, frames: Sequence[FrameFeatures], vocabulary: Vocabulary | None = None
+) -> FootageLinks:
+    """Verify the candidate pairs of the case's footage pictures and return the links.
+
+    `vocabulary` is the case's visual vocabulary if the caller already trained one on these
+    frames (site matching does, for its reference shortlist); otherwise it is trained here.
+    """
     nodes = [f for f in frames if len(f.features) > 0]
     previous = _previous_pictures(ctx)
     stats = {"verified": 0, "reused": 0, "skipped": 0}
@@ -151,7 +157,8 @@ def link_footage(ctx: CheckContext, frames: Sequence[FrameFeatures]) -> FootageL
     if len(nodes) < 2:
         return FootageLinks((), {}, 0, 0, 0, 0)
     descriptors = [f.features.descriptors for f in nodes]
-    vocabulary = train_vocabulary(descriptors, seed=0)
+    if vocabulary is None:
+        vocabulary = train_vocabulary(descriptors, seed=0)
     search = search_links(global_descriptors(vocabulary, descriptors), verify)
     links, pair_matches = [], {}
     for i, j, inliers in search.links():

@@ -26,7 +26,13 @@ from verify.features import Features
 from verify.footage_graph import DirectDecision, GraphDecision, Hop, NodePair, decide_footage_graph
 from verify.geometry import PairMatch
 from verify.matchviz import draw_matches, encode_jpeg
-from verify.retrieval import REFERENCE_TOP_K, global_descriptors, shortlist, train_vocabulary
+from verify.retrieval import (
+    REFERENCE_TOP_K,
+    Vocabulary,
+    global_descriptors,
+    shortlist,
+    train_vocabulary,
+)
 from verify.sitematch import (
     FrameDecision,
     SiteDecision,
@@ -127,8 +133,14 @@ class SiteMatchCheck:
             return drafts
         frames = [f for item in analysable for f in footage_frames[item.code]]
         pictures.update((f.node, f) for f in frames)
-        direct = self._compare(ctx, frames, references)
-        links = link_footage(ctx, frames)
+        # One visual vocabulary per run, trained on the footage: it ranks references for the
+        # direct comparisons and footage pairs for the links.
+        try:
+            vocabulary = train_vocabulary([f.features.descriptors for f in frames], seed=0)
+        except InvalidValueError:
+            vocabulary = None  # no footage picture has features: nothing to rank by
+        direct = self._compare(ctx, frames, references, vocabulary)
+        links = link_footage(ctx, frames, vocabulary)
         graph = decide_footage_graph(
             [f.node for f in frames],
             [
@@ -166,9 +178,10 @@ class SiteMatchCheck:
         ctx: CheckContext,
         frames: Sequence[FrameFeatures],
         references: dict[str, list[tuple[str, Features]]],
+        vocabulary: Vocabulary | None,
     ) -> dict[str, _Direct]:
         task = ctx.progress.task("footage against references", len(frames))
-        chosen = _reference_shortlist(frames, references)
+        chosen = _reference_shortlist(frames, references, vocabulary)
         out = {}
         for frame in frames:
             refs = references
@@ -332,18 +345,16 @@ class SiteMatchCheck:
 
 
 def _reference_shortlist(
-    frames: Sequence[FrameFeatures], references: dict[str, list[tuple[str, Features]]]
+    frames: Sequence[FrameFeatures],
+    references: dict[str, list[tuple[str, Features]]],
+    vocabulary: Vocabulary | None,
 ) -> dict[str, set[str]] | None:
     """In large cases, the REFERENCE_TOP_K reference images most similar to each footage picture
     (VLAD); None when every picture is compared with every reference."""
     refs = list({ref_id: feats for rs in references.values() for ref_id, feats in rs}.items())
-    if len(frames) * len(refs) <= DIRECT_ALL_REFERENCES_LIMIT:
+    if len(frames) * len(refs) <= DIRECT_ALL_REFERENCES_LIMIT or vocabulary is None:
         return None
     descriptors = [f.features.descriptors for f in frames]
-    try:
-        vocabulary = train_vocabulary(descriptors, seed=0)
-    except InvalidValueError:
-        return None  # no footage picture has features: nothing to rank by
     query = global_descriptors(vocabulary, descriptors)
     database = global_descriptors(vocabulary, [feats.descriptors for _, feats in refs])
     chosen: dict[str, set[str]] = {f.node: set() for f in frames}
