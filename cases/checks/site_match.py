@@ -47,7 +47,7 @@ from verify.verdict import Verdict
 # with its REFERENCE_TOP_K most similar references only. 2,000 verifications take a few minutes
 # on one core (site matching benchmark: ~60-90 ms per frame-reference pair at default settings);
 # the scale benchmark (benchmarks/bench_footage_graph.py `scale`, 1,000 frames x 20 references)
-# measured 0 wrong sites with the top-5 shortlist.
+# measured 0 wrong sites with the top-k shortlist for every k from 1 to 5.
 DIRECT_ALL_REFERENCES_LIMIT = 2000
 
 
