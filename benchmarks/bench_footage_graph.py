@@ -5,6 +5,7 @@ Run from the project root:
     python benchmarks/bench_footage_graph.py walkthrough   # dev sites (threshold sweep)
     python benchmarks/bench_footage_graph.py walkthrough-calibration   # palm_desert_drone, once
     python benchmarks/bench_footage_graph.py scale         # 1,000 frames + 20 references
+    python benchmarks/bench_footage_graph.py scale 14      # link search capped: 14 pairs per frame
 
 Features are cached under $TMPDIR/claimcheck_bench_graph (the lead's pipeline caches them as
 derived artefacts; "with features cached" is what the targets measure).
@@ -550,7 +551,7 @@ def _components(n: int, edges: list[tuple[int, int]]) -> list[int]:
     return [root(x) for x in range(n)]
 
 
-def scale() -> None:
+def scale(pairs_per_node: float | None = None) -> None:
     t0 = time.time()
     ids, sources, foot_f = scale_frames()
     photos = site_photos()
@@ -581,7 +582,9 @@ def scale() -> None:
     t_direct, cpu_direct = time.time() - t0, pool.cpu
     t0 = time.time()
     # As `cases.checks.footage_links`: a pair that cannot reach the link threshold skips its fit.
-    search: LinkSearch = search_links(vlad, lambda p: pool(p, LINK_MIN_INLIERS))
+    search: LinkSearch = search_links(
+        vlad, lambda p: pool(p, LINK_MIN_INLIERS), pairs_per_node=pairs_per_node
+    )
     pairs = sorted(search.inliers)
     link_counts = [search.inliers[p] for p in pairs]
     t_links, cpu_links = time.time() - t0, pool.cpu - cpu_direct
@@ -710,7 +713,7 @@ def main() -> None:
     if what in ("walkthrough-calibration", "all"):
         walkthrough(calibration=True)
     if what in ("scale", "all"):
-        scale()
+        scale(float(sys.argv[2]) if len(sys.argv) > 2 else None)
 
 
 if __name__ == "__main__":
