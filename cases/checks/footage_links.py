@@ -21,11 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cases.checks.base import CheckContext
+import verify.pairpool as pairpool
+from cases.checks.base import CheckContext, ProgressTask
 from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures
 from verify.footage_graph import LINK_MIN_INLIERS, FootageLink, NodePair
 from verify.geometry import GeometryModel, PairMatch, match_pair
 from verify.linking import search_links
+from verify.pairpool import PairMatcher
 from verify.retrieval import Vocabulary, global_descriptors, train_vocabulary
 
 LINK_NAMESPACE = "footage_links"
@@ -132,34 +134,48 @@ def link_footage(
 
     `vocabulary` is the case's visual vocabulary if the caller already trained one on these
     frames (site matching does, for its reference shortlist); otherwise it is trained here.
+    Large batches of pairs are verified on worker processes (`verify.pairpool`).
     """
     nodes = [f for f in frames if len(f.features) > 0]
+    if len(nodes) < 2:
+        return FootageLinks((), {}, 0, 0, 0, 0)
     previous = _previous_pictures(ctx)
     stats = {"verified": 0, "reused": 0, "skipped": 0}
     matches: dict[tuple[int, int], PairMatch] = {}
     rounds = iter(range(1, 10**6))
 
-    def verify(pairs: Sequence[tuple[int, int]]) -> list[int | None]:
-        round_no = next(rounds)
-        label = (
-            "footage pairs"
-            if round_no == 1
-            else f"footage pairs (neighbours, round {round_no - 1})"
-        )
-        task = ctx.progress.task(label, len(pairs))
-        out: list[int | None] = []
-        for i, j in pairs:
-            a, b = nodes[i], nodes[j]
-            out.append(_one_pair(ctx, a, b, previous, stats, matches, (i, j)))
-            task.advance()
-        return out
+    with PairMatcher([f.features for f in nodes]) as matcher:
 
-    if len(nodes) < 2:
-        return FootageLinks((), {}, 0, 0, 0, 0)
-    descriptors = [f.features.descriptors for f in nodes]
-    if vocabulary is None:
-        vocabulary = train_vocabulary(descriptors, seed=0)
-    search = search_links(global_descriptors(vocabulary, descriptors), verify)
+        def verify(pairs: Sequence[tuple[int, int]]) -> list[int | None]:
+            round_no = next(rounds)
+            label = (
+                "footage pairs"
+                if round_no == 1
+                else f"footage pairs (shared neighbours, round {round_no - 1})"
+            )
+            task = ctx.progress.task(label, len(pairs))
+            out: list[int | None] = [None] * len(pairs)
+            todo: list[tuple[int, tuple[int, int], bool]] = []
+            for k, (i, j) in enumerate(pairs):
+                known = _known_pair(ctx, nodes[i], nodes[j], previous, stats)
+                if known is _TO_VERIFY:
+                    todo.append((k, (i, j), _location(nodes[i], nodes[j])[2]))
+                    continue
+                if isinstance(known, PairMatch):
+                    out[k] = _record(known, (i, j), matches)
+                task.advance()
+            found = _verify_many(matcher, nodes, [(ij, swapped) for _, ij, swapped in todo], task)
+            for (k, (i, j), swapped), match in zip(todo, found, strict=True):
+                key, name, _ = _location(nodes[i], nodes[j])
+                ctx.ws.derived.write(LINK_NAMESPACE, key, name, _encode(match))
+                stats["verified"] += 1
+                out[k] = _record(flipped(match) if swapped else match, (i, j), matches)
+            return out
+
+        descriptors = [f.features.descriptors for f in nodes]
+        if vocabulary is None:
+            vocabulary = train_vocabulary(descriptors, seed=0)
+        search = search_links(global_descriptors(vocabulary, descriptors), verify)
     links, pair_matches = [], {}
     for i, j, inliers in search.links():
         a, b = nodes[i], nodes[j]
@@ -179,16 +195,18 @@ def link_footage(
     )
 
 
-def _one_pair(
+# `_known_pair` result for a pair that must be verified now.
+_TO_VERIFY = object()
+
+
+def _known_pair(
     ctx: CheckContext,
     a: FrameFeatures,
     b: FrameFeatures,
     previous: set[tuple[str, int]],
     stats: dict[str, int],
-    matches: dict[tuple[int, int], PairMatch],
-    slot: tuple[int, int],
-) -> int | None:
-    """Inliers of a -> b from the cache or verified now; None when not to be verified."""
+) -> PairMatch | object | None:
+    """The cached match a -> b; None when the pair is not to be verified; else _TO_VERIFY."""
     if a.key == b.key:
         return None  # the same picture twice (identical files): nothing to verify
     key, name, swapped = _location(a, b)
@@ -196,15 +214,39 @@ def _one_pair(
     match = _decode(cached) if cached is not None else None
     if match is not None:
         stats["reused"] += 1
-    elif a.key in previous and b.key in previous:
+        return flipped(match) if swapped else match
+    if a.key in previous and b.key in previous:
         stats["skipped"] += 1
         return None
-    else:
-        lo, hi = (b, a) if swapped else (a, b)
-        match = _verify(lo, hi)
-        ctx.ws.derived.write(LINK_NAMESPACE, key, name, _encode(match))
-        stats["verified"] += 1
-    oriented = flipped(match) if swapped else match
+    return _TO_VERIFY
+
+
+def _record(
+    oriented: PairMatch, slot: tuple[int, int], matches: dict[tuple[int, int], PairMatch]
+) -> int:
     if oriented.inliers >= LINK_MIN_INLIERS:
         matches[slot] = oriented
     return oriented.inliers
+
+
+def _verify_many(
+    matcher: PairMatcher,
+    nodes: Sequence[FrameFeatures],
+    pairs: Sequence[tuple[tuple[int, int], bool]],
+    task: ProgressTask,
+) -> list[PairMatch]:
+    """Cache-oriented (low key -> high key) matches of ((i, j), swapped) pairs.
+
+    Small batches go through `_verify` one by one in this process; large ones through the
+    worker processes, which run the same `match_pair(hi, lo, min_inliers=LINK_MIN_INLIERS)`.
+    """
+    if len(pairs) < pairpool.MIN_PAIRS_FOR_WORKERS:
+        out = []
+        for (i, j), swapped in pairs:
+            lo, hi = (nodes[j], nodes[i]) if swapped else (nodes[i], nodes[j])
+            out.append(_verify(lo, hi))
+            task.advance()
+        return out
+    order = [((i, j) if swapped else (j, i)) for (i, j), swapped in pairs]  # (hi, lo)
+    found = matcher.match(order, min_inliers=LINK_MIN_INLIERS, done=task.advance)
+    return [flipped(m) for m in found]

@@ -19,12 +19,14 @@ from PIL import Image
 
 import cases.checks.footage_links as footage_links
 import cases.checks.site_match as site_match
+import verify.pairpool as pairpool
 from cases import workflow
 from cases.checks.site_match import SiteMatchCheck
 from cases.ingest import LinkSpec, add_evidence
 from cases.verification import run_verify
 from evidence_store.db import Workspace, init_workspace
 from evidence_store.models import Finding
+from verify.pairpool import PairMatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTOR = "tester"
@@ -124,6 +126,37 @@ def test_walkthrough_links_and_other_place_does_not(
     fresh = counted[before:]
     assert fresh and all(new in pair for pair in fresh)
     assert found["walk_7.jpg"].values["matched_site"] == "church"
+
+
+def test_footage_pairs_on_worker_processes_give_the_same_findings(
+    tmp_path: Path, sites_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    church = sites_dir / "herz_jesu_church"
+    walk = [degrade(church / f"000{i}.jpg", tmp_path / f"walk_{i}.jpg") for i in (5, 6, 7)]
+
+    def findings(where: str) -> dict[str, tuple[str, str | None, bool, list]]:
+        ws, code = new_case(tmp_path / where, ["church"])
+        add(ws, code, [church / "0000.jpg"], "church")
+        add(ws, code, walk)
+        return {
+            name: (f.verdict, f.values["matched_site"], f.values["direct"], f.values["via"])
+            for name, f in site_findings(ws, code).items()
+        }
+
+    alone = findings("one")
+    monkeypatch.setattr(pairpool, "MIN_PAIRS_FOR_WORKERS", 1)
+    started: list[bool] = []
+    real_match = PairMatcher.match
+
+    def watched(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real_match(self, *args, **kwargs)
+        started.append(self.used_workers)
+        return out
+
+    monkeypatch.setattr(PairMatcher, "match", watched)
+    assert findings("pool") == alone
+    assert started and all(started)  # the footage pairs really went through the workers
+    assert alone["walk_7.jpg"][2] is False  # and a verdict was carried along the links
 
 
 def test_pairs_that_cannot_link_skip_the_fit_and_are_cached_as_not_fitted(
