@@ -18,6 +18,7 @@ import io
 import multiprocessing
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -43,6 +44,7 @@ from verify.footage_graph import (  # noqa: E402
 from verify.geometry import match_pair  # noqa: E402
 from verify.linking import LinkSearch, search_links  # noqa: E402
 from verify.media import load_image  # noqa: E402
+from verify.pairpool import PairMatcher  # noqa: E402
 from verify.retrieval import (  # noqa: E402
     REFERENCE_TOP_K,
     global_descriptors,
@@ -135,27 +137,6 @@ def verify_pairs(features: list[Features], pairs: Sequence[tuple[int, int]]) -> 
     with ctx.Pool(WORKERS, initializer=_init_worker, initargs=(features,)) as pool:
         results = pool.map(_verify_chunk, _chunks(pairs, 0))
     return [n for part, _ in results for n in part]
-
-
-class PairPool:
-    """WORKERS processes holding one feature list, verifying index pairs on demand (spawned
-    once: handing 1,000 frames' features to fresh workers on every call costs tens of seconds)."""
-
-    def __init__(self, features: list[Features]) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.pool = ctx.Pool(WORKERS, initializer=_init_worker, initargs=(features,))
-        self.cpu = 0.0  # workers' CPU seconds spent verifying
-
-    def __call__(self, pairs: Sequence[tuple[int, int]], min_inliers: int = 0) -> list[int]:
-        if not pairs:
-            return []
-        results = self.pool.map(_verify_chunk, _chunks(pairs, min_inliers))
-        self.cpu += sum(cpu for _, cpu in results)
-        return [n for part, _ in results for n in part]
-
-    def close(self) -> None:
-        self.pool.close()
-        self.pool.join()
 
 
 # --- calibration of LINK_MIN_INLIERS ---------------------------------------------------------
@@ -564,10 +545,13 @@ def scale(pairs_per_node: float | None = None) -> None:
         f"references; frames built/features cached in {time.time() - t0:.0f} s"
     )
 
-    # The timed pipeline, features cached: retrieval, direct comparisons, links, graph.
+    # The timed pipeline, features cached: retrieval, direct comparisons, links, graph. Pairs
+    # go through production's `verify.pairpool.PairMatcher` (its workers start on the first
+    # call, inside the frame-reference time), as `cases.checks.footage_links` uses it.
     t_start = time.time()
-    pool = PairPool(foot_f + ref_f)
-    t_pool = time.time() - t_start
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = time.process_time()
+    matcher = PairMatcher(foot_f + ref_f, WORKERS)
     t0 = time.time()
     vocab = train_vocabulary([f.descriptors for f in foot_f], seed=0)
     vlad = global_descriptors(vocab, [f.descriptors for f in foot_f])
@@ -578,17 +562,24 @@ def scale(pairs_per_node: float | None = None) -> None:
     ]
     t_retrieval = time.time() - t0
     t0 = time.time()
-    ref_counts = pool([(n + r, i) for i, r in ref_pairs])
-    t_direct, cpu_direct = time.time() - t0, pool.cpu
+    ref_counts = [m.inliers for m in matcher.match([(i, n + r) for i, r in ref_pairs])]
+    t_direct = time.time() - t0
     t0 = time.time()
-    # As `cases.checks.footage_links`: a pair that cannot reach the link threshold skips its fit.
-    search: LinkSearch = search_links(
-        vlad, lambda p: pool(p, LINK_MIN_INLIERS), pairs_per_node=pairs_per_node
-    )
+
+    def verify_links(p: Sequence[tuple[int, int]]) -> list[int]:
+        # As `cases.checks.footage_links`: match_pair(later, earlier), and a pair that cannot
+        # reach the link threshold skips its fit.
+        found = matcher.match([(j, i) for i, j in p], min_inliers=LINK_MIN_INLIERS)
+        return [m.inliers for m in found]
+
+    search: LinkSearch = search_links(vlad, verify_links, pairs_per_node=pairs_per_node)
     pairs = sorted(search.inliers)
     link_counts = [search.inliers[p] for p in pairs]
-    t_links, cpu_links = time.time() - t0, pool.cpu - cpu_direct
-    pool.close()
+    t_links = time.time() - t0
+    matcher.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_workers = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    cpu_main = time.process_time() - own
     t0 = time.time()
     scores: dict[int, dict[str, tuple[int, str]]] = {i: {} for i in range(n)}
     for (i, r), c in zip(ref_pairs, ref_counts, strict=True):
@@ -605,11 +596,11 @@ def scale(pairs_per_node: float | None = None) -> None:
     t_graph = time.time() - t0
     total = time.time() - t_start
     print(
-        f"wall time {total:.0f} s on {WORKERS} processes: pool start {t_pool:.0f} s, "
-        f"retrieval {t_retrieval:.1f} s, {len(ref_pairs)} frame-reference verifications "
-        f"{t_direct:.0f} s (workers' CPU {cpu_direct:.0f} s), {len(pairs)} frame pairs "
-        f"({search.shortlisted} shortlisted + {search.expanded} sharing linked neighbours, "
-        f"{search.rounds} rounds) {t_links:.0f} s (workers' CPU {cpu_links:.0f} s), "
+        f"wall time {total:.0f} s on {WORKERS} worker processes (workers' CPU {cpu_workers:.0f} s, "
+        f"main process CPU {cpu_main:.0f} s): retrieval {t_retrieval:.1f} s, {len(ref_pairs)} "
+        f"frame-reference verifications {t_direct:.0f} s (with worker start-up), {len(pairs)} "
+        f"frame pairs ({search.shortlisted} shortlisted + {search.expanded} sharing linked "
+        f"neighbours, {search.rounds} rounds) {t_links:.0f} s, "
         f"graph {t_graph:.1f} s"
     )
     site_of_source = {p.name: p.site for p in photos}
