@@ -5,6 +5,7 @@ Run from the project root:
     python benchmarks/bench_footage_graph.py walkthrough   # dev sites (threshold sweep)
     python benchmarks/bench_footage_graph.py walkthrough-calibration   # palm_desert_drone, once
     python benchmarks/bench_footage_graph.py scale         # 1,000 frames + 20 references
+    python benchmarks/bench_footage_graph.py scale 14      # link search capped: 14 pairs per frame
 
 Features are cached under $TMPDIR/claimcheck_bench_graph (the lead's pipeline caches them as
 derived artefacts; "with features cached" is what the targets measure).
@@ -17,6 +18,7 @@ import io
 import multiprocessing
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -42,6 +44,7 @@ from verify.footage_graph import (  # noqa: E402
 from verify.geometry import match_pair  # noqa: E402
 from verify.linking import LinkSearch, search_links  # noqa: E402
 from verify.media import load_image  # noqa: E402
+from verify.pairpool import PairMatcher  # noqa: E402
 from verify.retrieval import (  # noqa: E402
     REFERENCE_TOP_K,
     global_descriptors,
@@ -104,42 +107,36 @@ def _init_worker(features: list[Features]) -> None:
     _POOL_FEATURES = features
 
 
-def _verify_chunk(pairs: list[tuple[int, int]]) -> list[int]:
+def _verify_chunk(job: tuple[list[tuple[int, int]], int]) -> tuple[list[int], float]:
+    """Inlier counts of one chunk (min_inliers as `match_pair`'s) and the worker's CPU time."""
+    pairs, min_inliers = job
+    start = time.process_time()
     # match_pair(a, b) searches b's cached index: pairs come sorted by i, so index on i.
-    return [match_pair(_POOL_FEATURES[j], _POOL_FEATURES[i]).inliers for i, j in pairs]
+    counts = [
+        match_pair(_POOL_FEATURES[j], _POOL_FEATURES[i], min_inliers=min_inliers).inliers
+        for i, j in pairs
+    ]
+    return counts, time.process_time() - start
+
+
+def _chunks(
+    pairs: Sequence[tuple[int, int]], min_inliers: int
+) -> list[tuple[list[tuple[int, int]], int]]:
+    # Contiguous slices keep the link search's tile order (`verify.linking.reuse_order`), so
+    # each worker reuses its search indexes.
+    size = max(1, len(pairs) // (WORKERS * 8))
+    return [(list(pairs[i : i + size]), min_inliers) for i in range(0, len(pairs), size)]
 
 
 def verify_pairs(features: list[Features], pairs: Sequence[tuple[int, int]]) -> list[int]:
     """Inlier counts of match_pair over index pairs, on WORKERS processes."""
     if not pairs:
         return []
-    chunk = max(1, len(pairs) // (WORKERS * 8))
-    chunks = [list(pairs[i : i + chunk]) for i in range(0, len(pairs), chunk)]
     # spawn, not fork: a child forked after OpenCV started its thread pool can deadlock.
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(WORKERS, initializer=_init_worker, initargs=(features,)) as pool:
-        results = pool.map(_verify_chunk, chunks)
-    return [n for part in results for n in part]
-
-
-class PairPool:
-    """WORKERS processes holding one feature list, verifying index pairs on demand (spawned
-    once: handing 1,000 frames' features to fresh workers on every call costs tens of seconds)."""
-
-    def __init__(self, features: list[Features]) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self.pool = ctx.Pool(WORKERS, initializer=_init_worker, initargs=(features,))
-
-    def __call__(self, pairs: Sequence[tuple[int, int]]) -> list[int]:
-        if not pairs:
-            return []
-        chunk = max(1, len(pairs) // (WORKERS * 8))
-        chunks = [list(pairs[i : i + chunk]) for i in range(0, len(pairs), chunk)]
-        return [n for part in self.pool.map(_verify_chunk, chunks) for n in part]
-
-    def close(self) -> None:
-        self.pool.close()
-        self.pool.join()
+        results = pool.map(_verify_chunk, _chunks(pairs, 0))
+    return [n for part, _ in results for n in part]
 
 
 # --- calibration of LINK_MIN_INLIERS ---------------------------------------------------------
@@ -314,8 +311,8 @@ def run_walkthrough(
     short = set(search.inliers)
     t_retrieval = time.time() - t0
     print(
-        f"link search: {search.shortlisted} shortlisted + {search.expanded} two-hop "
-        f"neighbours in {search.rounds} rounds"
+        f"link search: {search.shortlisted} shortlisted + {search.expanded} sharing linked "
+        f"neighbours, {search.rounds} rounds"
     )
     print(
         f"\n== {label}: {n} footage photos, {len(ref_list)} reference photos "
@@ -535,7 +532,7 @@ def _components(n: int, edges: list[tuple[int, int]]) -> list[int]:
     return [root(x) for x in range(n)]
 
 
-def scale() -> None:
+def scale(pairs_per_node: float | None = None) -> None:
     t0 = time.time()
     ids, sources, foot_f = scale_frames()
     photos = site_photos()
@@ -548,10 +545,13 @@ def scale() -> None:
         f"references; frames built/features cached in {time.time() - t0:.0f} s"
     )
 
-    # The timed pipeline, features cached: retrieval, direct comparisons, links, graph.
+    # The timed pipeline, features cached: retrieval, direct comparisons, links, graph. Pairs
+    # go through production's `verify.pairpool.PairMatcher` (its workers start on the first
+    # call, inside the frame-reference time), as `cases.checks.footage_links` uses it.
     t_start = time.time()
-    pool = PairPool(foot_f + ref_f)
-    t_pool = time.time() - t_start
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = time.process_time()
+    matcher = PairMatcher(foot_f + ref_f, WORKERS)
     t0 = time.time()
     vocab = train_vocabulary([f.descriptors for f in foot_f], seed=0)
     vlad = global_descriptors(vocab, [f.descriptors for f in foot_f])
@@ -562,14 +562,24 @@ def scale() -> None:
     ]
     t_retrieval = time.time() - t0
     t0 = time.time()
-    ref_counts = pool([(n + r, i) for i, r in ref_pairs])
+    ref_counts = [m.inliers for m in matcher.match([(i, n + r) for i, r in ref_pairs])]
     t_direct = time.time() - t0
     t0 = time.time()
-    search: LinkSearch = search_links(vlad, pool)
+
+    def verify_links(p: Sequence[tuple[int, int]]) -> list[int]:
+        # As `cases.checks.footage_links`: match_pair(later, earlier), and a pair that cannot
+        # reach the link threshold skips its fit.
+        found = matcher.match([(j, i) for i, j in p], min_inliers=LINK_MIN_INLIERS)
+        return [m.inliers for m in found]
+
+    search: LinkSearch = search_links(vlad, verify_links, pairs_per_node=pairs_per_node)
     pairs = sorted(search.inliers)
     link_counts = [search.inliers[p] for p in pairs]
     t_links = time.time() - t0
-    pool.close()
+    matcher.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_workers = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    cpu_main = time.process_time() - own
     t0 = time.time()
     scores: dict[int, dict[str, tuple[int, str]]] = {i: {} for i in range(n)}
     for (i, r), c in zip(ref_pairs, ref_counts, strict=True):
@@ -586,17 +596,35 @@ def scale() -> None:
     t_graph = time.time() - t0
     total = time.time() - t_start
     print(
-        f"wall time {total:.0f} s on {WORKERS} processes: pool start {t_pool:.0f} s, "
-        f"retrieval {t_retrieval:.1f} s, {len(ref_pairs)} frame-reference verifications "
-        f"{t_direct:.0f} s, {len(pairs)} frame pairs ({search.shortlisted} shortlisted + "
-        f"{search.expanded} two-hop neighbours, {search.rounds} rounds) {t_links:.0f} s, "
+        f"wall time {total:.0f} s on {WORKERS} worker processes (workers' CPU {cpu_workers:.0f} s, "
+        f"main process CPU {cpu_main:.0f} s): retrieval {t_retrieval:.1f} s, {len(ref_pairs)} "
+        f"frame-reference verifications {t_direct:.0f} s (with worker start-up), {len(pairs)} "
+        f"frame pairs ({search.shortlisted} shortlisted + {search.expanded} sharing linked "
+        f"neighbours, {search.rounds} rounds) {t_links:.0f} s, "
         f"graph {t_graph:.1f} s"
     )
     site_of_source = {p.name: p.site for p in photos}
     truth = {fid: site_of_source.get(src) for fid, src in zip(ids, sources, strict=True)}
     ref_sites = {p.site for p in refs}
     out = score(decisions, {k: v if v in ref_sites else None for k, v in truth.items()})
-    print(f"decisions: {out.text(n)}")
+    print(f"decisions: {out.text(n)}; load average {os.getloadavg()}")
+    # Fewer references per frame: the first k of each frame's VLAD-ranked top REFERENCE_TOP_K
+    # (the same verifications, so exactly what REFERENCE_TOP_K = k would decide).
+    rank_of = {}
+    for i in range(n):
+        mine = [(float(vlad[i] @ ref_vlad[r]), r) for ii, r in ref_pairs if ii == i]
+        for pos, (_, r) in enumerate(sorted(mine, reverse=True)):
+            rank_of[(i, r)] = pos
+    for k in range(1, REFERENCE_TOP_K):
+        fewer: dict[int, dict[str, tuple[int, str]]] = {i: {} for i in range(n)}
+        for (i, r), c in zip(ref_pairs, ref_counts, strict=True):
+            if rank_of[(i, r)] < k and c > fewer[i].get(refs[r].site, (-1, ""))[0]:
+                fewer[i][refs[r].site] = (c, refs[r].name)
+        alt = decide_footage_graph(
+            ids, [direct_decision(ids[i], fewer[i]) for i in range(n)], links
+        )
+        alt_out = score(alt, {k2: v if v in ref_sites else None for k2, v in truth.items()})
+        print(f"  with {k} reference(s) per frame: {alt_out.text(n)}")
     group_of = _components(
         n, [(i, j) for (i, j), c in zip(pairs, link_counts, strict=True) if c >= LINK_MIN_INLIERS]
     )
@@ -676,7 +704,7 @@ def main() -> None:
     if what in ("walkthrough-calibration", "all"):
         walkthrough(calibration=True)
     if what in ("scale", "all"):
-        scale()
+        scale(float(sys.argv[2]) if len(sys.argv) > 2 else None)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,10 @@ class GeometryModel(StrEnum):
     FUNDAMENTAL = "fundamental"
     HOMOGRAPHY = "homography"
     NONE = "none"
+    # No model was fitted because fewer tentative matches survived than the caller's
+    # `min_inliers`: the pair cannot reach it (inliers are a subset of tentative matches), so
+    # the fit was skipped. `inliers` is then 0 and `tentative` is an upper bound on the count.
+    NOT_FITTED = "not_fitted"
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,12 +99,17 @@ class PairMatch:
         return self.inliers / self.tentative if self.tentative else 0.0
 
 
-def match_pair(a: Features, b: Features) -> PairMatch:
+def match_pair(a: Features, b: Features, *, min_inliers: int = 0) -> PairMatch:
     """Match two images' features and count the matches one scene geometry explains.
 
     Deterministic: the same two inputs always give the same result. Degenerate inputs (no or too
     few keypoints) give `inliers=0, model=NONE`; features of different methods raise
     `InvalidValueError`, as their descriptors cannot be compared.
+
+    `min_inliers` is for callers that only need to know whether a pair reaches that many inliers
+    (footage link search): with fewer tentative matches than that, the two MAGSAC fits are
+    skipped and the result is `model=NOT_FITTED, inliers=0`, which is exact for that question.
+    The default (0) always fits, so site matching's reported counts are never affected.
     """
     if a.method != b.method:
         raise InvalidValueError(f"cannot match {a.method} features against {b.method} features")
@@ -108,6 +117,8 @@ def match_pair(a: Features, b: Features) -> PairMatch:
     tentative = len(idx_a)
     if tentative < MIN_TENTATIVE:
         return _no_match(a, b, tentative)
+    if tentative < min_inliers:
+        return _no_match(a, b, tentative, GeometryModel.NOT_FITTED)
     pts_a = a.keypoints[idx_a]
     pts_b = b.keypoints[idx_b]
     # Verify in detection pixels, where the thresholds are defined.
@@ -168,8 +179,11 @@ def _search(index_of: Features, queries: np.ndarray, *, k: int) -> list[list[cv2
 
 # Search indexes of recently matched Features, per thread (OpenCV matchers are not thread-safe).
 # One footage frame is matched against every reference image and each reference against every
-# frame, so reusing an image's index saves its construction on every pair but the first.
-_INDEX_CACHE_SIZE = 32
+# frame, so reusing an image's index saves its construction on every pair but the first. Footage
+# link search verifies tens of thousands of pairs among ~1,000 frames and touches both ends'
+# indexes; building one takes ~7 ms (1,600 RootSIFT descriptors, a quarter of a pair's cost) and
+# holds ~2 MB, so 256 indexes (~0.5 GB) cover a tile of `verify.linking.INDEX_TILE` frames.
+_INDEX_CACHE_SIZE = 256
 _local = threading.local()
 
 
@@ -237,12 +251,14 @@ def _verify(pts_a: np.ndarray, pts_b: np.ndarray, model: GeometryModel) -> np.nd
     return mask.ravel().astype(bool)
 
 
-def _no_match(a: Features, b: Features, tentative: int) -> PairMatch:
+def _no_match(
+    a: Features, b: Features, tentative: int, model: GeometryModel = GeometryModel.NONE
+) -> PairMatch:
     empty = np.zeros((0, 2), np.float32)
     return PairMatch(
         inliers=0,
         tentative=tentative,
-        model=GeometryModel.NONE,
+        model=model,
         points_a=empty,
         points_b=empty.copy(),
         size_a=a.image_size,

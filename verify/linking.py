@@ -1,12 +1,13 @@
-"""Which footage pairs to verify geometrically: retrieval shortlist, then transitive neighbours.
+"""Which footage pairs to verify geometrically: retrieval shortlist, then closing triangles.
 
 The VLAD shortlist (`verify.retrieval.shortlist`) finds pairs whose whole pictures look alike; it
 misses pairs that overlap in a small region (a corner of one frame is the centre of the other),
-whose global descriptors are barely similar. Those pairs usually share a verified neighbour: if
-frame A links to B and B links to C, A and C likely show overlapping parts of one place. After
-verifying the shortlist, each node's two-hop neighbours through verified links are ranked by VLAD
-similarity and the most similar are verified too, round after round until no new link appears.
-Pure logic: the caller verifies pairs (and caches, parallelises, reports progress).
+whose global descriptors are barely similar. Those pairs usually share verified neighbours: if
+frame A links to B and B links to C, A and C likely show overlapping parts of one place, and the
+larger the share of their linked neighbours they have in common, the likelier. After verifying
+the shortlist, every unverified pair whose linked-neighbour sets overlap by at least `min_shared`
+(cosine: common / sqrt(degree x degree)) is verified, round after round until no new link
+appears. Pure logic: the caller verifies pairs (and caches, parallelises, reports progress).
 """
 
 from __future__ import annotations
@@ -20,13 +21,27 @@ from verify.errors import InvalidValueError
 from verify.footage_graph import LINK_MIN_INLIERS
 from verify.retrieval import SHORTLIST_MIN_SIMILARITY, SHORTLIST_TOP_K, shortlist
 
-# Two-hop candidates verified per node and round, the most VLAD-similar first, and the number of
-# expansion rounds. benchmarks/bench_footage_graph.py (issue 9 section of RESULTS.md): on the dev
-# walk-through the shortlist plus 45 two-hop pairs finds all 92 all-pairs links (shortlist alone
-# 88); in the dense 1,000-frame case 13,657 two-hop pairs raise link recall from 20% to 51%
-# (target 98% not met) at 3.3x the frame pairs verified.
-EXPANSION_PER_NODE = 8
-EXPANSION_ROUNDS = 3
+# Overlap of two frames' linked-neighbour sets (common / sqrt(deg x deg)) from which the pair is
+# verified, candidates verified per round (per frame of the case, the most shared first, so later
+# rounds choose knowing what earlier ones found), and the most rounds. Measured with
+# benchmarks/bench_footage_graph.py `scale` (issue 9 section of RESULTS.md), 1,000 frames, share
+# of the all-pairs links of a 120-frame subset found / frame pairs verified: shortlist alone
+# 19.6% / 5,986; overlap 0.5: 24.9% / 8,687; 0.35: 53% / 18,752 (unbatched); 0.25: 56.6% /
+# 20,546 at 86% links among pairs verified, converging by itself; 0.2: 64.7% / 25,675; 0.15:
+# 67.6% / 28,856. Every pair costs ~25-30 ms of CPU, link or not, so the share of links found is
+# bought almost linearly with time: 0.25 is the setting that fits the 5-minute target's order.
+# On the dev walk-through it finds all 92 all-pairs links with 189 of 378 pairs verified.
+MIN_SHARED = 0.25
+BATCH_PER_NODE = 1.0
+CLOSURE_ROUNDS = 50
+
+# Optional cap on the pairs verified, per frame, shortlist included (None: no cap): a caller can
+# bound the time of a huge case; the closure then stops at the cap.
+PAIRS_PER_NODE: float | None = None
+
+# Pairs are handed to the verifier in tiles of this many frames on each side, so one tile touches
+# at most 2 x INDEX_TILE frames and their search indexes stay in `verify.geometry`'s cache.
+INDEX_TILE = 120
 
 # A verifier takes index pairs (i < j) and returns each pair's inlier count, or None when the
 # pair must not be verified now (an incremental re-run does not reopen pairs of old nodes).
@@ -53,61 +68,88 @@ def search_links(
     *,
     top_k: int = SHORTLIST_TOP_K,
     min_similarity: float = SHORTLIST_MIN_SIMILARITY,
-    per_node: int = EXPANSION_PER_NODE,
-    rounds: int = EXPANSION_ROUNDS,
+    min_shared: float = MIN_SHARED,
+    rounds: int = CLOSURE_ROUNDS,
+    batch_per_node: float = BATCH_PER_NODE,
+    pairs_per_node: float | None = PAIRS_PER_NODE,
     min_inliers: int = LINK_MIN_INLIERS,
 ) -> LinkSearch:
     """Verify the shortlist of `descriptors` (global descriptors, one row per node), then up to
-    `rounds` rounds of each node's `per_node` most similar unverified two-hop neighbours."""
-    if per_node < 0 or rounds < 0:
-        raise InvalidValueError(f"bad expansion settings: {per_node=} {rounds=}")
+    `rounds` rounds of every unverified pair whose linked-neighbour sets overlap by
+    `min_shared` or more (at least one common neighbour in any case)."""
+    if not 0.0 < min_shared <= 1.0 or rounds < 0 or batch_per_node <= 0:
+        raise InvalidValueError(f"bad closure settings: {min_shared=} {rounds=} {batch_per_node=}")
+    if pairs_per_node is not None and pairs_per_node < 0:
+        raise InvalidValueError(f"bad verification budget: {pairs_per_node=}")
     n = int(descriptors.shape[0])
-    first = [
-        (c.query, c.target)
-        for c in shortlist(
-            descriptors, descriptors, top_k, exclude_self=True, min_similarity=min_similarity
-        )
-    ]
-    tried: set[tuple[int, int]] = set(first)
+    first = reuse_order(
+        [
+            (c.query, c.target)
+            for c in shortlist(
+                descriptors, descriptors, top_k, exclude_self=True, min_similarity=min_similarity
+            )
+        ]
+    )
+    tried = np.zeros((n, n), bool)
     inliers: dict[tuple[int, int], int] = {}
-    _run(verify, first, inliers)
-    sims = np.asarray(descriptors, np.float32) @ np.asarray(descriptors, np.float32).T
+    linked = np.zeros((n, n), np.float32)
+    _run(verify, first, inliers, tried, linked, min_inliers)
     expanded = done_rounds = 0
+    budget = None if pairs_per_node is None else int(pairs_per_node * n)
+    batch_size = max(1, int(batch_per_node * n))
     for _ in range(rounds):
-        neighbours: list[set[int]] = [set() for _ in range(n)]
-        for (i, j), count in inliers.items():
-            if count >= min_inliers:
-                neighbours[i].add(j)
-                neighbours[j].add(i)
-        batch: set[tuple[int, int]] = set()
-        for i in range(n):
-            two_hop = {c for b in neighbours[i] for c in neighbours[b]} - neighbours[i] - {i}
-            fresh = [c for c in two_hop if _pair(i, c) not in tried]
-            fresh.sort(key=lambda c: (-sims[i, c], c))
-            batch.update(_pair(i, c) for c in fresh[:per_node])
-        if not batch:
+        room = batch_size if budget is None else min(batch_size, budget - len(inliers))
+        if room <= 0:
             break
-        ordered = sorted(batch)
-        tried.update(ordered)
-        expanded += len(ordered)
+        # Common linked neighbours of every pair at once, (L @ L)[i, j], over the geometric
+        # mean of the two degrees: 1 when both frames link to exactly the same others.
+        common = linked @ linked
+        degree = linked.sum(axis=1)
+        shared = common / np.sqrt(np.maximum(np.outer(degree, degree), 1.0))
+        candidates = np.triu((common >= 1) & (shared >= min_shared) & ~tried, k=1)
+        rows, cols = np.nonzero(candidates)
+        if len(rows) == 0:
+            break
+        # The most shared first (stable: ties in row-major order); the graph is re-read after
+        # each batch, so later candidates are chosen knowing the links the batch found.
+        best = np.argsort(-shared[rows, cols], kind="stable")[:room]
+        batch = reuse_order(list(zip(rows[best].tolist(), cols[best].tolist(), strict=True)))
+        expanded += len(batch)
         done_rounds += 1
-        before = sum(count >= min_inliers for count in inliers.values())
-        _run(verify, ordered, inliers)
-        if sum(count >= min_inliers for count in inliers.values()) == before:
+        if not _run(verify, batch, inliers, tried, linked, min_inliers):
             break
     return LinkSearch(inliers, len(first), expanded, done_rounds)
 
 
-def _pair(i: int, j: int) -> tuple[int, int]:
-    return (i, j) if i < j else (j, i)
+def reuse_order(pairs: Sequence[tuple[int, int]], tile: int = INDEX_TILE) -> list[tuple[int, int]]:
+    """The pairs sorted tile by tile (`tile` frames a side), so that consecutive pairs reuse
+    the same frames' search indexes."""
+    if tile < 1:
+        raise InvalidValueError(f"tile must be >= 1, got {tile}")
+    return sorted(pairs, key=lambda p: (p[0] // tile, p[1] // tile, p[0], p[1]))
 
 
 def _run(
-    verify: PairVerifier, pairs: Sequence[tuple[int, int]], into: dict[tuple[int, int], int]
-) -> None:
+    verify: PairVerifier,
+    pairs: Sequence[tuple[int, int]],
+    into: dict[tuple[int, int], int],
+    tried: np.ndarray,
+    linked: np.ndarray,
+    min_inliers: int,
+) -> int:
+    """Verify `pairs`, record them; the number of new links."""
+    if not pairs:
+        return 0
     counts = verify(pairs)
     if len(counts) != len(pairs):
         raise InvalidValueError(f"verifier returned {len(counts)} counts for {len(pairs)} pairs")
-    for pair, count in zip(pairs, counts, strict=True):
-        if count is not None:
-            into[pair] = int(count)
+    new = 0
+    for (i, j), count in zip(pairs, counts, strict=True):
+        tried[i, j] = tried[j, i] = True
+        if count is None:
+            continue
+        into[(i, j)] = int(count)
+        if count >= min_inliers:
+            linked[i, j] = linked[j, i] = 1.0
+            new += 1
+    return new

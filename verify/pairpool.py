@@ -1,22 +1,19 @@
-"""Geometric verification of many image pairs on several processes.
+"""Geometric verification of many image pairs on several processes, with a one-process fallback.
 
-`match_pair` is CPU-bound Python around OpenCV calls that hold the GIL for part of their time,
-so threads do not scale; processes do. Workers are spawned (a child forked after OpenCV started
-its thread pool can deadlock) and read each image's features from its serialised file
-(`Features.to_bytes`), so nothing large is pickled to them: a case's features can exceed a
-gigabyte. When workers cannot start or die, the remaining pairs are verified in this process,
-so the result never depends on whether the pool worked: `match_pair` is deterministic.
+Footage link search verifies tens of thousands of pairs (~30 ms of CPU each); one process uses
+one core of the 2 the scale target assumes. `PairMatcher` keeps a fixed list of features in
+worker processes (sent once: re-sending 1,000 frames' features on every call costs seconds)
+and maps `match_pair` over index pairs. If workers cannot start or one dies, the remaining
+pairs are verified in this process: the results are the same either way (`match_pair` is
+deterministic), only slower.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from pathlib import Path
 
 import cv2
 
@@ -24,144 +21,113 @@ from verify.errors import InvalidValueError
 from verify.features import Features
 from verify.geometry import PairMatch, match_pair
 
-# Below this many pairs, starting interpreters (about a second each, importing OpenCV) costs
-# more than it saves: a pair takes 20-90 ms (benchmarks/RESULTS.md, site matching).
-MIN_PAIRS_FOR_POOL = 48
-# Pairs per task: small enough to balance two workers and report progress often, large enough
-# that pairs sharing their first image reuse its search index inside one worker.
-CHUNK_PAIRS = 16
-# Features a worker keeps loaded: chunks are grouped by first image, so a few suffice.
-_WORKER_CACHE = 64
+# Worker processes: the scale target's 2 cores.
+WORKERS = 2
 
-ProgressCallback = Callable[[int], None]
+# Below this many pairs, start-up (spawning interpreters, importing OpenCV, sending features:
+# ~2-8 s for 1,000 frames) costs more than a second core saves at ~30 ms a pair.
+MIN_PAIRS_FOR_WORKERS = 400
 
+# Chunks per worker and call: enough to balance uneven pairs, few enough that each chunk keeps
+# reusing its frames' search indexes (callers hand pairs in `verify.linking.reuse_order`).
+CHUNKS_PER_WORKER = 8
 
-def default_workers() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+_features: list[Features] = []
 
 
-def match_pairs(
-    feature_files: Sequence[Path],
-    pairs: Sequence[tuple[int, int]],
-    *,
-    features: Sequence[Features] | None = None,
-    workers: int | None = None,
-    progress: ProgressCallback | None = None,
-) -> list[PairMatch]:
-    """`match_pair(F[i], F[j])` for each (i, j) in `pairs`, in order, where F[k] is the
-    Features serialised in `feature_files[k]`.
-
-    `features`, when given, are those same Features already loaded (used when verifying in this
-    process). `progress` is called with the number of pairs just finished.
-    """
-    if features is not None and len(features) != len(feature_files):
-        raise InvalidValueError(f"{len(features)} features for {len(feature_files)} files")
-    for i, j in pairs:
-        if not (0 <= i < len(feature_files) and 0 <= j < len(feature_files)):
-            raise InvalidValueError(f"pair ({i}, {j}) outside {len(feature_files)} images")
-    count = default_workers() if workers is None else workers
-    order = sorted(range(len(pairs)), key=lambda k: pairs[k])
-    chunks = [order[k : k + CHUNK_PAIRS] for k in range(0, len(order), CHUNK_PAIRS)]
-    results: list[PairMatch | None] = [None] * len(pairs)
-    files = [str(f) for f in feature_files]
-    if count > 1 and len(pairs) >= MIN_PAIRS_FOR_POOL:
-        _run_pool(files, pairs, chunks, results, min(count, len(chunks)), progress)
-    loader = _Loader(files, features)
-    for chunk in chunks:
-        if results[chunk[0]] is not None:
-            continue
-        for k in chunk:
-            i, j = pairs[k]
-            results[k] = match_pair(loader.get(i), loader.get(j))
-        if progress is not None:
-            progress(len(chunk))
-    return [r for r in results if r is not None]
-
-
-def _run_pool(
-    files: list[str],
-    pairs: Sequence[tuple[int, int]],
-    chunks: list[list[int]],
-    results: list[PairMatch | None],
-    workers: int,
-    progress: ProgressCallback | None,
-) -> None:
-    """Fill `results` for the chunks the pool finishes; leave the rest None."""
-    try:
-        executor = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-        )
-    except (OSError, ValueError):
-        return
-    with executor:
-        try:
-            pending: dict[Future[list[PairMatch]], list[int]] = {
-                executor.submit(
-                    _CHUNK_TASK, [(files[pairs[k][0]], files[pairs[k][1]]) for k in chunk]
-                ): chunk
-                for chunk in chunks
-            }
-        except (OSError, BrokenProcessPool, RuntimeError):
-            executor.shutdown(wait=False, cancel_futures=True)
-            return
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                chunk = pending.pop(future)
-                try:
-                    matches = future.result()
-                except (BrokenProcessPool, OSError):
-                    # A worker died (killed, out of memory): the caller verifies what is left.
-                    executor.shutdown(wait=False, cancel_futures=True)
-                    return
-                for k, match in zip(chunk, matches, strict=True):
-                    results[k] = match
-                if progress is not None:
-                    progress(len(chunk))
-
-
-def _init_worker() -> None:
-    # Two processes each running OpenCV's own thread pool would oversubscribe the cores.
+def _start_worker(features: list[Features]) -> None:
+    global _features
+    # One OpenCV thread per worker: the workers are the parallelism.
     cv2.setNumThreads(1)
+    _features = features
 
 
-class _Loader:
-    """Features by index: the ones given, or loaded from their files through `_load`."""
-
-    def __init__(self, files: Sequence[str], loaded: Sequence[Features] | None) -> None:
-        self._files = files
-        self._loaded = loaded
-
-    def get(self, index: int) -> Features:
-        if self._loaded is not None:
-            return self._loaded[index]
-        return _load(self._files[index])
+def _match_chunk(pairs: list[tuple[int, int]], min_inliers: int) -> list[PairMatch]:
+    return [match_pair(_features[a], _features[b], min_inliers=min_inliers) for a, b in pairs]
 
 
-# A process's recently loaded features by file; chunks are grouped by first image, so the
-# features (and the search index `match_pair` caches per Features object) are reused.
-_loaded: OrderedDict[str, Features] = OrderedDict()
+class PairMatcher:
+    """`match_pair(features[a], features[b])` over index pairs (a, b), on `workers` processes
+    when a call has enough pairs, else (or when workers fail) in this process."""
 
+    def __init__(self, features: Sequence[Features], workers: int = WORKERS) -> None:
+        if workers < 1:
+            raise InvalidValueError(f"workers must be >= 1, got {workers}")
+        self.features = list(features)
+        self.workers = workers
+        self.used_workers = False  # whether any pair was verified by a worker process
+        self.fell_back = False  # whether workers failed and this process took over
+        self._pool: ProcessPoolExecutor | None = None
 
-def _load(path: str) -> Features:
-    hit = _loaded.get(path)
-    if hit is None:
-        hit = Features.from_bytes(Path(path).read_bytes())
-        _loaded[path] = hit
-        while len(_loaded) > _WORKER_CACHE:
-            _loaded.popitem(last=False)
-    _loaded.move_to_end(path)
-    return hit
+    def __enter__(self) -> PairMatcher:
+        return self
 
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
-def _match_chunk(pairs: list[tuple[str, str]]) -> list[PairMatch]:
-    """Worker task: verify each pair of feature files."""
-    return [match_pair(_load(a), _load(b)) for a, b in pairs]
+    def close(self) -> None:
+        """Stop the worker processes (if any were started)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
+    def match(
+        self,
+        pairs: Sequence[tuple[int, int]],
+        *,
+        min_inliers: int = 0,
+        done: Callable[[int], None] | None = None,
+    ) -> list[PairMatch]:
+        """The PairMatch of each pair, in order; `done(k)` is called as k more pairs finish."""
+        for a, b in pairs:
+            if not (0 <= a < len(self.features) and 0 <= b < len(self.features)):
+                raise InvalidValueError(f"pair ({a}, {b}) outside {len(self.features)} features")
+        size = max(1, -(-len(pairs) // (self.workers * CHUNKS_PER_WORKER)))
+        chunks = [list(pairs[i : i + size]) for i in range(0, len(pairs), size)]
+        results: list[list[PairMatch] | None] = [None] * len(chunks)
+        pool = self._workers() if len(pairs) >= MIN_PAIRS_FOR_WORKERS else None
+        if pool is not None:
+            try:
+                futures: list[Future[list[PairMatch]]] = [
+                    pool.submit(_match_chunk, chunk, min_inliers) for chunk in chunks
+                ]
+                for k, future in enumerate(futures):
+                    results[k] = future.result()
+                    self.used_workers = True
+                    if done:
+                        done(len(chunks[k]))
+            except (BrokenProcessPool, OSError):
+                # A worker died (killed, out of memory) or could not be reached: finish here.
+                self.fell_back = True
+                self._discard_pool()
+        for k, chunk in enumerate(chunks):
+            if results[k] is None:
+                results[k] = [
+                    match_pair(self.features[a], self.features[b], min_inliers=min_inliers)
+                    for a, b in chunk
+                ]
+                if done:
+                    done(len(chunk))
+        return [m for part in results if part is not None for m in part]
 
-# What workers run; a module attribute so tests can make a worker die.
-_CHUNK_TASK: Callable[[list[tuple[str, str]]], list[PairMatch]] = _match_chunk
+    def _workers(self) -> ProcessPoolExecutor | None:
+        if self.workers < 2 or self.fell_back:
+            return None
+        if self._pool is None:
+            try:
+                # spawn, not fork: a child forked after OpenCV started its threads can deadlock.
+                self._pool = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(self.features,),
+                )
+            except (OSError, ValueError):
+                self.fell_back = True
+                return None
+        return self._pool
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

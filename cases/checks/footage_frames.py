@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -56,11 +55,6 @@ class FrameFeatures:
 
 def _feature_name(index: int) -> str:
     return f"{FEATURE_KEY}-{index:08d}.npz"
-
-
-def feature_file(ctx: CheckContext, frame: FrameFeatures) -> Path:
-    """Where `frame_features` cached the picture's features (worker processes read them)."""
-    return ctx.ws.derived.path("features", frame.item.sha256, _feature_name(frame.index))
 
 
 def _decode(item: ItemInfo) -> list[tuple[int, float, np.ndarray]]:

@@ -1,11 +1,14 @@
 """Footage against footage: which pictures of a case show the same place (issue 9).
 
 Every footage picture (photo, video keyframe) is a node. Candidate pairs come from retrieval
-(`verify.linking.search_links`: VLAD shortlist, then transitive neighbours) and are verified with
-the site matcher's `match_pair`. Every verified pair, link or not, is cached in the derived store
-under both ends' (sha256, frame) and the feature settings, so a re-run reuses them; pairs of two
-pictures the previous run already had are never reopened, so adding one item verifies only pairs
-involving it. All of it is rebuildable: deleting the derived store loses nothing.
+(`verify.linking.search_links`: VLAD shortlist, then pairs sharing linked neighbours) and are
+verified with the site matcher's `match_pair`; a pair with fewer tentative matches than
+LINK_MIN_INLIERS cannot be a link, so its geometric fit is skipped (cached as `not_fitted`,
+inliers 0, its tentative count the upper bound). Every verified pair, link or not, is cached in
+the derived store under both ends' (sha256, frame) and the feature settings, so a re-run reuses
+them; pairs of two pictures the previous run already had are never reopened, so adding one item
+verifies only pairs involving it. All of it is rebuildable: deleting the derived store loses
+nothing.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cases.checks.base import CheckContext
+import verify.pairpool as pairpool
+from cases.checks.base import CheckContext, ProgressTask
 from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures
 from cases.checks.match_codec import decode_match, encode_match, flipped
 from verify.footage_graph import LINK_MIN_INLIERS, FootageLink, NodePair
 from verify.geometry import PairMatch, match_pair
 from verify.linking import search_links
-from verify.retrieval import global_descriptors, train_vocabulary
+from verify.pairpool import PairMatcher
+from verify.retrieval import Vocabulary, global_descriptors, train_vocabulary
 
 LINK_NAMESPACE = "footage_links"
 MANIFEST_NAMESPACE = "footage_graph"
@@ -57,8 +62,9 @@ def _location(a: FrameFeatures, b: FrameFeatures) -> tuple[str, str, bool]:
 
 def _verify(lo: FrameFeatures, hi: FrameFeatures) -> PairMatch:
     # match_pair(a, b) reuses b's search index: candidate pairs arrive grouped by their first
-    # node, so index on it.
-    return flipped(match_pair(hi.features, lo.features))
+    # node, so index on it. Only ">= LINK_MIN_INLIERS or not" matters for a pair that is no
+    # link, so pairs that cannot reach it skip the fit (exact, see `match_pair`).
+    return flipped(match_pair(hi.features, lo.features, min_inliers=LINK_MIN_INLIERS))
 
 
 def _previous_pictures(ctx: CheckContext) -> set[tuple[str, int]]:
@@ -71,34 +77,60 @@ def _previous_pictures(ctx: CheckContext) -> set[tuple[str, int]]:
         return set()
 
 
-def link_footage(ctx: CheckContext, frames: Sequence[FrameFeatures]) -> FootageLinks:
-    """Verify the candidate pairs of the case's footage pictures and return the links."""
+def link_footage(
+    ctx: CheckContext, frames: Sequence[FrameFeatures], vocabulary: Vocabulary | None = None
+) -> FootageLinks:
+    """Verify the candidate pairs of the case's footage pictures and return the links.
+
+    `vocabulary` is the case's visual vocabulary if the caller already trained one on these
+    frames (site matching does, for its reference shortlist); otherwise it is trained here.
+    Large batches of pairs are verified on worker processes (`verify.pairpool`).
+    """
     nodes = [f for f in frames if len(f.features) > 0]
+    if len(nodes) < 2:
+        return FootageLinks((), {}, 0, 0, 0, 0)
     previous = _previous_pictures(ctx)
     stats = {"verified": 0, "reused": 0, "skipped": 0}
     matches: dict[tuple[int, int], PairMatch] = {}
     rounds = iter(range(1, 10**6))
 
-    def verify(pairs: Sequence[tuple[int, int]]) -> list[int | None]:
-        round_no = next(rounds)
-        label = (
-            "footage pairs"
-            if round_no == 1
-            else f"footage pairs (neighbours, round {round_no - 1})"
-        )
-        task = ctx.progress.task(label, len(pairs))
-        out: list[int | None] = []
-        for i, j in pairs:
-            a, b = nodes[i], nodes[j]
-            out.append(_one_pair(ctx, a, b, previous, stats, matches, (i, j)))
-            task.advance()
-        return out
+    with PairMatcher([f.features for f in nodes]) as matcher:
 
-    if len(nodes) < 2:
-        return FootageLinks((), {}, 0, 0, 0, 0)
-    descriptors = [f.features.descriptors for f in nodes]
-    vocabulary = train_vocabulary(descriptors, seed=0)
-    search = search_links(global_descriptors(vocabulary, descriptors), verify)
+        def verify(pairs: Sequence[tuple[int, int]]) -> list[int | None]:
+            round_no = next(rounds)
+            label = (
+                "footage pairs"
+                if round_no == 1
+                else f"footage pairs (shared neighbours, round {round_no - 1})"
+            )
+            task = ctx.progress.task(label, len(pairs))
+            out: list[int | None] = [None] * len(pairs)
+            todo: list[tuple[int, tuple[int, int], bool]] = []
+            for k, (i, j) in enumerate(pairs):
+                known = _known_pair(ctx, nodes[i], nodes[j], previous, stats)
+                if known is _TO_VERIFY:
+                    todo.append((k, (i, j), _location(nodes[i], nodes[j])[2]))
+                    continue
+                if isinstance(known, PairMatch):
+                    out[k] = _record(known, (i, j), matches)
+                task.advance()
+            found = _verify_many(matcher, nodes, [(ij, swapped) for _, ij, swapped in todo], task)
+            for (k, (i, j), swapped), match in zip(todo, found, strict=True):
+                key, name, _ = _location(nodes[i], nodes[j])
+                ctx.ws.derived.write(
+                    LINK_NAMESPACE,
+                    key,
+                    name,
+                    encode_match(match, keep_points=match.inliers >= LINK_MIN_INLIERS),
+                )
+                stats["verified"] += 1
+                out[k] = _record(flipped(match) if swapped else match, (i, j), matches)
+            return out
+
+        descriptors = [f.features.descriptors for f in nodes]
+        if vocabulary is None:
+            vocabulary = train_vocabulary(descriptors, seed=0)
+        search = search_links(global_descriptors(vocabulary, descriptors), verify)
     links, pair_matches = [], {}
     for i, j, inliers in search.links():
         a, b = nodes[i], nodes[j]
@@ -118,16 +150,18 @@ def link_footage(ctx: CheckContext, frames: Sequence[FrameFeatures]) -> FootageL
     )
 
 
-def _one_pair(
+# `_known_pair` result for a pair that must be verified now.
+_TO_VERIFY = object()
+
+
+def _known_pair(
     ctx: CheckContext,
     a: FrameFeatures,
     b: FrameFeatures,
     previous: set[tuple[str, int]],
     stats: dict[str, int],
-    matches: dict[tuple[int, int], PairMatch],
-    slot: tuple[int, int],
-) -> int | None:
-    """Inliers of a -> b from the cache or verified now; None when not to be verified."""
+) -> PairMatch | object | None:
+    """The cached match a -> b; None when the pair is not to be verified; else _TO_VERIFY."""
     if a.key == b.key:
         return None  # the same picture twice (identical files): nothing to verify
     key, name, swapped = _location(a, b)
@@ -135,20 +169,39 @@ def _one_pair(
     match = decode_match(cached) if cached is not None else None
     if match is not None:
         stats["reused"] += 1
-    elif a.key in previous and b.key in previous:
+        return flipped(match) if swapped else match
+    if a.key in previous and b.key in previous:
         stats["skipped"] += 1
         return None
-    else:
-        lo, hi = (b, a) if swapped else (a, b)
-        match = _verify(lo, hi)
-        ctx.ws.derived.write(
-            LINK_NAMESPACE,
-            key,
-            name,
-            encode_match(match, keep_points=match.inliers >= LINK_MIN_INLIERS),
-        )
-        stats["verified"] += 1
-    oriented = flipped(match) if swapped else match
+    return _TO_VERIFY
+
+
+def _record(
+    oriented: PairMatch, slot: tuple[int, int], matches: dict[tuple[int, int], PairMatch]
+) -> int:
     if oriented.inliers >= LINK_MIN_INLIERS:
         matches[slot] = oriented
     return oriented.inliers
+
+
+def _verify_many(
+    matcher: PairMatcher,
+    nodes: Sequence[FrameFeatures],
+    pairs: Sequence[tuple[tuple[int, int], bool]],
+    task: ProgressTask,
+) -> list[PairMatch]:
+    """Cache-oriented (low key -> high key) matches of ((i, j), swapped) pairs.
+
+    Small batches go through `_verify` one by one in this process; large ones through the
+    worker processes, which run the same `match_pair(hi, lo, min_inliers=LINK_MIN_INLIERS)`.
+    """
+    if len(pairs) < pairpool.MIN_PAIRS_FOR_WORKERS:
+        out = []
+        for (i, j), swapped in pairs:
+            lo, hi = (nodes[j], nodes[i]) if swapped else (nodes[i], nodes[j])
+            out.append(_verify(lo, hi))
+            task.advance()
+        return out
+    order = [((i, j) if swapped else (j, i)) for (i, j), swapped in pairs]  # (hi, lo)
+    found = matcher.match(order, min_inliers=LINK_MIN_INLIERS, done=task.advance)
+    return [flipped(m) for m in found]

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cases.checks.base import CheckContext
-from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures, feature_file
+from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures
 from cases.checks.match_codec import decode_match, encode_match
 from verify.geometry import PairMatch
-from verify.pairpool import match_pairs
+from verify.pairpool import PairMatcher
 
 MATCH_NAMESPACE = "site_matches"
 MANIFEST_NAMESPACE = "site_match_manifest"
@@ -81,8 +81,8 @@ def save_compared(ctx: CheckContext, compared: Compared) -> None:
 def reference_matches(
     ctx: CheckContext, pairs: Sequence[tuple[FrameFeatures, FrameFeatures]]
 ) -> list[PairMatch]:
-    """`match_pair(frame, reference)` for each pair: from the cache, or verified now (on all
-    cores when there are many) and cached."""
+    """`match_pair(frame, reference)` for each pair: from the cache, or verified now (on worker
+    processes when there are many) and cached."""
     out: list[PairMatch | None] = []
     todo: list[int] = []
     for k, (frame, reference) in enumerate(pairs):
@@ -99,12 +99,11 @@ def reference_matches(
                 if picture.key not in pictures:
                     pictures[picture.key] = len(frames)
                     frames.append(picture)
-        verified = match_pairs(
-            [feature_file(ctx, f) for f in frames],
-            [(pictures[pairs[k][0].key], pictures[pairs[k][1].key]) for k in todo],
-            features=[f.features for f in frames],
-            progress=task.advance,
-        )
+        with PairMatcher([f.features for f in frames]) as matcher:
+            verified = matcher.match(
+                [(pictures[pairs[k][0].key], pictures[pairs[k][1].key]) for k in todo],
+                done=task.advance,
+            )
         for k, match in zip(todo, verified, strict=True):
             ctx.ws.derived.write(MATCH_NAMESPACE, *_location(*pairs[k]), encode_match(match))
             out[k] = match

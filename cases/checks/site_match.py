@@ -33,7 +33,13 @@ from verify.features import Features
 from verify.footage_graph import DirectDecision, GraphDecision, Hop, NodePair, decide_footage_graph
 from verify.geometry import PairMatch
 from verify.matchviz import draw_matches, encode_jpeg
-from verify.retrieval import REFERENCE_TOP_K, global_descriptors, shortlist, train_vocabulary
+from verify.retrieval import (
+    REFERENCE_TOP_K,
+    Vocabulary,
+    global_descriptors,
+    shortlist,
+    train_vocabulary,
+)
 from verify.sitematch import (
     FrameDecision,
     SiteDecision,
@@ -49,7 +55,7 @@ from verify.verdict import Verdict
 # with its REFERENCE_TOP_K most similar references only. 2,000 verifications take a few minutes
 # on one core (site matching benchmark: ~60-90 ms per frame-reference pair at default settings);
 # the scale benchmark (benchmarks/bench_footage_graph.py `scale`, 1,000 frames x 20 references)
-# measured 0 wrong sites with the top-5 shortlist.
+# measured 0 wrong sites with the top-k shortlist for every k from 1 to 5.
 DIRECT_ALL_REFERENCES_LIMIT = 2000
 
 
@@ -139,8 +145,14 @@ class SiteMatchCheck:
             return drafts
         frames = [f for item in analysable for f in footage_frames[item.code]]
         pictures.update((f.node, f) for f in frames)
-        direct = self._compare(ctx, frames, references, pictures)
-        links = link_footage(ctx, frames)
+        # One visual vocabulary per run, trained on the footage: it ranks references for the
+        # direct comparisons and footage pairs for the links.
+        try:
+            vocabulary = train_vocabulary([f.features.descriptors for f in frames], seed=0)
+        except InvalidValueError:
+            vocabulary = None  # no footage picture has features: nothing to rank by
+        direct = self._compare(ctx, frames, references, pictures, vocabulary)
+        links = link_footage(ctx, frames, vocabulary)
         graph = decide_footage_graph(
             [f.node for f in frames],
             [
@@ -179,8 +191,9 @@ class SiteMatchCheck:
         frames: Sequence[FrameFeatures],
         references: dict[str, list[tuple[str, Features]]],
         pictures: dict[str, FrameFeatures],
+        vocabulary: Vocabulary | None,
     ) -> dict[str, _Direct]:
-        chosen = _reference_shortlist(frames, references)
+        chosen = _reference_shortlist(frames, references, vocabulary)
         available = [pictures[node] for node in {n for rs in references.values() for n, _ in rs}]
         available.sort(key=lambda r: r.node)
         compared = load_compared(ctx)
@@ -369,18 +382,16 @@ class SiteMatchCheck:
 
 
 def _reference_shortlist(
-    frames: Sequence[FrameFeatures], references: dict[str, list[tuple[str, Features]]]
+    frames: Sequence[FrameFeatures],
+    references: dict[str, list[tuple[str, Features]]],
+    vocabulary: Vocabulary | None,
 ) -> dict[str, set[str]] | None:
     """In large cases, the REFERENCE_TOP_K reference images most similar to each footage picture
     (VLAD); None when every picture is compared with every reference."""
     refs = list({ref_id: feats for rs in references.values() for ref_id, feats in rs}.items())
-    if len(frames) * len(refs) <= DIRECT_ALL_REFERENCES_LIMIT:
+    if len(frames) * len(refs) <= DIRECT_ALL_REFERENCES_LIMIT or vocabulary is None:
         return None
     descriptors = [f.features.descriptors for f in frames]
-    try:
-        vocabulary = train_vocabulary(descriptors, seed=0)
-    except InvalidValueError:
-        return None  # no footage picture has features: nothing to rank by
     query = global_descriptors(vocabulary, descriptors)
     database = global_descriptors(vocabulary, [feats.descriptors for _, feats in refs])
     chosen: dict[str, set[str]] = {f.node: set() for f in frames}

@@ -20,12 +20,15 @@ from PIL import Image
 import cases.checks.footage_links as footage_links
 import cases.checks.reference_matches as reference_matches
 import cases.checks.site_match as site_match
+import verify.pairpool as pairpool
 from cases import workflow
+from cases.checks.match_codec import decode_match
 from cases.checks.site_match import SiteMatchCheck
 from cases.ingest import LinkSpec, add_evidence
 from cases.verification import run_verify
 from evidence_store.db import Workspace, init_workspace
 from evidence_store.models import Finding
+from verify.pairpool import PairMatcher
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTOR = "tester"
@@ -83,13 +86,13 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 def direct_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Footage-against-reference verifications made (not read from the cache)."""
     seen: list[int] = []
-    real = reference_matches.match_pairs
 
-    def counting(files, pairs, **kwargs):  # type: ignore[no-untyped-def]
-        seen.extend(1 for _ in pairs)
-        return real(files, pairs, **kwargs)
+    class Counting(reference_matches.PairMatcher):
+        def match(self, pairs, **kwargs):  # type: ignore[no-untyped-def]
+            seen.extend(1 for _ in pairs)
+            return super().match(pairs, **kwargs)
 
-    monkeypatch.setattr(reference_matches, "match_pairs", counting)
+    monkeypatch.setattr(reference_matches, "PairMatcher", Counting)
     return seen
 
 
@@ -153,6 +156,61 @@ def test_walkthrough_links_and_other_place_does_not(
     assert len(direct_counted) == direct_before + 5 and len(counted) == links_before
     assert found["walk_7.jpg"].values["matched_site"] == "church"
     assert found["walk_7.jpg"].values["matched_site"] == "church"
+
+
+def test_footage_pairs_on_worker_processes_give_the_same_findings(
+    tmp_path: Path, sites_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    church = sites_dir / "herz_jesu_church"
+    walk = [degrade(church / f"000{i}.jpg", tmp_path / f"walk_{i}.jpg") for i in (5, 6, 7)]
+
+    def findings(where: str) -> dict[str, tuple[str, str | None, bool, list]]:
+        ws, code = new_case(tmp_path / where, ["church"])
+        add(ws, code, [church / "0000.jpg"], "church")
+        add(ws, code, walk)
+        return {
+            name: (f.verdict, f.values["matched_site"], f.values["direct"], f.values["via"])
+            for name, f in site_findings(ws, code).items()
+        }
+
+    alone = findings("one")
+    monkeypatch.setattr(pairpool, "MIN_PAIRS_FOR_WORKERS", 1)
+    started: list[bool] = []
+    real_match = PairMatcher.match
+
+    def watched(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real_match(self, *args, **kwargs)
+        started.append(self.used_workers)
+        return out
+
+    monkeypatch.setattr(PairMatcher, "match", watched)
+    assert findings("pool") == alone
+    assert started and all(started)  # the footage pairs really went through the workers
+    assert alone["walk_7.jpg"][2] is False  # and a verdict was carried along the links
+
+
+def test_pairs_that_cannot_link_skip_the_fit_and_are_cached_as_not_fitted(
+    tmp_path: Path, sites_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Real photo pairs keep 80+ tentative matches at ratio 0.9, so a link threshold above any
+    # tentative count is what makes every pair one that cannot link.
+    church = sites_dir / "herz_jesu_church"
+    ws, code = new_case(tmp_path, ["church"])
+    add(ws, code, [church / "0000.jpg"], "church")
+    add(ws, code, [degrade(church / f"000{i}.jpg", tmp_path / f"walk_{i}.jpg") for i in (5, 6, 7)])
+    monkeypatch.setattr(footage_links, "LINK_MIN_INLIERS", 10**6)
+    found = site_findings(ws, code)
+    entries = sorted((ws.derived.root / footage_links.LINK_NAMESPACE).rglob("*.npz"))
+    assert len(entries) == 3  # the three footage pairs
+    for entry in entries:
+        match = decode_match(entry.read_bytes())
+        assert match is not None and match.model == "not_fitted"
+        # Recorded honestly: no inliers claimed, the tentative count kept as the upper bound.
+        assert match.inliers == 0 and match.tentative > 35
+    # Without links the walk's far end is not placed through its neighbours.
+    assert found["walk_7.jpg"].values["via"] == []
+    # Site matching's own counts never skip the fit: walk_5 still matches the reference.
+    assert found["walk_5.jpg"].values["scores"]["church"] >= 35
 
 
 @pytest.mark.parametrize("reference_shortlist", [False, True])

@@ -65,3 +65,20 @@ def test_scaled_copy_matches_in_original_coordinates():
     m = match_pair(extract_features(img), extract_features(small))
     assert m.inliers >= 50
     np.testing.assert_allclose(m.points_a / 2.0, m.points_b, atol=2.0)
+
+
+def test_min_inliers_skips_the_fit_only_below_the_tentative_count():
+    # Link search asks only "at least N inliers?": with fewer tentative matches than N the
+    # answer is no without fitting (inliers are a subset of tentative matches).
+    a, b = warped_pair(16)
+    fa, fb = extract_features(a), extract_features(b)
+    full = match_pair(fa, fb)
+    assert full.tentative > 40 and full.model is not GeometryModel.NOT_FITTED
+    # A threshold at or below the tentative count changes nothing: the same fit, same count.
+    same = match_pair(fa, fb, min_inliers=full.tentative)
+    assert (same.inliers, same.model) == (full.inliers, full.model)
+    np.testing.assert_array_equal(same.points_a, full.points_a)
+    skipped = match_pair(fa, fb, min_inliers=full.tentative + 1)
+    assert skipped.model is GeometryModel.NOT_FITTED
+    assert skipped.inliers == 0 and skipped.tentative == full.tentative
+    assert skipped.points_a.shape == (0, 2)
