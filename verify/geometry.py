@@ -9,6 +9,7 @@ The result is the inlier count the site decision (`verify.sitematch`) is built o
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -61,6 +62,31 @@ HOMOGRAPHY_SHARE = 0.8
 
 # Fixed RNG seed for MAGSAC's sampling so the same pair of images always gives the same count.
 RNG_SEED = 0
+
+# Names every setting above that changes an inlier count, for cache keys: a verified pair cached
+# under other settings is a different measurement and must not be reused.
+MATCHER_KEY = (
+    "match-"
+    + hashlib.sha256(
+        repr(
+            (
+                RATIO_TEST,
+                FLANN_TREES,
+                FLANN_CHECKS,
+                LSH_TABLES,
+                LSH_KEY_BITS,
+                LSH_PROBE_LEVEL,
+                MIN_TENTATIVE,
+                FUNDAMENTAL_THRESHOLD_PX,
+                HOMOGRAPHY_THRESHOLD_PX,
+                RANSAC_CONFIDENCE,
+                RANSAC_MAX_ITERS,
+                HOMOGRAPHY_SHARE,
+                RNG_SEED,
+            )
+        ).encode()
+    ).hexdigest()[:10]
+)
 
 
 class GeometryModel(StrEnum):

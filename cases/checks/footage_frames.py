@@ -23,10 +23,14 @@ from verify.features import (
     extract_features,
     settings_key,
 )
+from verify.geometry import MATCHER_KEY
 from verify.keyframes import extract_keyframes
 from verify.media import load_image
 
 FEATURE_KEY = settings_key(DEFAULT_METHOD, DEFAULT_MAX_SIDE, DEFAULT_MAX_FEATURES)
+# Cached verified pairs and the manifests of what was compared depend on the features and on the
+# matcher: after a change of either, everything is compared again rather than mixed.
+PAIR_KEY = f"{FEATURE_KEY}-{MATCHER_KEY}"
 _KEYFRAME_INDEX = "keyframes.json"
 # Decoded items kept for drawing match pictures: hops of one chain usually revisit the same
 # video, and a video's keyframes are decoded all at once.

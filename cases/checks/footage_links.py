@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import verify.pairpool as pairpool
 from cases.checks.base import CheckContext, ProgressTask
-from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures
+from cases.checks.footage_frames import PAIR_KEY, FrameFeatures
 from cases.checks.match_codec import decode_match, encode_match, flipped
 from verify.footage_graph import LINK_MIN_INLIERS, FootageLink, NodePair
 from verify.geometry import PairMatch, match_pair
@@ -29,7 +29,10 @@ from verify.retrieval import Vocabulary, global_descriptors, train_vocabulary
 
 LINK_NAMESPACE = "footage_links"
 MANIFEST_NAMESPACE = "footage_graph"
-_MANIFEST = f"{FEATURE_KEY}-pictures.json"
+
+
+def _manifest() -> str:
+    return f"{PAIR_KEY}-pictures.json"
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def _location(a: FrameFeatures, b: FrameFeatures) -> tuple[str, str, bool]:
     lo, hi, swapped = (a, b, False) if a.key < b.key else (b, a, True)
     return (
         lo.item.sha256,
-        f"{FEATURE_KEY}-{lo.index:08d}-{hi.item.sha256}-{hi.index:08d}.npz",
+        f"{PAIR_KEY}-{lo.index:08d}-{hi.item.sha256}-{hi.index:08d}.npz",
         swapped,
     )
 
@@ -68,7 +71,7 @@ def _verify(lo: FrameFeatures, hi: FrameFeatures) -> PairMatch:
 
 
 def _previous_pictures(ctx: CheckContext) -> set[tuple[str, int]]:
-    raw = ctx.ws.derived.read(MANIFEST_NAMESPACE, ctx.case.code, _MANIFEST)
+    raw = ctx.ws.derived.read(MANIFEST_NAMESPACE, ctx.case.code, _manifest())
     if raw is None:
         return set()
     try:
@@ -139,7 +142,7 @@ def link_footage(
         match = matches[(i, j)]
         pair_matches[pair] = match if pair.a == a.node else flipped(match)
     keys = sorted(previous | {f.key for f in nodes})
-    ctx.ws.derived.write(MANIFEST_NAMESPACE, ctx.case.code, _MANIFEST, json.dumps(keys).encode())
+    ctx.ws.derived.write(MANIFEST_NAMESPACE, ctx.case.code, _manifest(), json.dumps(keys).encode())
     return FootageLinks(
         tuple(links),
         pair_matches,

@@ -16,14 +16,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cases.checks.base import CheckContext
-from cases.checks.footage_frames import FEATURE_KEY, FrameFeatures
+from cases.checks.footage_frames import PAIR_KEY, FrameFeatures
 from cases.checks.match_codec import decode_match, encode_match
 from verify.geometry import PairMatch
 from verify.pairpool import PairMatcher
 
 MATCH_NAMESPACE = "site_matches"
 MANIFEST_NAMESPACE = "site_match_manifest"
-_MANIFEST = f"{FEATURE_KEY}-compared.json"
+
+
+def _manifest() -> str:
+    return f"{PAIR_KEY}-compared.json"
 
 
 def picture_key(frame: FrameFeatures) -> str:
@@ -57,7 +60,7 @@ class Compared:
 
 def load_compared(ctx: CheckContext) -> Compared:
     """The previous run's manifest; empty when there is none or it is unreadable."""
-    raw = ctx.ws.derived.read(MANIFEST_NAMESPACE, ctx.case.code, _MANIFEST)
+    raw = ctx.ws.derived.read(MANIFEST_NAMESPACE, ctx.case.code, _manifest())
     if raw is None:
         return Compared()
     try:
@@ -75,7 +78,7 @@ def save_compared(ctx: CheckContext, compared: Compared) -> None:
         "pictures": {k: sorted(v) for k, v in sorted(compared.pictures.items())},
         "references": sorted(compared.references),
     }
-    ctx.ws.derived.write(MANIFEST_NAMESPACE, ctx.case.code, _MANIFEST, json.dumps(data).encode())
+    ctx.ws.derived.write(MANIFEST_NAMESPACE, ctx.case.code, _manifest(), json.dumps(data).encode())
 
 
 def reference_matches(
@@ -113,5 +116,5 @@ def reference_matches(
 def _location(frame: FrameFeatures, reference: FrameFeatures) -> tuple[str, str]:
     return (
         frame.item.sha256,
-        f"{FEATURE_KEY}-{frame.index:08d}-{reference.item.sha256}-{reference.index:08d}.npz",
+        f"{PAIR_KEY}-{frame.index:08d}-{reference.item.sha256}-{reference.index:08d}.npz",
     )

@@ -101,6 +101,7 @@ def test_walkthrough_links_and_other_place_does_not(
     sites_dir: Path,
     counted: list[tuple[str, str]],
     direct_counted: list[int],
+    monkeypatch: pytest.MonkeyPatch,
 ):
     church = sites_dir / "herz_jesu_church"
     ws, code = new_case(tmp_path, ["church", "bridge"])
@@ -148,6 +149,14 @@ def test_walkthrough_links_and_other_place_does_not(
     fresh = counted[before:]
     assert fresh and all(new in pair for pair in fresh)
     assert len(direct_counted) == direct_before + 2  # the new picture against the 2 references
+    # Pairs cached under other matcher settings are other measurements: everything is verified
+    # again (5 pictures x 2 references; links too), with the same findings.
+    monkeypatch.setattr(reference_matches, "PAIR_KEY", "rootsift-other-matcher")
+    monkeypatch.setattr(footage_links, "PAIR_KEY", "rootsift-other-matcher")
+    links_before, direct_before = len(counted), len(direct_counted)
+    again = site_findings(ws, code)
+    assert len(direct_counted) == direct_before + 10 and len(counted) > links_before
+    assert {n: f.values for n, f in again.items()} == {n: f.values for n, f in found.items()}
     # A new reference image is compared with each footage picture once; links are not reopened.
     bridge = sorted((sites_dir / "london_bridge").glob("*.jpg"))[1]
     links_before, direct_before = len(counted), len(direct_counted)
