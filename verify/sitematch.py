@@ -291,14 +291,14 @@ def decide_video(frames: Sequence[FrameDecision]) -> VideoDecision:
             SiteOutcome.NO_SITE,
             f"no keyframe reaches the threshold ({len(ordered)} keyframes compared)",
         )
-    site = decided[0].decision.matched_site
-    assert site is not None
-    spans = ", ".join(f"{r.start_time:.1f}-{r.end_time:.1f} s" for r in ranges if r.site == site)
+    matched = decided[0].decision.matched_site
+    assert matched is not None
+    spans = ", ".join(f"{r.start_time:.1f}-{r.end_time:.1f} s" for r in ranges if r.site == matched)
     return result(
-        site,
+        matched,
         SiteOutcome.MATCHED,
-        f"{len(decided)} of {len(ordered)} keyframes match {site} ({spans}), best "
-        f"{scores[site]} inliers; no keyframe points at another site",
+        f"{len(decided)} of {len(ordered)} keyframes match {matched} ({spans}), best "
+        f"{scores[matched]} inliers; no keyframe points at another site",
     )
 
 
