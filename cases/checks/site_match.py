@@ -245,9 +245,8 @@ class SiteMatchCheck:
                 for r in video.ranges
             ],
         )
-        not_compared = sorted(
-            frozenset.intersection(*(state.direct[f.node].not_compared for f in frames))
-        )
+        skipped = [state.direct[f.node].not_compared for f in frames]
+        not_compared = sorted(frozenset.intersection(*skipped)) if skipped else []
         values["not_compared"] = not_compared
         graph = [state.graph[f.node] for f in frames]
         scores = ", ".join(

@@ -323,3 +323,21 @@ def test_evidence_added_with_site_is_reference_imagery(tmp_path: Path, sites_dir
     church = found["church_footage.jpg"]
     assert church["verdict"] == "mismatch" and church["values"]["matched_site"] == "church"
     assert church["values"]["scores"]["church"] >= 35
+
+
+def test_a_video_without_keyframes_is_inconclusive(
+    tmp_path: Path, sites_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    church = sites_dir / "herz_jesu_church"
+    ws, code = new_case(tmp_path, ["church"])
+    add(ws, code, [church / "0000.jpg"], "church")
+    add(ws, code, [degrade(church / "0001.jpg", tmp_path / "empty.jpg")])
+    real = site_match.frame_features
+
+    def no_keyframes(ctx, item):  # type: ignore[no-untyped-def]
+        return [] if item.filename == "empty.jpg" else real(ctx, item)
+
+    monkeypatch.setattr(site_match, "frame_features", no_keyframes)
+    f = site_findings(ws, code)["empty.jpg"]
+    assert f.verdict == "inconclusive" and f.values["not_compared"] == []
+    assert "no keyframes" in f.detail
