@@ -77,14 +77,29 @@ class PairMatcher:
         *,
         min_inliers: int = 0,
         done: Callable[[int], None] | None = None,
+        each: Callable[[int, PairMatch], None] | None = None,
     ) -> list[PairMatch]:
-        """The PairMatch of each pair, in order; `done(k)` is called as k more pairs finish."""
+        """The PairMatch of each pair, in order.
+
+        `each(k, match)` is called with pair k's result as soon as its chunk is verified (callers
+        cache results as they come, so an interrupted run keeps what it verified), then
+        `done(n)` as n more pairs finish.
+        """
         for a, b in pairs:
             if not (0 <= a < len(self.features) and 0 <= b < len(self.features)):
                 raise InvalidValueError(f"pair ({a}, {b}) outside {len(self.features)} features")
         size = max(1, -(-len(pairs) // (self.workers * CHUNKS_PER_WORKER)))
         chunks = [list(pairs[i : i + size]) for i in range(0, len(pairs), size)]
         results: list[list[PairMatch] | None] = [None] * len(chunks)
+
+        def finished(k: int, found: list[PairMatch]) -> None:
+            results[k] = found
+            if each:
+                for offset, match in enumerate(found):
+                    each(k * size + offset, match)
+            if done:
+                done(len(found))
+
         pool = self._workers() if len(pairs) >= MIN_PAIRS_FOR_WORKERS else None
         if pool is not None:
             try:
@@ -92,22 +107,22 @@ class PairMatcher:
                     pool.submit(_match_chunk, chunk, min_inliers) for chunk in chunks
                 ]
                 for k, future in enumerate(futures):
-                    results[k] = future.result()
+                    found = future.result()
                     self.used_workers = True
-                    if done:
-                        done(len(chunks[k]))
+                    finished(k, found)
             except (BrokenProcessPool, OSError):
                 # A worker died (killed, out of memory) or could not be reached: finish here.
                 self.fell_back = True
                 self._discard_pool()
         for k, chunk in enumerate(chunks):
             if results[k] is None:
-                results[k] = [
-                    match_pair(self.features[a], self.features[b], min_inliers=min_inliers)
-                    for a, b in chunk
-                ]
-                if done:
-                    done(len(chunk))
+                finished(
+                    k,
+                    [
+                        match_pair(self.features[a], self.features[b], min_inliers=min_inliers)
+                        for a, b in chunk
+                    ],
+                )
         return [m for part in results if part is not None for m in part]
 
     def _workers(self) -> ProcessPoolExecutor | None:

@@ -14,17 +14,18 @@ nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 import verify.pairpool as pairpool
 from cases.checks.base import CheckContext, ProgressTask
 from cases.checks.footage_frames import PAIR_KEY, FrameFeatures
 from cases.checks.match_codec import decode_match, encode_match, flipped
+from cases.checks.picture_pairs import PicturePairs
 from verify.footage_graph import LINK_MIN_INLIERS, FootageLink, NodePair
 from verify.geometry import PairMatch, match_pair
 from verify.linking import search_links
-from verify.pairpool import PairMatcher
 from verify.retrieval import Vocabulary, global_descriptors, train_vocabulary
 
 LINK_NAMESPACE = "footage_links"
@@ -81,13 +82,17 @@ def _previous_pictures(ctx: CheckContext) -> set[tuple[str, int]]:
 
 
 def link_footage(
-    ctx: CheckContext, frames: Sequence[FrameFeatures], vocabulary: Vocabulary | None = None
+    ctx: CheckContext,
+    frames: Sequence[FrameFeatures],
+    vocabulary: Vocabulary | None = None,
+    verifier: PicturePairs | None = None,
 ) -> FootageLinks:
     """Verify the candidate pairs of the case's footage pictures and return the links.
 
     `vocabulary` is the case's visual vocabulary if the caller already trained one on these
     frames (site matching does, for its reference shortlist); otherwise it is trained here.
-    Large batches of pairs are verified on worker processes (`verify.pairpool`).
+    Large batches of pairs are verified on worker processes: `verifier` is the run's shared
+    `PicturePairs` (it must know every frame); without it one is made here.
     """
     nodes = [f for f in frames if len(f.features) > 0]
     if len(nodes) < 2:
@@ -97,7 +102,8 @@ def link_footage(
     matches: dict[tuple[int, int], PairMatch] = {}
     rounds = iter(range(1, 10**6))
 
-    with PairMatcher([f.features for f in nodes]) as matcher:
+    with ExitStack() as stack:
+        matcher = verifier if verifier is not None else stack.enter_context(PicturePairs(nodes))
 
         def verify(pairs: Sequence[tuple[int, int]]) -> list[int | None]:
             round_no = next(rounds)
@@ -117,8 +123,10 @@ def link_footage(
                 if isinstance(known, PairMatch):
                     out[k] = _record(known, (i, j), matches)
                 task.advance()
-            found = _verify_many(matcher, nodes, [(ij, swapped) for _, ij, swapped in todo], task)
-            for (k, (i, j), swapped), match in zip(todo, found, strict=True):
+
+            def keep(t: int, match: PairMatch) -> None:
+                # Cached as each pair is verified, so an interrupted run keeps what it did.
+                k, (i, j), swapped = todo[t]
                 key, name, _ = _location(nodes[i], nodes[j])
                 ctx.ws.derived.write(
                     LINK_NAMESPACE,
@@ -128,6 +136,8 @@ def link_footage(
                 )
                 stats["verified"] += 1
                 out[k] = _record(flipped(match) if swapped else match, (i, j), matches)
+
+            _verify_many(matcher, nodes, [(ij, swapped) for _, ij, swapped in todo], task, keep)
             return out
 
         descriptors = [f.features.descriptors for f in nodes]
@@ -188,23 +198,30 @@ def _record(
 
 
 def _verify_many(
-    matcher: PairMatcher,
+    matcher: PicturePairs,
     nodes: Sequence[FrameFeatures],
     pairs: Sequence[tuple[tuple[int, int], bool]],
     task: ProgressTask,
-) -> list[PairMatch]:
-    """Cache-oriented (low key -> high key) matches of ((i, j), swapped) pairs.
+    keep: Callable[[int, PairMatch], None],
+) -> None:
+    """`keep(k, match)` with the cache-oriented (low key -> high key) match of each ((i, j),
+    swapped) pair k, as each is verified.
 
     Small batches go through `_verify` one by one in this process; large ones through the
     worker processes, which run the same `match_pair(hi, lo, min_inliers=LINK_MIN_INLIERS)`.
     """
     if len(pairs) < pairpool.MIN_PAIRS_FOR_WORKERS:
-        out = []
-        for (i, j), swapped in pairs:
+        for k, ((i, j), swapped) in enumerate(pairs):
             lo, hi = (nodes[j], nodes[i]) if swapped else (nodes[i], nodes[j])
-            out.append(_verify(lo, hi))
+            keep(k, _verify(lo, hi))
             task.advance()
-        return out
-    order = [((i, j) if swapped else (j, i)) for (i, j), swapped in pairs]  # (hi, lo)
-    found = matcher.match(order, min_inliers=LINK_MIN_INLIERS, done=task.advance)
-    return [flipped(m) for m in found]
+        return
+    order = [
+        ((nodes[i], nodes[j]) if swapped else (nodes[j], nodes[i])) for (i, j), swapped in pairs
+    ]
+    matcher.match(
+        order,
+        min_inliers=LINK_MIN_INLIERS,
+        done=task.advance,
+        each=lambda k, m: keep(k, flipped(m)),
+    )

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from cases.checks.base import CheckContext
 from cases.checks.footage_frames import PAIR_KEY, FrameFeatures
 from cases.checks.match_codec import decode_match, encode_match
+from cases.checks.picture_pairs import PicturePairs
 from verify.geometry import PairMatch
-from verify.pairpool import PairMatcher
 
 MATCH_NAMESPACE = "site_matches"
 MANIFEST_NAMESPACE = "site_match_manifest"
@@ -82,10 +82,13 @@ def save_compared(ctx: CheckContext, compared: Compared) -> None:
 
 
 def reference_matches(
-    ctx: CheckContext, pairs: Sequence[tuple[FrameFeatures, FrameFeatures]]
+    ctx: CheckContext,
+    pairs: Sequence[tuple[FrameFeatures, FrameFeatures]],
+    verifier: PicturePairs | None = None,
 ) -> list[PairMatch]:
-    """`match_pair(frame, reference)` for each pair: from the cache, or verified now (on worker
-    processes when there are many) and cached."""
+    """`match_pair(frame, reference)` for each pair: from the cache, or verified now and cached
+    as each is verified (an interrupted run keeps those). `verifier` is the run's shared one;
+    without it one is made for these pairs."""
     out: list[PairMatch | None] = []
     todo: list[int] = []
     for k, (frame, reference) in enumerate(pairs):
@@ -95,21 +98,18 @@ def reference_matches(
             todo.append(k)
     if todo:
         task = ctx.progress.task("footage against references", len(todo))
-        pictures: dict[tuple[str, int], int] = {}
-        frames: list[FrameFeatures] = []
-        for k in todo:
-            for picture in pairs[k]:
-                if picture.key not in pictures:
-                    pictures[picture.key] = len(frames)
-                    frames.append(picture)
-        with PairMatcher([f.features for f in frames]) as matcher:
-            verified = matcher.match(
-                [(pictures[pairs[k][0].key], pictures[pairs[k][1].key]) for k in todo],
-                done=task.advance,
-            )
-        for k, match in zip(todo, verified, strict=True):
+
+        def keep(t: int, match: PairMatch) -> None:
+            k = todo[t]
             ctx.ws.derived.write(MATCH_NAMESPACE, *_location(*pairs[k]), encode_match(match))
             out[k] = match
+
+        batch = [pairs[k] for k in todo]
+        if verifier is None:
+            with PicturePairs(p for pair in batch for p in pair) as own:
+                own.match(batch, done=task.advance, each=keep)
+        else:
+            verifier.match(batch, done=task.advance, each=keep)
     return [m for m in out if m is not None]
 
 

@@ -21,6 +21,7 @@ from cases.checks.base import CheckContext, FindingDraft
 from cases.checks.footage_frames import FrameFeatures, FrameImages, frame_features
 from cases.checks.footage_links import FootageLinks, link_footage
 from cases.checks.match_codec import flipped
+from cases.checks.picture_pairs import PicturePairs
 from cases.checks.reference_matches import (
     load_compared,
     picture_key,
@@ -151,8 +152,10 @@ class SiteMatchCheck:
             vocabulary = train_vocabulary([f.features.descriptors for f in frames], seed=0)
         except InvalidValueError:
             vocabulary = None  # no footage picture has features: nothing to rank by
-        direct = self._compare(ctx, frames, references, pictures, vocabulary)
-        links = link_footage(ctx, frames, vocabulary)
+        # One verifier for both kinds of pair: its worker processes start once per run.
+        with PicturePairs(pictures.values()) as verifier:
+            direct = self._compare(ctx, frames, references, pictures, vocabulary, verifier)
+            links = link_footage(ctx, frames, vocabulary, verifier)
         graph = decide_footage_graph(
             [f.node for f in frames],
             [
@@ -192,6 +195,7 @@ class SiteMatchCheck:
         references: dict[str, list[tuple[str, Features]]],
         pictures: dict[str, FrameFeatures],
         vocabulary: Vocabulary | None,
+        verifier: PicturePairs,
     ) -> dict[str, _Direct]:
         chosen = _reference_shortlist(frames, references, vocabulary)
         available = [pictures[node] for node in {n for rs in references.values() for n, _ in rs}]
@@ -205,7 +209,11 @@ class SiteMatchCheck:
         }
         pairs = [(frame, ref) for frame in frames for ref in plan[frame.node]]
         made = dict(
-            zip(((f.node, r.node) for f, r in pairs), reference_matches(ctx, pairs), strict=True)
+            zip(
+                ((f.node, r.node) for f, r in pairs),
+                reference_matches(ctx, pairs, verifier),
+                strict=True,
+            )
         )
         out = {}
         for frame in frames:

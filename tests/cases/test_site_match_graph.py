@@ -84,15 +84,16 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def direct_counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Footage-against-reference verifications made (not read from the cache)."""
+    """Footage-against-reference verifications made (not read from the cache): each is encoded
+    for the cache once, as soon as it is verified."""
     seen: list[int] = []
+    real = reference_matches.encode_match
 
-    class Counting(reference_matches.PairMatcher):
-        def match(self, pairs, **kwargs):  # type: ignore[no-untyped-def]
-            seen.extend(1 for _ in pairs)
-            return super().match(pairs, **kwargs)
+    def counting(match, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(1)
+        return real(match, **kwargs)
 
-    monkeypatch.setattr(reference_matches, "PairMatcher", Counting)
+    monkeypatch.setattr(reference_matches, "encode_match", counting)
     return seen
 
 
@@ -193,8 +194,18 @@ def test_footage_pairs_on_worker_processes_give_the_same_findings(
         return out
 
     monkeypatch.setattr(PairMatcher, "match", watched)
+    made: list[int] = []
+    real_init = PairMatcher.__init__
+
+    def counted_init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(PairMatcher, "__init__", counted_init)
     assert findings("pool") == alone
     assert started and all(started)  # the footage pairs really went through the workers
+    # References and footage links share one matcher: its workers start once per run.
+    assert len(made) == 1 and len(started) >= 2
     assert alone["walk_7.jpg"][2] is False  # and a verdict was carried along the links
 
 
@@ -341,3 +352,29 @@ def test_a_video_without_keyframes_is_inconclusive(
     f = site_findings(ws, code)["empty.jpg"]
     assert f.verdict == "inconclusive" and f.values["not_compared"] == []
     assert "no keyframes" in f.detail
+
+
+def test_an_interrupted_run_keeps_the_comparisons_it_finished(
+    tmp_path: Path, sites_dir: Path, direct_counted: list[int], monkeypatch: pytest.MonkeyPatch
+):
+    church = sites_dir / "herz_jesu_church"
+    ws, code = new_case(tmp_path, ["church"])
+    add(ws, code, [church / "0000.jpg", church / "0001.jpg"], "church")
+    add(ws, code, [degrade(church / f"000{i}.jpg", tmp_path / f"walk_{i}.jpg") for i in (5, 6, 7)])
+    real = pairpool.match_pair
+    calls: list[int] = []
+
+    def dies_on_the_fifth(a, b, **kwargs):  # type: ignore[no-untyped-def]
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # as a kill mid-batch would stop the run
+        calls.append(1)
+        return real(a, b, **kwargs)
+
+    monkeypatch.setattr(pairpool, "match_pair", dies_on_the_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        site_findings(ws, code)
+    assert len(direct_counted) == 4
+    assert len(list((ws.derived.root / reference_matches.MATCH_NAMESPACE).rglob("*.npz"))) == 4
+    monkeypatch.setattr(pairpool, "match_pair", real)
+    site_findings(ws, code)
+    assert len(direct_counted) == 6  # only the two comparisons the first run did not finish

@@ -85,3 +85,22 @@ def test_bad_arguments_are_refused(features):
         PairMatcher(features, workers=0)
     with PairMatcher(features) as matcher, pytest.raises(InvalidValueError):
         matcher.match([(0, len(features))])
+
+
+@pytest.mark.parametrize("min_pairs_for_workers", [1, 10**6])
+def test_each_result_is_handed_over_once_as_it_is_verified(
+    features, monkeypatch, min_pairs_for_workers
+):
+    monkeypatch.setattr(pairpool, "MIN_PAIRS_FOR_WORKERS", min_pairs_for_workers)
+    pairs = _pairs(len(features))
+    handed: dict[int, object] = {}
+
+    def each(k, match):
+        assert k not in handed
+        handed[k] = match
+
+    with PairMatcher(features) as matcher:
+        got = matcher.match(pairs, each=each)
+        assert matcher.used_workers == (min_pairs_for_workers == 1)
+    assert sorted(handed) == list(range(len(pairs)))
+    assert _summary([handed[k] for k in range(len(pairs))]) == _summary(got)
