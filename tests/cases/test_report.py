@@ -106,6 +106,63 @@ def _normalise_text(text: str, replaced: dict[str, str]) -> str:
     return text.replace(f"claimcheck {TOOL_VERSION}", "claimcheck <version>")
 
 
+# Image-matching measurements (inlier counts, which reference scored best, which chain of links a
+# carried verdict follows) differ by a few inliers between CPUs: OpenCV and BLAS pick SIMD kernels
+# by CPU (AVX2 vs AVX-512), and float rounding moves a few matches across thresholds. The golden
+# files pin everything else (verdicts, sites, structure, texts) and replace those measurements by
+# placeholders; tests/cases/test_demo_verify.py checks their values against the demo's ground truth.
+_MEASURED_TEXT = [
+    (re.compile(r"through linked footage: .*? inliers;"), "through linked footage: <chain>;"),
+    (re.compile(r"(best\\?_inliers) \d+"), r"\1 <n>"),
+    (re.compile(r"('[^'\n]+') \d+"), r"\1 <n>"),
+    (re.compile(r"-E-\d{6}(?=\.jpg|\*|\]|$)"), "-E-<reference>"),
+]
+_HOP_LINE = re.compile(
+    r"^(\d+\. E-\S+ → E-\S+ \\?\(\d+ inliers\\?\)|  - from E-\S+, to E-\S+, inliers \d+)$"
+)
+_VIA_PICTURE = re.compile(r"^(!\[via-|\*via-)")
+
+
+def _mask_measured_text(text: str) -> str:
+    """Markdown (or a finding's detail) with the image-matching measurements replaced."""
+    out: list[str] = []
+    in_scores = False
+    for line in text.split("\n"):
+        for pattern, placeholder in _MEASURED_TEXT:
+            line = pattern.sub(placeholder, line)
+        if _VIA_PICTURE.match(line):
+            continue
+        if _HOP_LINE.match(line):
+            line = "<hops>"
+            if out and out[-1] == line:
+                continue
+        in_scores = (in_scores and line.startswith("  - ")) or line == "- scores:"
+        if in_scores and line.startswith("  - "):
+            line = re.sub(r": \d+$", ": <n>", line)
+        if line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def _mask_measured(report: dict[str, Any]) -> dict[str, Any]:
+    """The normalised JSON report with site_match measurements replaced (see above)."""
+    for group in report["findings"]["groups"]:
+        for finding in group["findings"]:
+            if finding["check"] != "site_match":
+                continue
+            values = finding["values"]
+            finding["detail"] = _mask_measured_text(finding["detail"])
+            values["scores"] = {site: "<n>" for site in values.get("scores", {})}
+            for frame in values.get("frames") or []:
+                frame["best_inliers"] = "<n>"
+            for holder in (values, finding):
+                if holder.get("via"):
+                    holder["via"] = "<chain>"
+            finding["artefacts"] = "<pictures>" if finding["artefacts"] else []
+    return report
+
+
 def _golden(name: str, actual: str) -> None:
     path = GOLDEN / name
     if os.environ.get("UPDATE_GOLDEN"):
@@ -119,7 +176,7 @@ def _golden(name: str, actual: str) -> None:
 def test_demo_json_report_matches_golden(demo_ws):
     report = build_report(demo_ws, "C-0001", now=FIXED_NOW)
     normal, _ = _normalise(report)
-    _golden("demo_report.json", report_json(normal))
+    _golden("demo_report.json", report_json(_mask_measured(normal)))
 
 
 def test_demo_markdown_report_matches_golden_and_writes_its_pictures(demo_ws, tmp_path):
@@ -136,7 +193,7 @@ def test_demo_markdown_report_matches_golden_and_writes_its_pictures(demo_ws, tm
     assert n_artefacts > 0 and len(pictures) == n_artefacts
     for link in links:
         assert (tmp_path / link).stat().st_size > 0
-    _golden("demo_report.md", _normalise_text(text, replaced))
+    _golden("demo_report.md", _mask_measured_text(_normalise_text(text, replaced)))
 
 
 def test_demo_report_content(demo_ws):
