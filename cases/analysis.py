@@ -15,6 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from cases.originals import relabel
 from verify.errors import VerifyError
 from verify.hashing import hash_file
 from verify.keyframes import extract_keyframes
@@ -71,7 +72,27 @@ VideoProgress = Callable[[float, float], None]
 
 
 def analyse_file(
-    path: Path, media_type: str, kind: str, on_video_progress: VideoProgress | None = None
+    path: Path,
+    media_type: str,
+    kind: str,
+    on_video_progress: VideoProgress | None = None,
+    *,
+    label: str | None = None,
+) -> FileAnalysis:
+    """Metadata, hashes and keyframes of the file at `path`. Problems found are recorded with
+    `label` (the name an investigator knows the file by) wherever they name the file, never
+    the path it is read from: a stored original's path is internal, and its last part is a
+    clipped SHA-256."""
+    analysis = _analyse(path, media_type, kind, on_video_progress)
+    if label is not None and "problems" in analysis.metadata:
+        analysis.metadata["problems"] = [
+            relabel(str(p), path, label) for p in analysis.metadata["problems"]
+        ]
+    return analysis
+
+
+def _analyse(
+    path: Path, media_type: str, kind: str, on_video_progress: VideoProgress | None
 ) -> FileAnalysis:
     metadata: dict[str, Any] = {"media_type": media_type, "problems": []}
     frames: list[FrameAnalysis] = []

@@ -419,6 +419,8 @@ def verify(case: str, as_json: JsonOpt = False) -> None:
     """Run every registered check and store the findings."""
     with RichProgress() as progress:
         out = run_verify(ws(), actor(), case, progress=progress)
+    for d in out.damaged:
+        print(f"claimcheck: warning: {d.detail}", file=sys.stderr)
     findings(out.case, as_json=as_json)
 
 
@@ -490,18 +492,27 @@ def fsck(as_json: JsonOpt = False) -> None:
                 "blobs_checked": report.blobs_checked,
                 "cases_checked": report.cases_checked,
                 "interrupted_writes": report.orphans,
+                "unreferenced_blobs": report.unreferenced_blobs,
             }
         )
     else:
         for p in problems:
             print(p)
+        for sha in report.unreferenced_blobs:
+            print(
+                f"warning: blob {sha} is stored but no item references it (left by a failed "
+                "or interrupted ingest?); it is outside every custody log and was not deleted"
+            )
         if report.orphans:
             print(
                 f"{len(report.orphans)} leftover temporary file(s) from interrupted writes "
                 "(never visible as blobs; harmless)",
                 file=sys.stderr,
             )
-        print("store consistent" if report.ok else f"{len(problems)} problem(s)", file=sys.stderr)
+        warned = len(report.unreferenced_blobs)
+        summary = "store consistent" if report.ok else f"{len(problems)} problem(s)"
+        summary += f", {warned} unreferenced blob(s)" if warned else ""
+        print(summary, file=sys.stderr)
     if problems:
         raise typer.Exit(1)
 

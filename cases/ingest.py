@@ -26,7 +26,7 @@ from cases.analysis import (
     picture_features_name,
 )
 from cases.errors import InputError, WrongKindError
-from cases.validate import check_kind, check_role, check_text
+from cases.validate import check_kind, check_role, check_text, check_utf8, display_name
 from cases.workflow import find_site, load_case
 from evidence_store.custody import append_event
 from evidence_store.db import Workspace
@@ -69,9 +69,9 @@ def kind_for_media_type(media_type: str) -> str:
 
 def check_kind_matches(path: Path, kind: str, media_type: str) -> None:
     if kind == "photo" and media_type not in IMAGE_TYPES:
-        raise WrongKindError(f"{path.name} is not a photo: its content is {media_type}")
+        raise WrongKindError(f"{display_name(path)} is not a photo: its content is {media_type}")
     if kind == "video" and media_type not in VIDEO_TYPES:
-        raise WrongKindError(f"{path.name} is not a video: its content is {media_type}")
+        raise WrongKindError(f"{display_name(path)} is not a video: its content is {media_type}")
     if kind == "statement":
         raise WrongKindError("witness statements are added with `claimcheck statement add`")
 
@@ -159,6 +159,18 @@ class ItemFacts:
     witness: str | None = None
     statement_date: date | None = None
     language: str | None = None
+
+    def check(self) -> None:
+        """Refuse, before anything is stored, text that cannot be stored."""
+        for what, value in (
+            ("source", self.source),
+            ("collected by", self.collected_by),
+            ("notes", self.notes),
+            ("witness name", self.witness),
+            ("language", self.language),
+        ):
+            if value is not None:
+                check_utf8(value, what)
 
 
 def _record_item(
@@ -248,6 +260,7 @@ def add_evidence(
         check_role(spec.role)
     if not paths:
         raise InputError("no files given")
+    facts.check()
     with ws.reading() as session:
         case = load_case(session, case_code)
         for spec in links:
@@ -257,16 +270,18 @@ def add_evidence(
     planned = [(path, *precheck_file(path, kind)) for path in paths]
     results = []
     for path, item_kind, media_type in planned:
+        name = display_name(path)
         stored = ws.blobs.put_file(path)
         video_progress = (
-            None if on_video_progress is None else functools.partial(on_video_progress, path.name)
+            None if on_video_progress is None else functools.partial(on_video_progress, name)
         )
-        analysis = analyse_file(ws.blobs.path(stored.sha256), media_type, item_kind, video_progress)
+        blob = ws.blobs.path(stored.sha256)
+        analysis = analyse_file(blob, media_type, item_kind, video_progress, label=name)
         result = _record_item(
             ws,
             actor,
             case_code,
-            path_name=path.name,
+            path_name=name,
             kind=item_kind,
             media_type=media_type,
             sha256=stored.sha256,
@@ -340,6 +355,7 @@ def add_statement(
     ws.require_writable()
     check_text(witness, "witness name")
     check_role(role)
+    facts.check()
     if (text is None) == (file is None):
         raise InputError("give the statement either as --text or as --file, not both")
     with ws.reading() as session:
@@ -350,7 +366,7 @@ def add_statement(
             raw = file.read_bytes()
         except OSError as exc:
             raise SourceFileError(f"cannot read file {file}: {exc.strerror}") from exc
-        name = file.name
+        name = display_name(file)
     else:
         assert text is not None
         check_text(text, "statement text")

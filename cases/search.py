@@ -29,6 +29,7 @@ from cases.analysis import (
     picture_features_name,
 )
 from cases.errors import InputError
+from cases.originals import OriginalsCheck, naming
 from cases.snapshot import ItemInfo, item_info
 from cases.workflow import load_case
 from evidence_store.db import Workspace
@@ -211,16 +212,18 @@ class FrameIndex:
         return votes
 
 
-def workspace_pixels(ws: Workspace) -> PixelLoader:
+def workspace_pixels(ws: Workspace, originals: OriginalsCheck | None = None) -> PixelLoader:
     """Stored frames prepared for the pixel check: their ORB features from the derived store
     (made and cached there on first use), their pixels (a photo's original, a keyframe's
     thumbnail) loaded only if a pair reaches the pixel comparison. None when the picture cannot
-    be had: the pair is then judged on hashes alone."""
+    be had: the pair is then judged on hashes alone. With `originals`, a photo's original is
+    re-hashed before its pixels are read, and one that no longer matches its SHA-256 counts as
+    a picture that cannot be had."""
 
     @functools.lru_cache(maxsize=1024)
     def load(sha256: str, kind: str, frame_index: int) -> PictureFeatures | None:
         name = picture_features_name(frame_index)
-        pixels = functools.partial(_stored_picture, ws, sha256, kind, frame_index)
+        pixels = functools.partial(_stored_picture, ws, originals, sha256, kind, frame_index)
         cached = ws.derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
         if cached is not None:
             try:
@@ -269,14 +272,23 @@ def workspace_anchors(ws: Workspace, pixels: PixelLoader) -> AnchorLoader:
     return load
 
 
-def _stored_picture(ws: Workspace, sha256: str, kind: str, frame_index: int) -> np.ndarray:
+def _stored_picture(
+    ws: Workspace, originals: OriginalsCheck | None, sha256: str, kind: str, frame_index: int
+) -> np.ndarray:
     """A stored frame's pixels at the pixel check's working size (raises VerifyError)."""
     if kind != "video":
-        return load_image(ws.blobs.path(sha256), max_side=CONFIRM_SIDE)
+        if originals is not None and not originals.intact(sha256):
+            raise UnreadableMediaError(
+                f"the original with SHA-256 {sha256} no longer matches it "
+                f"({originals.problem(sha256)})"
+            )
+        path = ws.blobs.path(sha256)
+        with naming(path, f"the original with SHA-256 {sha256}"):
+            return load_image(path, max_side=CONFIRM_SIDE)
     data = ws.derived.read("keyframes", sha256, f"{frame_index:08d}.jpg")
     bgr = None if data is None else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
-        raise UnreadableMediaError(f"keyframe {frame_index} of {sha256[:12]} is not available")
+        raise UnreadableMediaError(f"keyframe {frame_index} of SHA-256 {sha256} is not available")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
@@ -404,7 +416,7 @@ def search_files(
         raise InputError("no files given")
     for path in paths:
         _query_media_type(path)
-    pixels = workspace_pixels(ws)
+    pixels = workspace_pixels(ws, OriginalsCheck(ws.blobs))
     index = FrameIndex(stored_items(ws, case), pixels, workspace_anchors(ws, pixels))
     results = []
     for path in paths:

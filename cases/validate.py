@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from cases.errors import InputError
 
@@ -86,4 +88,25 @@ def check_role(role: str) -> str:
 def check_text(value: str, what: str) -> str:
     if not value or not value.strip():
         raise InputError(f"{what} must not be empty")
+    return check_utf8(value, what)
+
+
+def check_utf8(value: str, what: str) -> str:
+    """Refuse text that holds bytes which are not UTF-8 (Python keeps such command-line bytes
+    as lone surrogates, which no database or JSON document can store)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise InputError(
+            f"{what} '{shown}' is not valid UTF-8 (character {exc.start}): retype it in UTF-8"
+        ) from exc
     return value
+
+
+def display_name(path: Path) -> str:
+    """The file name of `path` as text that can always be stored and shown.
+
+    Names that are not UTF-8 (from Windows or legacy Arabic code pages, say) keep their bytes
+    visible as `\\xe9`-style escapes; the file itself is still read by its real path."""
+    return os.fsencode(path.name).decode("utf-8", "backslashreplace")

@@ -1,5 +1,9 @@
 """Running the checks over a case and storing what they find.
 
+Every original of the case is re-hashed first: an item whose original is missing or no longer
+matches its SHA-256 is left out of the analysis, and each check that would have read it records
+an inconclusive finding saying so (see cases.originals); the other items are verified as usual.
+
 The expensive work happens first, outside any transaction; the run, its findings and its
 custody event are then written in one transaction. A run interrupted before that commit leaves
 no trace but rebuildable caches, and the previous complete run stays current.
@@ -7,6 +11,7 @@ no trace but rebuildable caches, and the previous complete run stays current.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,7 +20,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from cases.checks import CHECKS
 from cases.checks.base import Check, CheckContext, FindingDraft, NoProgress, Progress
-from cases.snapshot import item_info, snapshot_case
+from cases.originals import DamagedOriginal, OriginalsCheck
+from cases.snapshot import ItemInfo, item_info, snapshot_case
 from cases.workflow import load_case
 from evidence_store.custody import append_event
 from evidence_store.db import Workspace
@@ -33,6 +39,8 @@ class VerifyOutcome:
     run_id: int
     findings: list[Finding]
     checks: list[str]
+    # Items left out of the analysis because their original no longer matches its SHA-256.
+    damaged: list[DamagedOriginal] = dataclasses.field(default_factory=list)
 
 
 def _workspace_items(ws: Workspace) -> list:
@@ -60,17 +68,36 @@ def run_verify(
     with ws.reading() as session:
         case = load_case(session, case_code)
         snapshot = snapshot_case(ws, case)
+    case_items = {i.code: i for i in snapshot.items}
+    originals = OriginalsCheck(ws.blobs)
+    task = progress.task("re-hashing originals", len(snapshot.items))
+    damaged: list[DamagedOriginal] = []
+    for item in snapshot.items:
+        damaged += originals.damaged([item])
+        task.advance()
+    left_out = {d.item for d in damaged}
+    snapshot = dataclasses.replace(
+        snapshot, items=tuple(i for i in snapshot.items if i.code not in left_out)
+    )
     cache: list = []
 
     def workspace_items() -> list:
         if not cache:
-            cache.extend(_workspace_items(ws))
+            known_bad = {d.sha256 for d in damaged}
+            cache.extend(i for i in _workspace_items(ws) if i.sha256 not in known_bad)
         return cache
 
-    ctx = CheckContext(ws=ws, case=snapshot, progress=progress, workspace_items=workspace_items)
+    ctx = CheckContext(
+        ws=ws,
+        case=snapshot,
+        progress=progress,
+        workspace_items=workspace_items,
+        originals=originals,
+    )
     drafts: list[FindingDraft] = []
     for check in selected:
         drafts.extend(check.run(ctx))
+        drafts.extend(_not_analysed(check, case_items, damaged))
     drafts.sort(key=lambda d: (d.check, _VERDICT_ORDER[d.verdict], d.items))
 
     def work(session: Session) -> VerifyOutcome:
@@ -114,21 +141,35 @@ def run_verify(
             )
             stored.append(finding)
         run.finished_at = utcnow()
-        append_event(
-            session,
-            case,
-            "verify",
-            actor,
-            details={
-                "run": run.id,
-                "checks": [c.name for c in selected],
-                "findings": len(stored),
-                "tool_version": TOOL_VERSION,
-            },
-        )
-        return VerifyOutcome(snapshot.code, run.id, stored, [c.name for c in selected])
+        details = {
+            "run": run.id,
+            "checks": [c.name for c in selected],
+            "findings": len(stored),
+            "tool_version": TOOL_VERSION,
+        }
+        if damaged:
+            details["originals_not_matching"] = [d.item for d in damaged]
+        append_event(session, case, "verify", actor, details=details)
+        return VerifyOutcome(snapshot.code, run.id, stored, [c.name for c in selected], damaged)
 
     return ws.run_write(work)
+
+
+def _not_analysed(
+    check: Check, items: dict[str, ItemInfo], damaged: list[DamagedOriginal]
+) -> list[FindingDraft]:
+    """One inconclusive finding per damaged original the check would have read."""
+    return [
+        FindingDraft(
+            check.name,
+            Verdict.INCONCLUSIVE,
+            (d.item,),
+            {"original": d.state, "sha256": d.sha256},
+            d.detail,
+        )
+        for d in damaged
+        if check.examines(items[d.item])
+    ]
 
 
 def latest_run(session: Session, case: Case) -> VerifyRun | None:

@@ -1,8 +1,9 @@
 """Checking a whole store: every blob re-hashed, every custody chain re-walked, every record
 row compared with the hash its custody event logged.
 
-`check_store` returns the problems it finds; it never repairs anything (evidence is never
-modified by the tool) and never prints: `claimcheck fsck` formats the result.
+`check_store` returns the problems it finds, and as warnings the blobs no item references; it
+never repairs or deletes anything (evidence is never modified by the tool) and never prints:
+`claimcheck fsck` formats the result.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class FsckReport:
     # Temporary files left by an interrupted write: harmless (never under a final name),
     # reported so an investigator knows a write was interrupted.
     orphans: list[str] = field(default_factory=list)
+    # SHA-256 of blobs (stored files or blob rows) that no item references: bytes a failed or
+    # interrupted ingest left behind, outside every custody log. Reported, never deleted.
+    unreferenced_blobs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -123,6 +127,7 @@ def check_store(ws: Workspace, *, on_blob: Callable[[int, int], None] | None = N
                 on_blob(n, len(shas))
         for sha in sorted(referenced - set(shas)):
             problems.append(ChainProblem(f"blob {sha}", "referenced by an item but not recorded"))
+        unreferenced = sorted((set(ws.blobs.iter_stored()) | set(shas)) - referenced)
         case_ids = list(session.scalars(select(Case.id).order_by(Case.id)))
         for case_id in case_ids:
             case = _load_case(session, case_id)
@@ -134,4 +139,5 @@ def check_store(ws: Workspace, *, on_blob: Callable[[int, int], None] | None = N
         blobs_checked=len(shas),
         cases_checked=len(case_ids),
         orphans=[p.name for p in ws.blobs.orphans()],
+        unreferenced_blobs=unreferenced,
     )

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from cases.snapshot import CaseSnapshot
+from cases.originals import OriginalsCheck
+from cases.snapshot import CaseSnapshot, ItemInfo
 from evidence_store.db import Workspace
 from verify.verdict import Verdict
 
@@ -50,10 +51,17 @@ class CheckContext:
     progress: Progress
     # Items of every case in the workspace, loaded on demand (recycled-footage search).
     workspace_items: Callable[[], list[Any]]
+    # Re-hashes an original before its pixels are read (None: trust the store, as unit tests
+    # of a single check do). The case's own items reach a check already re-hashed.
+    originals: OriginalsCheck | None = None
 
 
 class Check(Protocol):
     name: str
     title: str
+
+    def examines(self, item: ItemInfo) -> bool:
+        """Whether this check reads `item` (so owes it a finding when its original is damaged)."""
+        ...
 
     def run(self, ctx: CheckContext) -> list[FindingDraft]: ...

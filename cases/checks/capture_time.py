@@ -19,12 +19,15 @@ class CaptureTimeCheck:
     name = "capture_time"
     title = "Recorded capture time against the incident and the denial"
 
+    def examines(self, item: ItemInfo) -> bool:
+        return item.is_footage
+
     def run(self, ctx: CheckContext) -> list[FindingDraft]:
         case = ctx.case
         denial_date = case.denial.date if case.denial else None
         drafts = []
         for item in case.items:
-            if not item.is_footage:
+            if not self.examines(item):
                 continue
             meta, problems = stored_metadata(item)
             for role in offered_as(item) or ["other"]:

@@ -28,8 +28,11 @@ class DuplicatesCheck:
     name = "duplicates"
     title = "Exact and near-duplicate pictures"
 
+    def examines(self, item: ItemInfo) -> bool:
+        return item.kind in ("photo", "video")
+
     def run(self, ctx: CheckContext) -> list[FindingDraft]:
-        visual = [i for i in ctx.case.items if i.kind in ("photo", "video")]
+        visual = [i for i in ctx.case.items if self.examines(i)]
         if not visual:
             return []
         drafts = self._exact(ctx, visual)
@@ -81,7 +84,7 @@ class DuplicatesCheck:
         return drafts
 
     def _near(self, ctx: CheckContext, visual: list[ItemInfo]) -> list[FindingDraft]:
-        pixels = workspace_pixels(ctx.ws)
+        pixels = workspace_pixels(ctx.ws, ctx.originals)
         index = FrameIndex(visual, pixels, workspace_anchors(ctx.ws, pixels))
         best: dict[tuple[str, str], HashDistances] = {}
         items = {i.code: i for i in visual}

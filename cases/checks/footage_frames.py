@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cases.checks.base import CheckContext
+from cases.originals import naming
 from cases.snapshot import ItemInfo
 from verify.features import (
     DEFAULT_MAX_FEATURES,
@@ -62,9 +63,10 @@ def _feature_name(index: int) -> str:
 
 
 def _decode(item: ItemInfo) -> list[tuple[int, float, np.ndarray]]:
-    if item.kind == "video":
-        return [(k.frame_index, k.time, k.image) for k in extract_keyframes(item.path)]
-    return [(0, 0.0, load_image(item.path, max_side=DEFAULT_MAX_SIDE))]
+    with naming(item.path, item.code):
+        if item.kind == "video":
+            return [(k.frame_index, k.time, k.image) for k in extract_keyframes(item.path)]
+        return [(0, 0.0, load_image(item.path, max_side=DEFAULT_MAX_SIDE))]
 
 
 def _cached(ctx: CheckContext, item: ItemInfo) -> list[FrameFeatures] | None:

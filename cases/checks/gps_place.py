@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cases.checks.base import CheckContext, FindingDraft
+from cases.snapshot import ItemInfo
 from verify.errors import VerifyError
 from verify.exif import PhotoMetadata
 from verify.geo import GeoPoint
@@ -14,6 +15,9 @@ class GpsPlaceCheck:
     name = "gps_place"
     title = "Recorded GPS position against the sites"
 
+    def examines(self, item: ItemInfo) -> bool:
+        return item.kind in ("photo", "video") and not item.reference_of
+
     def run(self, ctx: CheckContext) -> list[FindingDraft]:
         case = ctx.case
         if not case.sites:
@@ -24,7 +28,7 @@ class GpsPlaceCheck:
         claimed = case.claimed_site.name if case.claimed_site else None
         drafts = []
         for item in case.items:
-            if item.kind not in ("photo", "video") or item.reference_of:
+            if not self.examines(item):
                 continue
             position, error_m = None, None
             try:

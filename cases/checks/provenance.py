@@ -13,6 +13,7 @@ from typing import Any
 
 from cases.checks.base import CheckContext, FindingDraft
 from cases.checks.stored_metadata import offered_as, stored_metadata
+from cases.originals import naming
 from cases.snapshot import ItemInfo
 from verify.errors import VerifyError
 from verify.exif import PhotoMetadata
@@ -29,8 +30,11 @@ class ProvenanceCheck:
     name = "provenance"
     title = "Editing and provenance traces in metadata"
 
+    def examines(self, item: ItemInfo) -> bool:
+        return item.is_footage
+
     def run(self, ctx: CheckContext) -> list[FindingDraft]:
-        footage = [i for i in ctx.case.items if i.is_footage]
+        footage = [i for i in ctx.case.items if self.examines(i)]
         task = ctx.progress.task("provenance traces", len(footage))
         drafts: list[FindingDraft] = []
         for item in footage:
@@ -50,7 +54,8 @@ class ProvenanceCheck:
             )
             return [self._draft(item, Verdict.INCONCLUSIVE, {"presented_as": sides}, why + ".")]
         try:
-            traces = find_traces(meta, item.path, presented_as_original=bool(sides))
+            with naming(item.path, item.code):
+                traces = find_traces(meta, item.path, presented_as_original=bool(sides))
         except VerifyError as exc:
             return [
                 self._draft(

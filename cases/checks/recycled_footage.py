@@ -62,11 +62,14 @@ class RecycledFootageCheck:
     name = "recycled_footage"
     title = "Claim and denial footage against every earlier stored picture"
 
+    def examines(self, item: ItemInfo) -> bool:
+        return is_offered_footage(item)
+
     def run(self, ctx: CheckContext) -> list[FindingDraft]:
-        offered = [i for i in ctx.case.items if is_offered_footage(i)]
+        offered = [i for i in ctx.case.items if self.examines(i)]
         if not offered:
             return []
-        pixels = workspace_pixels(ctx.ws)
+        pixels = workspace_pixels(ctx.ws, ctx.originals)
         index = FrameIndex(ctx.workspace_items(), pixels, workspace_anchors(ctx.ws, pixels))
         task = ctx.progress.task("recycled footage", len(offered))
         drafts = []

@@ -90,6 +90,9 @@ class SiteMatchCheck:
     name = "site_match"
     title = "Footage against site reference imagery"
 
+    def examines(self, item: ItemInfo) -> bool:
+        return item.kind in ("photo", "video")
+
     def run(self, ctx: CheckContext) -> list[FindingDraft]:
         case = ctx.case
         claimed = case.claimed_site.name if case.claimed_site else None

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from cases.checks import CHECKS
 from cases.errors import CaseError
 from cases.ingest import read_statement_text
+from cases.originals import DamagedOriginal, OriginalsCheck
 from cases.verification import latest_run
 from cases.workflow import load_case
 from evidence_store.custody import case_events, verify_chain, verify_records
@@ -256,13 +257,21 @@ def _item(item: EvidenceItem, findings: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _statement(ws: Workspace, item: EvidenceItem) -> dict[str, Any]:
-    text: str | None
+def _statement(
+    ws: Workspace, item: EvidenceItem, damaged: DamagedOriginal | None
+) -> dict[str, Any]:
+    text: str | None = None
     problem: str | None = None
-    try:
-        text = read_statement_text(ws, item)
-    except (OSError, CaseError) as exc:
-        text, problem = None, f"the stored statement cannot be read: {exc}"
+    if damaged is not None:
+        # An altered statement's text is not what the witness said: it is not shown.
+        problem = f"the statement is not shown: {damaged.detail}"
+    else:
+        try:
+            text = read_statement_text(ws, item)
+        except OSError as exc:
+            problem = f"the stored statement cannot be read: {exc.strerror or exc}"
+        except CaseError as exc:
+            problem = f"the stored statement cannot be read: {exc}"
     return {
         "item": item.code,
         "witness": item.witness,
@@ -339,7 +348,9 @@ def _timeline(
     return events
 
 
-def _custody(session: Session, case: Case, findings: Iterable[Finding]) -> dict[str, Any]:
+def _custody(
+    session: Session, case: Case, findings: Iterable[Finding], damaged: list[DamagedOriginal]
+) -> dict[str, Any]:
     events = case_events(session, case)
     records: list[Any] = [case, *case.sites, *case.items]
     records += [lk for i in case.items for lk in i.links]
@@ -347,6 +358,7 @@ def _custody(session: Session, case: Case, findings: Iterable[Finding]) -> dict[
     records += list(findings)
     problems = [str(p) for p in verify_chain(session, case)]
     problems += [str(p) for p in verify_records(session, case, records)]
+    problems += [d.detail for d in damaged]
     return {
         "events": [
             {
@@ -368,6 +380,20 @@ def _custody(session: Session, case: Case, findings: Iterable[Finding]) -> dict[
         "length": case.chain_seq,
         "verified_at_report_time": not problems,
         "problems": problems,
+        # Every original of the case re-hashed when the report was made.
+        "originals": {
+            "checked": len({i.sha256 for i in case.items}),
+            "problems": [
+                {
+                    "item": d.item,
+                    "filename": d.filename,
+                    "sha256": d.sha256,
+                    "state": d.state,
+                    "detail": d.detail,
+                }
+                for d in damaged
+            ],
+        },
         "reverify_commands": ["claimcheck fsck", f"claimcheck log {case.code} --json"],
     }
 
@@ -405,9 +431,12 @@ def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) 
         every_finding = list(session.scalars(select(Finding).where(Finding.case_id == case.id)))
         filenames = {i.code: i.filename for i in case.items}
         findings = [_finding(ws, f, filenames) for f in current]
-        statements = [_statement(ws, i) for i in case.items if i.kind == "statement"]
+        damaged = {d.item: d for d in OriginalsCheck(ws.blobs).damaged(case.items)}
+        statements = [
+            _statement(ws, i, damaged.get(i.code)) for i in case.items if i.kind == "statement"
+        ]
         items = [_item(i, findings) for i in case.items]
-        custody = _custody(session, case, every_finding)
+        custody = _custody(session, case, every_finding, list(damaged.values()))
         case_data = _case(case)
         claim, denial = _claim(case), _denial(case)
         sites = [
