@@ -4,6 +4,7 @@ other items are verified as usual; the evidence itself is left exactly as it was
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from datetime import date
@@ -20,6 +21,7 @@ from cases.report.html import render_html
 from cases.report.markdown import render_markdown
 from cases.report.present import derived_reader
 from cases.verification import run_verify
+from cases.workflow import get_item
 from evidence_store.db import Workspace, init_workspace
 from tests.cases.test_metadata_checks import photo
 from verify.verdict import Verdict
@@ -130,3 +132,39 @@ def test_relabel_replaces_blob_paths_and_clipped_hashes():
     assert relabel(text, path, "E-000001") == (
         "cannot open image E-000001: [Errno 2] No such file: 'E-000001'"
     )
+
+
+def _mentions_blob(text: str, ws: Workspace, sha256: str) -> bool:
+    """Whether `text` shows an internal blob path or the clipped hash that is its file name."""
+    clipped = sha256[2:14]
+    return str(ws.home) in text or clipped in text.replace(sha256, "")
+
+
+def test_messages_name_items_never_blob_paths_or_clipped_hashes(tmp_path: Path, sites_dir: Path):
+    ws = init_workspace(tmp_path / "ws")
+    code = workflow.open_case(ws, "t", title="t", incident_date=date(2019, 7, 22)).code
+    real = (sites_dir / "ettlingen_castle" / "0000.jpg").read_bytes()
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(real[:200] + os.urandom(3000))
+    video = tmp_path / "broken.mp4"
+    video.write_bytes(b"\0\0\0\x18ftypmp42" + os.urandom(5000))
+    photo_item = add_evidence(
+        ws, "t", code, [broken], kind="photo", links=[LinkSpec("supports_claim")]
+    )[0]
+    video_item = add_evidence(
+        ws, "t", code, [video], kind="video", links=[LinkSpec("supports_claim")]
+    )[0]
+    # What ingest recorded (shown by `evidence show`) names the file as the investigator did.
+    for added in (photo_item, video_item):
+        problems = " ".join(get_item(ws, added.item).file_metadata["problems"])
+        assert problems, added
+        assert not _mentions_blob(problems, ws, added.sha256), problems
+    photo_problems = " ".join(get_item(ws, photo_item.item).file_metadata["problems"])
+    assert "broken.jpg" in photo_problems
+    # What verify records names the item.
+    out = run_verify(ws, "t", code)
+    texts = [f.detail + " " + json.dumps(f.values) for f in out.findings]
+    assert any(photo_item.item in t and "cannot" in t for t in texts), texts
+    for text in texts:
+        for added in (photo_item, video_item):
+            assert not _mentions_blob(text, ws, added.sha256), text
