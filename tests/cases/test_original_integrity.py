@@ -114,6 +114,7 @@ def test_report_integrity_covers_originals(damaged, tmp_path: Path):
         assert "2 no longer match their SHA-256" in text
         assert f"{items['altered'][0]} altered" in text and f"{items['missing'][0]} missing" in text
         assert items["missing"][1] in text
+    assert "\n- **Originals:** 3 re-hashed when this report was made: **2 no longer" in markdown
 
 
 def test_report_says_every_original_was_rehashed(tmp_path: Path):
