@@ -19,6 +19,7 @@ import typer
 from cases import workflow
 from cases.errors import CaseError
 from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement
+from cases.originals import recorded_problems
 from cases.validate import parse_date, parse_when
 from cases.verification import current_findings, run_verify
 from evidence_store.custody import case_events
@@ -358,7 +359,10 @@ def evidence_list(case: str, as_json: JsonOpt = False) -> None:
 @evidence_app.command("show")
 def evidence_show(item: str, as_json: JsonOpt = False) -> None:
     i = workflow.get_item(ws(), item)
-    data = item_dict(i) | {"case": i.case.code, "metadata": i.file_metadata}
+    metadata = dict(i.file_metadata or {})
+    if "problems" in metadata:
+        metadata["problems"] = recorded_problems(metadata["problems"], i.sha256, i.code)
+    data = item_dict(i) | {"case": i.case.code, "metadata": metadata}
     if as_json:
         emit(data)
         return

@@ -15,6 +15,7 @@ them to the item's code (or its original file name at ingest, before the item ha
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,10 +103,18 @@ class ItemView(Protocol):
 
 def relabel(text: str, path: Path, label: str) -> str:
     """`text` with every mention of the file at `path` (its full path or its bare file name,
-    which for a blob is a clipped SHA-256) replaced by `label`."""
-    for form in (str(path), path.name):
-        text = text.replace(form, label)
-    return text
+    which for a blob is a clipped SHA-256) replaced by `label`. The name is replaced only as a
+    whole word, so a full SHA-256 that ends with a blob's name is left intact."""
+    text = text.replace(str(path), label)
+    return re.sub(rf"(?<![\w.-]){re.escape(path.name)}(?![\w.-])", lambda _: label, text)
+
+
+def recorded_problems(problems: Iterable[object], sha256: str, label: str) -> list[str]:
+    """Problems recorded at ingest, for display: workspaces ingested before problems were
+    named by file name recorded the blob's path (from wherever the workspace then was) or its
+    file name, a clipped SHA-256; both are shown as `label`. The record itself is unchanged."""
+    blob = re.compile(rf"(?<![\w.-])(?:[^\s'\"]*/)?{sha256[2:]}(?![\w.-])")
+    return [blob.sub(lambda _: label, str(p)) for p in problems]
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ cannot decide.
 
 from __future__ import annotations
 
+from cases.originals import recorded_problems
 from cases.snapshot import ItemInfo
 from verify.errors import VerifyError
 from verify.exif import PhotoMetadata
@@ -21,7 +22,9 @@ OFFERED_ROLES = {"supports_claim": "claim", "denial_footage": "denial"}
 
 def stored_metadata(item: ItemInfo) -> tuple[PhotoMetadata | VideoMetadata | None, str]:
     """The item's stored metadata, or None and the reason it is missing."""
-    problems = "; ".join(str(p) for p in item.metadata.get("problems", ()))
+    problems = "; ".join(
+        recorded_problems(item.metadata.get("problems", ()), item.sha256, item.code)
+    )
     try:
         return metadata_from_dict(item.metadata), problems
     except (VerifyError, KeyError, TypeError, ValueError) as exc:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cases.checks import CHECKS
 from cases.errors import CaseError
 from cases.ingest import read_statement_text
-from cases.originals import DamagedOriginal, OriginalsCheck
+from cases.originals import DamagedOriginal, OriginalsCheck, recorded_problems
 from cases.verification import latest_run
 from cases.workflow import load_case
 from evidence_store.custody import case_events, verify_chain, verify_records
@@ -252,7 +252,9 @@ def _item(item: EvidenceItem, findings: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "capture_time": capture_time(metadata),
         "position": recorded_position(metadata),
-        "metadata_problems": list(metadata.get("problems") or []),
+        "metadata_problems": recorded_problems(
+            metadata.get("problems") or [], item.sha256, item.code
+        ),
         "findings": [{"id": f["id"], "check": f["check"], "verdict": f["verdict"]} for f in own],
     }
 

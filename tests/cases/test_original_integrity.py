@@ -15,7 +15,7 @@ import pytest
 from cases import workflow
 from cases.checks import CHECKS
 from cases.ingest import LinkSpec, add_evidence
-from cases.originals import relabel
+from cases.originals import recorded_problems, relabel
 from cases.report.data import build_report
 from cases.report.html import render_html
 from cases.report.markdown import render_markdown
@@ -169,3 +169,17 @@ def test_messages_name_items_never_blob_paths_or_clipped_hashes(tmp_path: Path, 
     for text in texts:
         for added in (photo_item, video_item):
             assert not _mentions_blob(text, ws, added.sha256), text
+
+
+def test_problems_recorded_by_older_ingests_are_shown_with_the_item_code():
+    sha = "48313b38ce148665c32e5431c5c8dc99677f020fef5acce1951318bcf43cca52"
+    recorded = [
+        f"cannot decode image {sha[2:]}: broken data",
+        f"keyframes: cannot open video: '/old/home/blobs/48/{sha[2:]}'",
+        f"copy of SHA-256 {sha}",
+    ]
+    assert recorded_problems(recorded, sha, "E-000025") == [
+        "cannot decode image E-000025: broken data",
+        "keyframes: cannot open video: 'E-000025'",
+        f"copy of SHA-256 {sha}",
+    ]
