@@ -14,7 +14,7 @@ import pytest
 
 from cases import workflow
 from cases.checks import CHECKS
-from cases.ingest import LinkSpec, add_evidence
+from cases.ingest import LinkSpec, add_evidence, add_statement
 from cases.originals import recorded_problems, relabel
 from cases.report.data import build_report
 from cases.report.html import render_html
@@ -183,3 +183,14 @@ def test_problems_recorded_by_older_ingests_are_shown_with_the_item_code():
         "keyframes: cannot open video: 'E-000025'",
         f"copy of SHA-256 {sha}",
     ]
+
+
+def test_report_does_not_show_an_altered_statement_as_the_witness_words(tmp_path: Path):
+    ws = init_workspace(tmp_path / "ws")
+    code = workflow.open_case(ws, "t", title="t", incident_date=date(2019, 7, 22)).code
+    added = add_statement(ws, "t", code, witness="W", text="I saw the market burn.")
+    _alter(ws, added.sha256)
+    (statement,) = build_report(ws, code)["statements"]
+    assert statement["text"] is None
+    assert "no longer matches its SHA-256" in statement["problem"]
+    assert added.sha256 in statement["problem"]
