@@ -64,7 +64,7 @@ def test_the_real_file_is_read_and_the_name_kept_displayable(tmp_path: Path):
     (result,) = add_evidence(ws, "t", code, [path], kind="photo")
     item = get_item(ws, result.item)
     assert item.filename == "caf\\xe9\\xff.jpg"
-    assert item.file_metadata["capture"]  # the bytes were read and analysed
+    assert (item.file_metadata or {})["capture"]  # the bytes were read and analysed
     assert item.size == path.stat().st_size
 
 

@@ -157,10 +157,10 @@ def test_messages_name_items_never_blob_paths_or_clipped_hashes(tmp_path: Path, 
     )[0]
     # What ingest recorded (shown by `evidence show`) names the file as the investigator did.
     for added in (photo_item, video_item):
-        problems = " ".join(get_item(ws, added.item).file_metadata["problems"])
+        problems = " ".join((get_item(ws, added.item).file_metadata or {})["problems"])
         assert problems, added
         assert not _mentions_blob(problems, ws, added.sha256), problems
-    photo_problems = " ".join(get_item(ws, photo_item.item).file_metadata["problems"])
+    photo_problems = " ".join((get_item(ws, photo_item.item).file_metadata or {})["problems"])
     assert "broken.jpg" in photo_problems
     # What verify records names the item.
     out = run_verify(ws, "t", code)
