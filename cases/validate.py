@@ -12,10 +12,22 @@ ROLES = ("supports_claim", "denial_footage", "site_reference", "other")
 
 
 def parse_date(text: str, what: str = "date") -> date:
+    """A day on which something already happened (an incident, a publication, a statement):
+    never after tomorrow, the slack for time zones."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError as exc:
         raise InputError(f"bad {what} {text!r}: expected YYYY-MM-DD") from exc
+    check_not_future(day, what)
+    return day
+
+
+def check_not_future(day: date, what: str = "date") -> date:
+    # A future incident date silently turns every capture-time finding upside down ("captured
+    # before the incident"), so it is refused rather than stored.
+    if day > (datetime.now(UTC) + timedelta(days=1)).date():
+        raise InputError(f"bad {what} {day.isoformat()}: it is in the future")
+    return day
 
 
 def parse_datetime(text: str, what: str = "time") -> datetime:
