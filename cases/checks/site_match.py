@@ -325,7 +325,8 @@ class SiteMatchCheck:
             f" frames {span.start_frame}-{span.end_frame}" if item.kind == "video" and span else ""
         )
         detail = (
-            f"{item.filename}{where} match site {site!r}{_not_claimed(site, claimed)}; "
+            f"{item.filename}{where} {'match' if where else 'matches'} site {site!r}"
+            f"{_not_claimed(site, claimed)}; "
             f"inliers {scores}"
         )
         return FindingDraft(
