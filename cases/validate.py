@@ -95,7 +95,7 @@ def check_link(role: str, site: str | None) -> str:
     if site and role != REFERENCE_ROLE:
         raise InputError(
             f"--site goes only with --role {REFERENCE_ROLE} (reference imagery of a site), not "
-            f"with --role {role}: site matching itself finds which site the footage shows"
+            f"with --role {role}: site matching decides which site the footage shows"
         )
     return role
 
