@@ -273,8 +273,17 @@ def evidence_add(
     files: list[Path],
     kind: Annotated[str, typer.Option()],
     source: Annotated[str | None, typer.Option()] = None,
-    role: Annotated[str | None, typer.Option()] = None,
-    site: Annotated[str | None, typer.Option()] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="supports_claim, denial_footage, site_reference or other; default "
+            "site_reference with --site, else other."
+        ),
+    ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option(help="The site this file is reference imagery of (role site_reference)."),
+    ] = None,
     collected_by: Annotated[str | None, typer.Option(help="Who collected the file.")] = None,
     collected_at: Annotated[
         str | None, typer.Option(help="When: YYYY-MM-DD or ISO 8601 time (UTC if no zone).")

@@ -9,6 +9,8 @@ from cases.errors import InputError
 
 EVIDENCE_KINDS = ("photo", "video", "document", "statement")
 ROLES = ("supports_claim", "denial_footage", "site_reference", "other")
+# The one role that makes an item reference imagery of a site, and the only one a site goes with.
+REFERENCE_ROLE = "site_reference"
 
 
 def parse_date(text: str, what: str = "date") -> date:
@@ -92,6 +94,21 @@ def check_kind(kind: str) -> str:
 def check_role(role: str) -> str:
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    return role
+
+
+def check_link(role: str, site: str | None) -> str:
+    """A known role, with a site exactly when it is reference imagery. A claim or denial item
+    linked to a site would become reference imagery of that site, and other footage would then
+    be matched against it: the claim confirming itself."""
+    check_role(role)
+    if role == REFERENCE_ROLE and not site:
+        raise InputError(f"--role {REFERENCE_ROLE} needs --site NAME: the site the imagery shows")
+    if site and role != REFERENCE_ROLE:
+        raise InputError(
+            f"--site goes only with --role {REFERENCE_ROLE} (reference imagery of a site), not "
+            f"with --role {role}: site matching decides which site the footage shows"
+        )
     return role
 
 

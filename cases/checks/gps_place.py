@@ -24,7 +24,7 @@ class GpsPlaceCheck:
         claimed = case.claimed_site.name if case.claimed_site else None
         drafts = []
         for item in case.items:
-            if item.kind not in ("photo", "video") or item.reference_of:
+            if not item.is_footage:
                 continue
             position, error_m = None, None
             try:

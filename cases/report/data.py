@@ -19,6 +19,7 @@ from cases.checks import CHECKS
 from cases.errors import CaseError
 from cases.freshness import changes_since_run, item_side, side_label
 from cases.ingest import read_statement_text
+from cases.snapshot import reference_sites
 from cases.verification import latest_run
 from cases.workflow import load_case
 from evidence_store.custody import case_events, verify_chain, verify_records
@@ -433,7 +434,7 @@ def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) 
                 "radius_m": s.radius_m,
                 "claimed": s.claimed,
                 "reference_items": [
-                    i.code for i in case.items if any(lk.site_id == s.id for lk in i.links)
+                    i.code for i in case.items if s.name in reference_sites(i.links)
                 ],
             }
             for s in case.sites

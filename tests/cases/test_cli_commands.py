@@ -179,6 +179,16 @@ def test_error_paths_are_one_line(cc, tmp_path: Path):
         (("evidence", "add", code, str(photo), "--kind", "sketch"), ["unknown kind"]),
         (("evidence", "add", code, str(photo), "--kind", "photo", "--site", "nowhere"),
          ["nowhere"]),
+        # Only reference imagery goes with a site: claim footage linked to one would become
+        # reference imagery of it and confirm itself (audit 1); reference imagery needs one.
+        (("evidence", "add", code, str(photo), "--kind", "photo", "--role", "supports_claim",
+          "--site", "market"), ["--site goes only with --role site_reference", "supports_claim"]),
+        (("evidence", "add", code, str(photo), "--kind", "photo", "--role", "denial_footage",
+          "--site", "market"), ["--role site_reference", "denial_footage"]),
+        (("evidence", "add", code, str(photo), "--kind", "photo", "--role", "other", "--site",
+          "market"), ["--role site_reference"]),
+        (("evidence", "add", code, str(photo), "--kind", "photo", "--role", "site_reference"),
+         ["--role site_reference needs --site"]),
         (("evidence", "add", code, str(photo), "--kind", "photo", "--collected-at",
           "yesterday"), ["collection time"]),
         (("evidence", "add", code, str(photo), "--kind", "photo", "--collected-at",
