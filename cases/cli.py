@@ -18,6 +18,7 @@ import typer
 
 from cases import workflow
 from cases.errors import CaseError
+from cases.freshness import case_sides_and_changes, side_label
 from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement
 from cases.originals import recorded_problems
 from cases.validate import parse_date, parse_when
@@ -273,8 +274,17 @@ def evidence_add(
     files: list[Path],
     kind: Annotated[str, typer.Option()],
     source: Annotated[str | None, typer.Option()] = None,
-    role: Annotated[str | None, typer.Option()] = None,
-    site: Annotated[str | None, typer.Option()] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            help="supports_claim, denial_footage, site_reference or other; default "
+            "site_reference with --site, else other."
+        ),
+    ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option(help="The site this file is reference imagery of (role site_reference)."),
+    ] = None,
     collected_by: Annotated[str | None, typer.Option(help="Who collected the file.")] = None,
     collected_at: Annotated[
         str | None, typer.Option(help="When: YYYY-MM-DD or ISO 8601 time (UTC if no zone).")
@@ -432,11 +442,13 @@ def verify(case: str, as_json: JsonOpt = False) -> None:
 def findings(case: str, as_json: JsonOpt = False) -> None:
     """Show the latest verify run's findings; artefacts are the pictures behind them."""
     rows = current_findings(ws(), case)
+    sides, changes = case_sides_and_changes(ws(), case)
     data = [
         {
             "id": f.code,
             "check": f.check,
             "verdict": f.verdict,
+            "side": sides.get(f.items[0]) if f.items else None,
             "items": f.items,
             "values": f.values,
             "detail": f.detail,
@@ -446,13 +458,26 @@ def findings(case: str, as_json: JsonOpt = False) -> None:
         }
         for f in rows
     ]
+    note = changes.describe() if changes is not None else ""
     if as_json:
-        emit({"case": case.upper(), "findings": data})
+        emit(
+            {
+                "case": case.upper(),
+                "findings": data,
+                "changes_since_run": changes.as_dict() if changes is not None else None,
+            }
+        )
         return
     if not data:
         print("no findings (no checks produced any yet)")
-    for f in data:
-        print(f"{f['id']}  {f['check']}  {f['verdict']}: {f['detail']}")
+    for row in rows:
+        # The side and item id first: two items may share a file name, and a mismatch on
+        # denial footage argues the opposite of one on claim evidence.
+        side = sides.get(row.items[0]) if row.items else None
+        about = f"{side_label(side)} {row.items[0]}" if side else ""
+        print(f"{row.code}  {row.check}  {row.verdict}  [{about}]: {row.detail}")
+    if note:
+        print(note, file=sys.stderr)
 
 
 @app.command()

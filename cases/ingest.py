@@ -26,7 +26,7 @@ from cases.analysis import (
     picture_features_name,
 )
 from cases.errors import InputError, WrongKindError
-from cases.validate import check_kind, check_role, check_text, check_utf8, display_name
+from cases.validate import check_kind, check_link, check_text, check_utf8, display_name
 from cases.workflow import find_site, load_case
 from evidence_store.custody import append_event
 from evidence_store.db import Workspace
@@ -257,7 +257,7 @@ def add_evidence(
     if kind is not None:
         check_kind(kind)
     for spec in links:
-        check_role(spec.role)
+        check_link(spec.role, spec.site)
     if not paths:
         raise InputError("no files given")
     facts.check()
@@ -354,7 +354,7 @@ def add_statement(
     is stored (the evidence); the decoded text is checked to be readable first."""
     ws.require_writable()
     check_text(witness, "witness name")
-    check_role(role)
+    check_link(role, None)
     facts.check()
     if (text is None) == (file is None):
         raise InputError("give the statement either as --text or as --file, not both")

@@ -381,13 +381,24 @@ class SearchMatch:
     alignment: PictureAlignment | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The public JSON form of `claimcheck search` (other tools read it: do not change)."""
+        """The public JSON form of `claimcheck search`. Other tools read it: the issue's keys
+        (item, case, sha256, distance, time) never change; later keys are only added.
+
+        `mirrored`: the stored picture is this one flipped left-right (a common evasion);
+        `query_time`: the query video's moment that matched (null for a photo);
+        `confirmed_by`: "hashes", or "pixel_alignment" when the hashes were only near (crops,
+        rotations) and `alignment` holds the measurements that decided it.
+        """
         return {
             "item": self.item,
             "case": self.case,
             "sha256": self.sha256,
             "distance": self.distances,
             "time": self.time_s,
+            "query_time": self.query_time_s,
+            "mirrored": self.mirrored,
+            "confirmed_by": "hashes" if self.alignment is None else "pixel_alignment",
+            "alignment": None if self.alignment is None else self.alignment.as_dict(),
         }
 
 

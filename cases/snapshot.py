@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from cases.validate import REFERENCE_ROLE
 from evidence_store.db import Workspace
-from evidence_store.models import Case, EvidenceItem
+from evidence_store.models import Case, EvidenceItem, ItemLink
 from evidence_store.timeutil import as_utc
+
+# Roles whose footage is offered as evidence of what happened: its place is in question even when
+# the same picture is also reference imagery of a site.
+OFFERED_ROLES = frozenset({"supports_claim", "denial_footage"})
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,10 @@ class ItemInfo:
 
     @property
     def is_footage(self) -> bool:
-        """Pictures whose place is in question: everything visual that is not reference."""
-        return self.kind in ("photo", "video") and not self.reference_of
+        """Pictures whose place is in question: everything visual that is not reference imagery,
+        and reference imagery that is also claim or denial footage."""
+        offered = bool(OFFERED_ROLES.intersection(self.roles))
+        return self.kind in ("photo", "video") and (offered or not self.reference_of)
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,13 @@ class CaseSnapshot:
         return next(i for i in self.items if i.code == code)
 
 
+def reference_sites(links: Iterable[ItemLink]) -> set[str]:
+    """The sites an item is reference imagery of. Only site_reference links count: a site on a
+    link of another role (older workspaces may hold such links) makes no reference imagery, or
+    claim footage would be matched against itself."""
+    return {lk.site.name for lk in links if lk.role == REFERENCE_ROLE and lk.site is not None}
+
+
 def item_info(ws: Workspace, item: EvidenceItem) -> ItemInfo:
     return ItemInfo(
         code=item.code,
@@ -93,7 +108,7 @@ def item_info(ws: Workspace, item: EvidenceItem) -> ItemInfo:
         media_type=item.media_type,
         path=ws.blobs.path(item.sha256),
         roles=tuple(sorted({lk.role for lk in item.links})),
-        reference_of=tuple(sorted({lk.site.name for lk in item.links if lk.site is not None})),
+        reference_of=tuple(sorted(reference_sites(item.links))),
         metadata=dict(item.file_metadata or {}),
         frames=tuple(FrameInfo(f.frame_index, f.time_s, dict(f.hashes)) for f in item.frames),
         collected_at=as_utc(item.collected_at) if item.collected_at else None,

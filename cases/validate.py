@@ -11,13 +11,27 @@ from cases.errors import InputError
 
 EVIDENCE_KINDS = ("photo", "video", "document", "statement")
 ROLES = ("supports_claim", "denial_footage", "site_reference", "other")
+# The one role that makes an item reference imagery of a site, and the only one a site goes with.
+REFERENCE_ROLE = "site_reference"
 
 
 def parse_date(text: str, what: str = "date") -> date:
+    """A day on which something already happened (an incident, a publication, a statement):
+    never after tomorrow, the slack for time zones."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError as exc:
         raise InputError(f"bad {what} {text!r}: expected YYYY-MM-DD") from exc
+    check_not_future(day, what)
+    return day
+
+
+def check_not_future(day: date, what: str = "date") -> date:
+    # A future incident date silently turns every capture-time finding upside down ("captured
+    # before the incident"), so it is refused rather than stored.
+    if day > (datetime.now(UTC) + timedelta(days=1)).date():
+        raise InputError(f"bad {what} {day.isoformat()}: it is in the future")
+    return day
 
 
 def parse_datetime(text: str, what: str = "time") -> datetime:
@@ -82,6 +96,21 @@ def check_kind(kind: str) -> str:
 def check_role(role: str) -> str:
     if role not in ROLES:
         raise InputError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+    return role
+
+
+def check_link(role: str, site: str | None) -> str:
+    """A known role, with a site exactly when it is reference imagery. A claim or denial item
+    linked to a site would become reference imagery of that site, and other footage would then
+    be matched against it: the claim confirming itself."""
+    check_role(role)
+    if role == REFERENCE_ROLE and not site:
+        raise InputError(f"--role {REFERENCE_ROLE} needs --site NAME: the site the imagery shows")
+    if site and role != REFERENCE_ROLE:
+        raise InputError(
+            f"--site goes only with --role {REFERENCE_ROLE} (reference imagery of a site), not "
+            f"with --role {role}: site matching decides which site the footage shows"
+        )
     return role
 
 

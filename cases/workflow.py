@@ -18,6 +18,7 @@ from cases.validate import (
     check_count,
     check_latitude,
     check_longitude,
+    check_not_future,
     check_radius,
     check_text,
 )
@@ -84,6 +85,7 @@ def open_case(
     summary: str | None = None,
 ) -> Case:
     check_text(title, "case title")
+    check_not_future(incident_date, "incident date")
     if (lat is None) != (lon is None):
         raise InputError("give both --lat and --lon, or neither")
     if lat is not None and lon is not None:

@@ -193,7 +193,12 @@ def _decide_group(
         reason = (
             "no site matched directly"
             if len(group) == 1
-            else f"no site matched directly, nor any of the {len(group) - 1} linked footage items"
+            # The group counts pictures (photos and video keyframes), so a video's own
+            # keyframes are among them: say pictures, not items.
+            else (
+                f"no site matched directly, nor any of the {len(group) - 1} other footage "
+                "pictures (photos or video keyframes) linked with it"
+            )
         )
         return {node: GraphDecision(node, None, direct=False, reason=reason) for node in group}
     pointing = {

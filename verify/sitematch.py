@@ -289,7 +289,9 @@ def decide_video(frames: Sequence[FrameDecision]) -> VideoDecision:
         return result(
             None,
             SiteOutcome.NO_SITE,
-            f"no keyframe reaches the threshold ({len(ordered)} keyframes compared)",
+            "the picture reaches no site's threshold"
+            if len(ordered) == 1
+            else f"no keyframe reaches the threshold ({len(ordered)} keyframes compared)",
         )
     matched = decided[0].decision.matched_site
     assert matched is not None

@@ -16,7 +16,7 @@ class GpsPlaceCheck:
     title = "Recorded GPS position against the sites"
 
     def examines(self, item: ItemInfo) -> bool:
-        return item.kind in ("photo", "video") and not item.reference_of
+        return item.is_footage
 
     def run(self, ctx: CheckContext) -> list[FindingDraft]:
         case = ctx.case

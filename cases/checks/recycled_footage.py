@@ -32,11 +32,9 @@ from cases.search import (
     workspace_anchors,
     workspace_pixels,
 )
-from cases.snapshot import ItemInfo
+from cases.snapshot import OFFERED_ROLES, ItemInfo
 from verify.verdict import Verdict
 
-# Roles whose footage is offered as evidence of what happened (site references are not).
-OFFERED_ROLES = frozenset({"supports_claim", "denial_footage"})
 # Frames listed per earlier item in a finding's detail text (all are in its values).
 _FRAMES_IN_DETAIL = 3
 

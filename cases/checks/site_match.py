@@ -7,6 +7,10 @@ pictures are also linked with each other (`cases.checks.footage_links`); a pictu
 reference gets the site of the linked footage that does, and the finding records the chain. A
 group of linked footage whose direct matches name different sites gives no site to anyone.
 
+An item that is both reference imagery and claim or denial footage is, as footage, never compared
+with itself: its site comes from the other references only, directly or through linked footage
+whose own matches do not rest on it.
+
 Features and pair verifications are cached in the derived store, so re-running verify or adding
 one item does not recompute the rest.
 """
@@ -14,7 +18,7 @@ one item does not recompute the rest.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cases.checks.base import CheckContext, FindingDraft
@@ -71,6 +75,8 @@ class _Direct:
     # compare each picture with its most similar references only): their score 0 is not a
     # measurement.
     not_compared: frozenset[str] = frozenset()
+    # Every reference pair verified, by site: what the decision is made from.
+    compared: dict[str, list[tuple[str, PairMatch]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -102,9 +108,11 @@ class SiteMatchCheck:
         footage = [i for i in case.items if i.is_footage]
         drafts: list[FindingDraft] = []
         task = ctx.progress.task("features", len(refs) + len(footage))
+        reference_frames: dict[str, list[FrameFeatures]] = {}
         for item in refs:
             try:
-                for frame in frame_features(ctx, item):
+                reference_frames[item.code] = frame_features(ctx, item)
+                for frame in reference_frames[item.code]:
                     for site in item.reference_of:
                         references.setdefault(site, []).append((frame.node, frame.features))
                     pictures[frame.node] = frame
@@ -122,7 +130,10 @@ class SiteMatchCheck:
         footage_frames: dict[str, list[FrameFeatures]] = {}
         for item in footage:
             try:
-                footage_frames[item.code] = frame_features(ctx, item)
+                # Reference imagery that is also footage was analysed above.
+                footage_frames[item.code] = reference_frames.get(item.code) or frame_features(
+                    ctx, item
+                )
             except VerifyError as exc:
                 drafts.append(
                     FindingDraft(
@@ -159,37 +170,36 @@ class SiteMatchCheck:
         with PicturePairs(pictures.values()) as verifier:
             direct = self._compare(ctx, frames, references, pictures, vocabulary, verifier)
             links = link_footage(ctx, frames, vocabulary, verifier)
-        graph = decide_footage_graph(
-            [f.node for f in frames],
-            [
-                DirectDecision(
-                    node,
-                    d.decision.matched_site,
-                    d.decision.best_reference.get(d.decision.matched_site),
-                    d.decision.scores[d.decision.matched_site],
-                )
-                for node, d in direct.items()
-                if d.decision.matched_site is not None
-            ],
-            links.links,
-            ambiguous={
-                node: [s for s, n in d.decision.scores.items() if n >= d.decision.min_inliers]
-                for node, d in direct.items()
-                if d.decision.outcome is SiteOutcome.AMBIGUOUS
-            },
-        )
-        state = _Case(
-            claimed,
-            references,
-            pictures,
-            direct,
-            links,
-            {g.node: g for g in graph},
-            FrameImages(),
-        )
+        graph = _decide_graph(direct, links)
+        state = _Case(claimed, references, pictures, direct, links, graph, FrameImages())
         for item in analysable:
-            drafts.append(self._decide(ctx, state, item, footage_frames[item.code]))
+            if not item.reference_of:
+                drafts.append(self._decide(ctx, state, item, footage_frames[item.code]))
+            else:
+                drafts.append(self._decide_own_reference(ctx, state, item, footage_frames))
         return drafts
+
+    def _decide_own_reference(
+        self,
+        ctx: CheckContext,
+        state: _Case,
+        item: ItemInfo,
+        footage_frames: dict[str, list[FrameFeatures]],
+    ) -> FindingDraft:
+        """Footage that is itself reference imagery: decided as every footage is, but in a run
+        where none of its pictures is a reference, so its site never rests on itself."""
+        sites = ", ".join(repr(s) for s in item.reference_of)
+        values = _values(state.claimed) | {"reference_of": list(item.reference_of)}
+        if all(_owned(n, state, item) for rs in state.references.values() for n, _ in rs):
+            detail = (
+                f"{item.filename}: no site decided (it is itself the only reference imagery, "
+                f"of {sites}, and is never compared with itself)"
+            )
+            return FindingDraft(self.name, Verdict.INCONCLUSIVE, (item.code,), values, detail)
+        draft = self._decide(ctx, _without(state, item), item, footage_frames[item.code])
+        draft.values["reference_of"] = list(item.reference_of)
+        detail = f"{draft.detail}; not compared with itself (reference imagery of {sites})"
+        return replace(draft, detail=detail)
 
     def _compare(
         self,
@@ -200,13 +210,15 @@ class SiteMatchCheck:
         vocabulary: Vocabulary | None,
         verifier: PicturePairs,
     ) -> dict[str, _Direct]:
-        chosen = _reference_shortlist(frames, references, vocabulary)
+        chosen = _reference_shortlist(frames, references, vocabulary, pictures)
         available = [pictures[node] for node in {n for rs in references.values() for n, _ in rs}]
         available.sort(key=lambda r: r.node)
         compared = load_compared(ctx)
         plan = {
             frame.node: compared.references_for(
-                frame, available, None if chosen is None else chosen[frame.node]
+                frame,
+                [r for r in available if r.item.code != frame.item.code],  # never itself
+                None if chosen is None else chosen[frame.node],
             )
             for frame in frames
         }
@@ -224,11 +236,8 @@ class SiteMatchCheck:
                 site: [(n, made[frame.node, n]) for n, _ in rs if (frame.node, n) in made]
                 for site, rs in references.items()
             }
-            decision, best = decide_from_matches(
-                matches, min_inliers=min_inliers_for(frame.features.method)
-            )
             skipped = frozenset(s for s, rs in references.items() if rs and not matches[s])
-            out[frame.node] = _Direct(frame, decision, best, skipped)
+            out[frame.node] = _direct(frame, matches, skipped)
             compared.pictures[picture_key(frame)] = {picture_key(r) for r in plan[frame.node]}
         compared.references |= {picture_key(r) for r in available}
         save_compared(ctx, compared)
@@ -328,7 +337,8 @@ class SiteMatchCheck:
             f" frames {span.start_frame}-{span.end_frame}" if item.kind == "video" and span else ""
         )
         detail = (
-            f"{item.filename}{where} match site {site!r}{_not_claimed(site, claimed)}; "
+            f"{item.filename}{where} {'match' if where else 'matches'} site {site!r}"
+            f"{_not_claimed(site, claimed)}; "
             f"inliers {scores}"
         )
         return FindingDraft(
@@ -354,7 +364,7 @@ class SiteMatchCheck:
         values.update(matched_site=site, direct=False, via=best.via_json())
         artefacts = []
         for hop in best.via:
-            picture = self._hop_picture(ctx, state, hop, site)
+            picture = self._hop_picture(ctx, state, hop, site, to_reference=hop is best.via[-1])
             if picture:
                 artefacts.append(picture)
         chain = " -> ".join([best.via[0].source, *(f"{h.target} ({h.inliers})" for h in best.via)])
@@ -366,13 +376,17 @@ class SiteMatchCheck:
             self.name, _verdict(site, claimed), (item.code,), values, detail, tuple(artefacts)
         )
 
-    def _hop_picture(self, ctx: CheckContext, state: _Case, hop: Hop, site: str) -> str | None:
+    def _hop_picture(
+        self, ctx: CheckContext, state: _Case, hop: Hop, site: str, *, to_reference: bool
+    ) -> str | None:
+        """The match picture of one hop; the last hop of a chain is to a reference image (which
+        may also be footage: reference imagery that is also claim or denial footage)."""
         source = state.pictures[hop.source]
         target = state.pictures.get(hop.target)
         if target is None:
             return None
-        if hop.source in state.direct and hop.target not in state.direct:
-            match = state.direct[hop.source].matches.get(site)  # the hop to a reference image
+        if to_reference:
+            match = state.direct[hop.source].matches.get(site)
         else:
             pair = NodePair.of(hop.source, hop.target)
             match = state.links.matches.get(pair)
@@ -391,13 +405,68 @@ class SiteMatchCheck:
         )
 
 
+def _direct(
+    frame: FrameFeatures,
+    matches: dict[str, list[tuple[str, PairMatch]]],
+    not_compared: frozenset[str],
+) -> _Direct:
+    min_inliers = min_inliers_for(frame.features.method)
+    decision, best = decide_from_matches(matches, min_inliers=min_inliers)
+    return _Direct(frame, decision, best, not_compared, matches)
+
+
+def _decide_graph(direct: dict[str, _Direct], links: FootageLinks) -> dict[str, GraphDecision]:
+    """Each footage picture's site once links to other footage are taken into account."""
+    graph = decide_footage_graph(
+        list(direct),
+        [
+            DirectDecision(
+                node,
+                d.decision.matched_site,
+                d.decision.best_reference.get(d.decision.matched_site),
+                d.decision.scores[d.decision.matched_site],
+            )
+            for node, d in direct.items()
+            if d.decision.matched_site is not None
+        ],
+        links.links,
+        ambiguous={
+            node: [s for s, n in d.decision.scores.items() if n >= d.decision.min_inliers]
+            for node, d in direct.items()
+            if d.decision.outcome is SiteOutcome.AMBIGUOUS
+        },
+    )
+    return {g.node: g for g in graph}
+
+
+def _owned(node: str, state: _Case, item: ItemInfo) -> bool:
+    return state.pictures[node].item.code == item.code
+
+
+def _without(state: _Case, item: ItemInfo) -> _Case:
+    """The run with `item`'s pictures taken out of the reference imagery: every footage
+    picture's direct decision made again without them, and the footage graph decided again on
+    those, so no chain ends at the item itself."""
+    direct = dict(state.direct)
+    for node, d in state.direct.items():
+        if any(_owned(n, state, item) for pairs in d.compared.values() for n, _ in pairs):
+            matches = {
+                site: [(n, m) for n, m in pairs if not _owned(n, state, item)]
+                for site, pairs in d.compared.items()
+            }
+            direct[node] = _direct(d.frame, matches, d.not_compared)
+    return replace(state, direct=direct, graph=_decide_graph(direct, state.links))
+
+
 def _reference_shortlist(
     frames: Sequence[FrameFeatures],
     references: dict[str, list[tuple[str, Features]]],
     vocabulary: Vocabulary | None,
+    pictures: dict[str, FrameFeatures],
 ) -> dict[str, set[str]] | None:
     """In large cases, the REFERENCE_TOP_K reference images most similar to each footage picture
-    (VLAD); None when every picture is compared with every reference."""
+    (VLAD), never a picture of the same item; None when every picture is compared with every
+    reference."""
     refs = list({ref_id: feats for rs in references.values() for ref_id, feats in rs}.items())
     if len(frames) * len(refs) <= DIRECT_ALL_REFERENCES_LIMIT or vocabulary is None:
         return None
@@ -405,9 +474,16 @@ def _reference_shortlist(
     query = global_descriptors(vocabulary, descriptors)
     database = global_descriptors(vocabulary, [feats.descriptors for _, feats in refs])
     chosen: dict[str, set[str]] = {f.node: set() for f in frames}
-    # A floor above any cosine similarity: exactly the top k, no similarity-based extras.
-    for pair in shortlist(query, database, REFERENCE_TOP_K, min_similarity=2.0):
-        chosen[frames[pair.query].node].add(refs[pair.target][0])
+    owners = [pictures[ref_id].item.code for ref_id, _ in refs]
+    # Footage that is itself reference imagery is shortlisted among the other references only.
+    groups: dict[str, list[int]] = {}
+    for i, frame in enumerate(frames):
+        groups.setdefault(frame.item.code if frame.item.reference_of else "", []).append(i)
+    for own, rows in groups.items():
+        cols = [j for j, owner in enumerate(owners) if owner != own]
+        # A floor above any cosine similarity: exactly the top k, no similarity-based extras.
+        for pair in shortlist(query[rows], database[cols], REFERENCE_TOP_K, min_similarity=2.0):
+            chosen[frames[rows[pair.query]].node].add(refs[cols[pair.target]][0])
     return chosen
 
 

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from cases.checks import CHECKS
 from cases.errors import CaseError
+from cases.freshness import changes_since_run, item_side, side_label
 from cases.ingest import read_statement_text
 from cases.originals import DamagedOriginal, OriginalsCheck, recorded_problems
+from cases.snapshot import reference_sites
 from cases.verification import latest_run
 from cases.workflow import load_case
 from evidence_store.custody import case_events, verify_chain, verify_records
@@ -172,14 +174,27 @@ def _artefact(ws: Workspace, relative: str) -> dict[str, Any]:
     }
 
 
-def _finding(ws: Workspace, f: Finding, filenames: dict[str, str]) -> dict[str, Any]:
+def _finding(ws: Workspace, f: Finding, items: dict[str, EvidenceItem]) -> dict[str, Any]:
     values = dict(f.values or {})
     via = values.get("via")
+    entries = [
+        {
+            "id": code,
+            "filename": items[code].filename if code in items else None,
+            "side": item_side(items[code]) if code in items else None,
+        }
+        for code in f.items
+    ]
+    # Whose evidence the finding is about: its first item's (findings on several items, such
+    # as duplicates, name the rest in the text).
+    side = entries[0]["side"] if entries else None
     return {
         "id": f.code,
         "check": f.check,
         "verdict": f.verdict,
-        "items": [{"id": code, "filename": filenames.get(code)} for code in f.items],
+        "side": side,
+        "side_label": side_label(side) if side else None,
+        "items": entries,
         "detail": f.detail,
         "values": values,
         "via": [dict(hop) for hop in via if isinstance(hop, dict)] if isinstance(via, list) else [],
@@ -431,8 +446,9 @@ def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) 
             else []
         )
         every_finding = list(session.scalars(select(Finding).where(Finding.case_id == case.id)))
-        filenames = {i.code: i.filename for i in case.items}
-        findings = [_finding(ws, f, filenames) for f in current]
+        by_code = {i.code: i for i in case.items}
+        findings = [_finding(ws, f, by_code) for f in current]
+        changes = changes_since_run(case, run)
         damaged = {d.item: d for d in OriginalsCheck(ws.blobs).damaged(case.items)}
         statements = [
             _statement(ws, i, damaged.get(i.code)) for i in case.items if i.kind == "statement"
@@ -449,13 +465,20 @@ def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) 
                 "radius_m": s.radius_m,
                 "claimed": s.claimed,
                 "reference_items": [
-                    i.code for i in case.items if any(lk.site_id == s.id for lk in i.links)
+                    i.code for i in case.items if s.name in reference_sites(i.links)
                 ],
             }
             for s in case.sites
         ]
         run_data = _run(run)
+        if run_data is not None and changes is not None:
+            run_data["changes_since"] = changes.as_dict()
+            run_data["changes_note"] = changes.describe() or None
     counts = {v: sum(1 for f in findings if f["verdict"] == v) for v in _VERDICT_ORDER}
+    by_side: dict[str, dict[str, int]] = {}
+    for f in findings:
+        side_counts = by_side.setdefault(f["side"] or "other", dict.fromkeys(_VERDICT_ORDER, 0))
+        side_counts[f["verdict"]] = side_counts.get(f["verdict"], 0) + 1
     return {
         "format": REPORT_FORMAT,
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -470,6 +493,10 @@ def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) 
         "verify_run": run_data,
         "findings": {
             "counts": counts,
+            "counts_by_side": {
+                side: {"label": side_label(side), "counts": c}
+                for side, c in sorted(by_side.items())
+            },
             "total": len(findings),
             "groups": _finding_groups(findings),
         },

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from cases.errors import CaseError, InputError, WrongKindError
-from cases.ingest import add_evidence, add_statement
-from cases.workflow import get_item, open_case
+from cases.ingest import LinkSpec, add_evidence, add_statement
+from cases.workflow import add_site, get_item, load_case, open_case
 from evidence_store.db import init_workspace
 from evidence_store.errors import SourceFileError, StoreError
 from evidence_store.fsck import check_store
@@ -101,6 +101,33 @@ def test_refusals_are_one_line_typed_errors(ws, tmp_path: Path):
         with pytest.raises(error) as info:
             add_evidence(ws, "t", "C-0001", [path], kind=kind)
         assert "\n" not in str(info.value)
+
+
+def test_a_site_goes_with_reference_imagery_only(ws, tmp_path: Path, sites_dir: Path):
+    """A claim item linked to a site would become reference imagery of it (audit 1); reference
+    imagery of no site is a reference of nothing (audit 14). Both are refused before anything
+    is stored, also for a file already in the case."""
+    add_site(ws, "t", "C-0001", name="market", lat=1.0, lon=1.0)
+    photo = sites_dir / "ettlingen_castle" / "0000.jpg"
+    [held] = add_evidence(ws, "t", "C-0001", [photo], kind="photo", links=[LinkSpec("other")])
+    fresh = sites_dir / "ettlingen_castle" / "0001.jpg"
+    for link in (
+        LinkSpec("supports_claim", "market"),
+        LinkSpec("denial_footage", "market"),
+        LinkSpec("other", "market"),
+        LinkSpec("site_reference"),
+    ):
+        for path in (photo, fresh):
+            with pytest.raises(InputError) as info:
+                add_evidence(ws, "t", "C-0001", [path], kind="photo", links=[link])
+            assert "\n" not in str(info.value) and "site_reference" in str(info.value)
+    with pytest.raises(InputError):
+        add_statement(ws, "t", "C-0001", witness="W", text="I saw it.", role="site_reference")
+    with ws.reading() as session:
+        case = load_case(session, "C-0001")
+        assert [i.code for i in case.items] == [held.item]
+        assert [(lk.role, lk.site) for lk in case.items[0].links] == [("other", None)]
+    assert check_store(ws).ok
 
 
 def test_statements_in_unexpected_encodings(ws, tmp_path: Path):

@@ -130,9 +130,18 @@ def test_generated_times_with_known_zone(tmp_path: Path):
         item(bare, "E-3", "denial_footage"),
         item(other, "E-4", "other"),
         item(ref, "E-5", "site_reference", reference_of=("market",)),
+        # Reference imagery that is also claim footage is checked as claim footage (audit 8).
+        item(ref, "E-6", "site_reference", "supports_claim", reference_of=("market",)),
+        item(ref, "E-7", "site_reference", "other", reference_of=("market",)),
     ]
     found = run(CaptureTimeCheck(), items, date(2019, 7, 22), date(2019, 7, 23))
-    assert set(found) == {("E-1", "denial"), ("E-2", "denial"), ("E-3", "denial"), ("E-4", "other")}
+    assert set(found) == {
+        ("E-1", "denial"),
+        ("E-2", "denial"),
+        ("E-3", "denial"),
+        ("E-4", "other"),
+        ("E-6", "claim"),
+    }
     early = found["E-1", "denial"]
     assert early.verdict is Verdict.MISMATCH
     assert early.values["capture"]["utc"] == "2019-07-20T13:30:00+00:00"

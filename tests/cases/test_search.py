@@ -131,6 +131,7 @@ def searched(store, photos) -> list[dict]:
         photos["castle"],
         photos["capitol"],
         tmp / "shots.mp4",
+        save(tmp / "mirrored.jpg", np.ascontiguousarray(church[:, ::-1])),
     ]
     r = cc(home, "search", *map(str, queries), "--json")
     assert r.returncode == 0, r.stderr
@@ -162,7 +163,15 @@ def test_copies_found_unrelated_not_json_shape(store, searched):
     for found in searched[:4]:
         assert [m["item"] for m in found["matches"]] == [ids["church"]], found
         m = found["matches"][0]
-        assert set(m) == {"item", "case", "sha256", "distance", "time"}
+        assert {"item", "case", "sha256", "distance", "time"} <= set(m)  # the shape
+        assert set(m) - {"item", "case", "sha256", "distance", "time"} == {
+            "query_time",
+            "mirrored",
+            "confirmed_by",
+            "alignment",
+        }
+        assert m["confirmed_by"] in ("hashes", "pixel_alignment")
+        assert (m["alignment"] is None) == (m["confirmed_by"] == "hashes")
         assert m["case"] == "C-0001" and m["time"] is None and len(m["sha256"]) == 64
         assert set(m["distance"]) == {"phash", "dhash", "pdq", "colorhash"}
     # Another photo of the same church, and a photo of another place: no match.
@@ -185,6 +194,19 @@ def test_a_video_query_reports_each_moment_best_first(store, searched):
     assert sorted(round(m["time"]) for m in matches) == [0, 2, 3]
     pdq = [m["distance"]["pdq"] for m in matches]
     assert pdq == sorted(pdq)
+    assert all(m["query_time"] is not None for m in matches)
+
+
+def test_json_says_how_a_match_was_made(store, searched):
+    _, ids, _ = store
+    [mirrored] = searched[9]["matches"]
+    assert mirrored["item"] == ids["church"] and mirrored["mirrored"] is True
+    assert mirrored["confirmed_by"] == "hashes" and mirrored["query_time"] is None
+    [crop] = searched[3]["matches"]  # the 25% crop: only pixel alignment can confirm it
+    assert crop["confirmed_by"] == "pixel_alignment" and crop["mirrored"] is False
+    assert crop["alignment"]["is_same"] is True and crop["alignment"]["inliers"] >= 25
+    [plain] = searched[0]["matches"]
+    assert plain["mirrored"] is False and plain["confirmed_by"] == "hashes"
 
 
 def test_search_can_be_restricted_to_one_case(store, photos):

@@ -1,6 +1,7 @@
 """site_match with footage links, on real photos: a walk-through placed through its neighbours,
-places that must not link, a group whose direct verdicts conflict, incremental re-runs, and
-evidence added with --site used as reference imagery (CLI, end to end)."""
+places that must not link, a group whose direct verdicts conflict, incremental re-runs,
+evidence added with --site used as reference imagery (CLI, end to end), and reference imagery
+that is also claim footage (never compared with itself)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from cases import workflow
 from cases.checks.match_codec import decode_match
 from cases.checks.site_match import SiteMatchCheck
 from cases.ingest import LinkSpec, add_evidence
+from cases.report.data import build_report
+from cases.snapshot import item_info
 from cases.verification import run_verify
 from evidence_store.db import Workspace, init_workspace
 from evidence_store.models import Finding
@@ -378,3 +381,124 @@ def test_an_interrupted_run_keeps_the_comparisons_it_finished(
     monkeypatch.setattr(pairpool, "match_pair", real)
     site_findings(ws, code)
     assert len(direct_counted) == 6  # only the two comparisons the first run did not finish
+
+
+@pytest.fixture
+def reference_pairs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(footage picture, reference picture) node pairs site matching compares, cached or not."""
+    seen: list[tuple[str, str]] = []
+    real = site_match.reference_matches
+
+    def recording(ctx, pairs, verifier=None):  # type: ignore[no-untyped-def]
+        seen.extend((f.node, r.node) for f, r in pairs)
+        return real(ctx, pairs, verifier)
+
+    monkeypatch.setattr(site_match, "reference_matches", recording)
+    return seen
+
+
+def link_as(ws: Workspace, code: str, files: Sequence[Path], role: str) -> None:
+    add_evidence(ws, ACTOR, code, list(files), kind="photo", links=[LinkSpec(role)])
+
+
+def item_code(found: dict[str, Finding], name: str) -> str:
+    return found[name].items[0]
+
+
+def test_a_site_on_a_claim_link_makes_no_reference_imagery(tmp_path: Path, sites_dir: Path):
+    """Audit 1: a workspace holding a claim photo linked to the claimed site (accepted before
+    `--site` went only with site_reference). Read as reference imagery of the site, it would
+    have made the other claim photo of the same castle "consistent" with a church."""
+    castle = sites_dir / "ettlingen_castle"
+    ws, code = new_case(tmp_path, ["market", "other place"])
+    add(ws, code, [sites_dir / "herz_jesu_church" / "0001.jpg"], "market")
+    bridge = sites_dir / "london_bridge" / "london_bridge_78916675_4568141288.jpg"
+    add(ws, code, [bridge], "other place")
+    link_as(ws, code, [castle / "0008.jpg", castle / "0009.jpg"], "supports_claim")
+
+    def legacy_link(session):  # type: ignore[no-untyped-def]
+        from cases.ingest import _add_links
+        from cases.workflow import load_case
+
+        case = load_case(session, code)
+        item = next(i for i in case.items if i.filename == "0008.jpg")
+        _add_links(session, case, item, [LinkSpec("supports_claim", "market")], ACTOR)
+
+    ws.run_write(legacy_link)
+    with ws.reading() as session:
+        case = workflow.load_case(session, code)
+        claim = next(i for i in case.items if i.filename == "0008.jpg")
+        assert {(lk.role, lk.site.name if lk.site else None) for lk in claim.links} >= {
+            ("supports_claim", "market")
+        }
+        info = item_info(ws, claim)
+        assert info.reference_of == () and info.is_footage
+    found = site_findings(ws, code)
+    for name in ("0008.jpg", "0009.jpg"):
+        assert found[name].verdict == "inconclusive", found[name].detail
+        assert found[name].values["matched_site"] is None
+    report = build_report(ws, code)
+    references = {s["name"]: s["reference_items"] for s in report["sites"]}
+    assert item_code(found, "0008.jpg") not in references["market"]
+    assert len(references["market"]) == 1 and len(references["other place"]) == 1
+
+
+@pytest.mark.parametrize("reference_shortlist", [False, True])
+def test_reference_imagery_that_is_also_claim_footage_is_never_compared_with_itself(
+    tmp_path: Path,
+    sites_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    reference_pairs: list[tuple[str, str]],
+    reference_shortlist: bool,
+):
+    """Audit 8: a castle photo that is both reference imagery and claim footage is placed by
+    the castle's other reference photo (never by itself), and says so."""
+    if reference_shortlist:
+        # As in a large case: its most similar reference is itself, which must not take one of
+        # the 2 places of its shortlist.
+        monkeypatch.setattr(site_match, "DIRECT_ALL_REFERENCES_LIMIT", 0)
+        monkeypatch.setattr(site_match, "REFERENCE_TOP_K", 2)
+    castle = sites_dir / "ettlingen_castle"
+    ws, code = new_case(tmp_path, ["castle", "church"])
+    add(ws, code, [castle / "0000.jpg", castle / "0001.jpg"], "castle")
+    add(ws, code, [sites_dir / "herz_jesu_church" / "0001.jpg"], "church")
+    link_as(ws, code, [castle / "0000.jpg"], "supports_claim")
+    found = site_findings(ws, code)
+    assert set(found) == {"0000.jpg"}
+    f = found["0000.jpg"]
+    # Compared with the 2 other references, never with itself.
+    assert sorted(reference_pairs) == [(f.items[0], "E-000002"), (f.items[0], "E-000003")]
+    assert f.verdict == "consistent" and f.values["matched_site"] == "castle"
+    assert f.values["reference_of"] == ["castle"]
+    assert "not compared with itself (reference imagery of 'castle')" in f.detail
+    assert 35 <= f.values["scores"]["castle"] < 1000
+
+
+def test_claim_footage_that_is_the_only_reference_imagery_is_inconclusive(
+    tmp_path: Path, sites_dir: Path, reference_pairs: list[tuple[str, str]]
+):
+    """It cannot be placed by itself, nor through footage that matched it: a re-posted copy
+    matches it as reference imagery, and that must not come back to it as its own site."""
+    castle = sites_dir / "ettlingen_castle"
+    ws, code = new_case(tmp_path, ["castle"])
+    add(ws, code, [castle / "0000.jpg"], "castle")
+    link_as(ws, code, [castle / "0000.jpg"], "supports_claim")
+    copy = degrade(castle / "0000.jpg", tmp_path / "copy.jpg")
+    link_as(ws, code, [copy], "denial_footage")
+    found = site_findings(ws, code)
+    assert found["copy.jpg"].verdict == "consistent"  # the copy against the castle's reference
+    f = found["0000.jpg"]
+    assert f.verdict == "inconclusive" and f.values["matched_site"] is None
+    assert "only reference imagery" in f.detail and "'castle'" in f.detail
+    assert all(a != b for a, b in reference_pairs)
+
+    # With another site's imagery to compare with, it is compared with that, and still gets no
+    # site through the copy (whose only match is the picture itself).
+    workflow.add_site(ws, ACTOR, code, name="church", lat=50.0, lon=8.0, radius_m=100)
+    add(ws, code, [sites_dir / "herz_jesu_church" / "0001.jpg"], "church")
+    found = site_findings(ws, code)
+    assert found["copy.jpg"].verdict == "consistent"
+    f = found["0000.jpg"]
+    assert f.verdict == "inconclusive" and f.values["matched_site"] is None, f.detail
+    assert f.values["via"] == [] and "not compared with itself" in f.detail
+    assert f.values["scores"]["church"] < 35
