@@ -8,11 +8,13 @@ Verdicts, and why:
   (that the picture shows the events, at that place and time): each tells how the file was
   handled, which ordinary sharing explains as well as manipulation. Messaging apps and
   platforms strip EXIF and PNG seldom carries it; re-saving in an editor, resizing and
-  cropping are routine before posting; a thumbnail unlike the image shows the pixels changed
-  after capture (a crop as much as a forgery), so the file's capture time and GPS may describe
-  the thumbnail's picture rather than this one. A "mismatch" would be counted by a reader as
-  a contradiction, so a trace is never one. On claim and denial items the detail names the
-  side that offers the item as a capture of the events.
+  cropping are routine before posting; a late re-save is ordinary workflow (all 9 real Nikon
+  photos in ../shared/data/exif/gps were re-written by "Nikon Transfer" ten days after
+  capture); a failed thumbnail comparison decides nothing; a thumbnail unlike the image shows
+  the pixels changed after capture (a crop as much as a forgery), so the file's capture time
+  and GPS may describe the thumbnail's picture rather than this one. A "mismatch" would be
+  counted by a reader as a contradiction, so a trace is never one. On claim and denial items
+  the detail names the side that offers the item as a capture of the events.
 - consistent: no trace found; the detail says that this does not prove an original either.
 - inconclusive, not examined: videos (no photo EXIF), unreadable metadata or files.
 Every detail says a trace is never proof of manipulation on its own.
