@@ -316,7 +316,9 @@ def _statements(ws: Workspace, item: EvidenceItem) -> list[dict[str, Any]]:
     except (OSError, CaseError) as exc:
         text, problem = None, f"the stored statement cannot be read: {exc}"
     givers: list[EvidenceItem | ItemAttribution] = [item]
-    givers += [a for a in item.attributions if a.witness is not None]
+    for a in item.attributions:  # a witness re-adding their own words is not a second statement
+        if a.witness is not None and all(a.witness != g.witness for g in givers):
+            givers.append(a)
     return [
         {
             "item": item.code,

@@ -96,6 +96,16 @@ def test_a_re_add_that_says_nothing_new_changes_nothing(ws, case):
         again = add_statement(ws, "t", case, witness=witness, text="Same words.")
         assert again.new_attribution is None and "nothing to do" in again.message
     assert len(_events(ws, case)) == before
+    # The same witness again with something new (the language) is recorded, but is not a
+    # statement of its own in the report.
+    told = add_statement(
+        ws, "t", case, witness="Witness X", text="Same words.", facts=ItemFacts(language="ar")
+    )
+    assert told.new_attribution is not None
+    assert [s["witness"] for s in build_report(ws, case)["statements"]] == [
+        "Witness X",
+        "Witness Y",
+    ]
 
 
 def test_a_second_source_of_the_same_file_is_recorded(ws, case, photo):
