@@ -23,7 +23,7 @@ from cases.validate import (
     check_radius,
     check_text,
 )
-from evidence_store.custody import append_event
+from evidence_store.custody import append_event, lock_case
 from evidence_store.db import Workspace
 from evidence_store.models import Case, Claim, Denial, EvidenceItem, ItemLink, Site
 from evidence_store.timeutil import utcnow
@@ -131,6 +131,15 @@ def get_case(ws: Workspace, code: str) -> Case:
         return load_case(session, code)
 
 
+def _locked_case(session: Session, code: str) -> Case:
+    """The case with its row locked and everything re-read after the lock: a replacement must
+    log as `previous` the version it really replaces, even when another one committed meanwhile
+    (PostgreSQL; SQLite write transactions are serial already)."""
+    case = lock_case(session, load_case(session, code))
+    session.expire_all()
+    return case
+
+
 def _refuse_overwrite(case: Case, what: str, replace: bool, given: dict[str, Any]) -> None:
     if not replace:
         raise InputError(
@@ -184,7 +193,7 @@ def set_claim(
     }
 
     def work(session: Session) -> Claim:
-        case = load_case(session, code)
+        case = _locked_case(session, code)
         details: dict[str, Any] = {}
         if case.claim is not None:
             _refuse_overwrite(case, "claim", replace, given)
@@ -230,7 +239,7 @@ def set_denial(
     given = {"by": by, "date": on, "text": text, "url": url}
 
     def work(session: Session) -> Denial:
-        case = load_case(session, code)
+        case = _locked_case(session, code)
         details: dict[str, Any] = {}
         if case.denial is not None:
             _refuse_overwrite(case, "denial", replace, given)
