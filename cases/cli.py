@@ -346,6 +346,8 @@ def add_with_progress(
         )
     for r in results:
         print(r.message, file=sys.stderr)
+        if r.warning:
+            print(f"claimcheck: warning: {r.warning}", file=sys.stderr)
 
 
 def video_progress(progress: RichProgress) -> Any:

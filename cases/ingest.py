@@ -61,6 +61,18 @@ class IngestResult:
     # What a re-add recorded as a further attribution of the existing item, in words
     # ("witness 'Y', source 'Z'"), or None when it said nothing new.
     new_attribution: str | None = None
+    # Why a new photo or video gave no picture to analyse (stored all the same), else None.
+    undecodable: str | None = None
+
+    @property
+    def warning(self) -> str | None:
+        """A line for the investigator when the file is stored but cannot be analysed."""
+        if self.undecodable is None:
+            return None
+        return (
+            f"{self.filename} is stored as {self.item}, but no picture could be decoded from it "
+            f"({self.undecodable}): its checks will be inconclusive"
+        )
 
     @property
     def message(self) -> str:
@@ -314,9 +326,25 @@ def _record_item(
             details={"item": item.code, "filename": path_name, "kind": kind},
         )
         added = _add_links(session, case, item, links, actor)
-        return IngestResult(item.code, path_name, sha256, kind, True, blob_existed, tuple(added))
+        return IngestResult(
+            item.code,
+            path_name,
+            sha256,
+            kind,
+            True,
+            blob_existed,
+            tuple(added),
+            undecodable=_undecodable(kind, analysis),
+        )
 
     return ws.run_write(work)
+
+
+def _undecodable(kind: str, analysis: FileAnalysis) -> str | None:
+    if kind not in ("photo", "video") or analysis.frames:
+        return None
+    problems = [str(p) for p in analysis.metadata.get("problems") or []]
+    return problems[-1] if problems else "no decodable picture"
 
 
 def add_evidence(
