@@ -22,6 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.hash_transforms import (
+    HARD_TRANSFORMS,
     TRANSFORMS,
     SourceImage,
     calibration_images,
@@ -135,6 +136,24 @@ def half_scale(inner: Variant) -> Variant:
     return anchors
 
 
+def spread(cells: int, per_cell: int, scales: tuple[float, ...]) -> Variant:
+    """What `verify.samepicture.anchor_descriptors` does, with its constants as parameters: at
+    each scale (of the working size), the strongest `per_cell` corners of each cell of a
+    `cells` x `cells` grid."""
+    per_scale = cells * cells * per_cell
+
+    def anchors(f: samepicture.PictureFeatures) -> np.ndarray:
+        parts = [grid(per_scale, cells)(f)]
+        h, w = f.gray.shape
+        for scale in scales[1:]:
+            size = (max(1, int(w * scale)), max(1, int(h * scale)))
+            small = cv2.resize(f.gray, size, interpolation=cv2.INTER_AREA)
+            parts.append(grid(per_scale, cells)(samepicture.PictureFeatures(small)))
+        return np.concatenate([a for a in parts if len(a)] or [np.zeros((0, 32), np.uint8)])
+
+    return anchors
+
+
 VARIANTS: dict[str, Variant] = {
     "top64": top(64),
     "top128": top(128),
@@ -146,7 +165,21 @@ VARIANTS: dict[str, Variant] = {
     "top64+centre32": combined(top(64), centre(32)),
     "top64+half32": combined(top(64), half_scale(top(32))),
     "grid64+half64": combined(grid(64, 4), half_scale(grid(64, 4))),
+    # Candidates scored on the harder dev proxy (--proxy), 2026-11-29. "current" is the
+    # definition in verify/samepicture.py at the time (= grid64+half64).
+    "current_g4x4_s1+0.5": spread(4, 4, (1.0, 0.5)),
+    "g4x4_s1+0.71+0.5": spread(4, 4, (1.0, 0.71, 0.5)),
+    "g4x4_s1+0.5+0.25": spread(4, 4, (1.0, 0.5, 0.25)),
+    "g4x4_s1+0.71+0.5+0.35": spread(4, 4, (1.0, 0.71, 0.5, 0.35)),
+    "g4x3_s1+0.71+0.5": spread(4, 3, (1.0, 0.71, 0.5)),
+    "g4x6_s1+0.5": spread(4, 6, (1.0, 0.5)),
+    "g4x8_s1+0.5": spread(4, 8, (1.0, 0.5)),
+    "g5x4_s1+0.5": spread(5, 4, (1.0, 0.5)),
+    "g5x3_s1+0.71+0.5": spread(5, 3, (1.0, 0.71, 0.5)),
+    "g6x2_s1+0.5": spread(6, 2, (1.0, 0.5)),
 }
+# The candidate set of the proxy comparison (listed before any of them was scored on it).
+PROXY_VARIANTS = [name for name in VARIANTS if name[0] in "cg" and "_s" in name]
 VOTES = (2, 3, 4, 5, 6, 8)
 # Settings that send more than this share of all pairs to alignment only via anchors are not
 # worth aligning (the current gate: 2.8%).
@@ -176,15 +209,34 @@ def votes_matrix(queries: list[np.ndarray], stored: list[np.ndarray]) -> np.ndar
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--calibration", action="store_true")
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument(
+        "--proxy",
+        action="store_true",
+        help="add the harder edits of hash_transforms.HARD_TRANSFORMS to the suite and score the "
+        "proxy candidates (default variants: PROXY_VARIANTS)",
+    )
+    ap.add_argument("--variants", default=None)
     ap.add_argument("--votes", default=",".join(map(str, VOTES)))
     ap.add_argument(
+        "--near-votes",
+        type=int,
+        default=samepicture.MIN_ANCHOR_VOTES_NEAR,
+        help="anchors a near-band pair must share to be aligned (mirror-aware, as search does); "
+        "0 = every near-band pair (the rule before 2026-11-29)",
+    )
+    ap.add_argument(
+        "--margins",
         "--near-gate",
         action="store_true",
-        help="also report requiring near-band pairs to share >= 1 anchor (mirrored per hashes)",
+        help="also print, per transform, the fewest / median anchors true copies share",
     )
     args = ap.parse_args()
     images: list[SourceImage] = calibration_images() if args.calibration else dev_images()
+    transforms = [*TRANSFORMS, *(HARD_TRANSFORMS if args.proxy else ())]
+    hard = {t.name for t in HARD_TRANSFORMS} if args.proxy else set()
+    variant_names = (
+        args.variants.split(",") if args.variants else (PROXY_VARIANTS if args.proxy else VARIANTS)
+    )
     side = samepicture.CONFIRM_SIDE
     t0 = time.perf_counter()
     originals = [hash_file(s.path) for s in images]
@@ -196,7 +248,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i, s in enumerate(images):
             rgb = load_image(s.path)
-            for t in [None, *TRANSFORMS]:
+            for t in [None, *transforms]:
                 if t is None:
                     q_hashes.append(originals[i])
                     q_px.append(stored_px[i])
@@ -207,7 +259,11 @@ def main() -> None:
                     q_px.append(samepicture.PictureFeatures(load_image(path, max_side=side)))
                 names.append("originals" if t is None else t.name)
                 owners.append(i)
-    print(f"prepared {len(q_px)} queries in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(
+        f"prepared {len(q_px)} queries in {time.perf_counter() - t0:.0f} s; "
+        f"near-band pairs need >= {args.near_votes} shared anchors",
+        flush=True,
+    )
 
     def counted(q: int, j: int) -> bool:
         i = owners[q]
@@ -228,105 +284,90 @@ def main() -> None:
         return cache[key]
 
     n_true = sum(1 for q, j in pairs if j == owners[q])
-    print(f"{len(pairs)} pairs, {n_true} true, {len(near)} near band (not hash-matched)")
+    n_hard = sum(1 for q, j in pairs if j == owners[q] and names[q] in hard)
+    n_false = len(pairs) - n_true
     print(
-        "| variant | votes | crop_25 gated | true gated | misses (which) | false | "
-        "anchor-only aligned | all aligned | anchor s/picture |"
+        f"{len(pairs)} pairs, {n_true} true ({n_hard} of them harder edits), {n_false} "
+        f"non-duplicate, {len(near)} near band (not hash-matched)"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name in args.variants.split(","):
+    print(
+        "| variant | anchors / picture | anchor ms / picture | votes | gate misses, suite | "
+        "gate misses, harder edits | misses, suite | misses, harder edits | false | "
+        "non-duplicates aligned (by anchors alone) | all aligned |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name in variant_names:
         fn = VARIANTS[name]
         t1 = time.perf_counter()
         st = [fn(f) for f in stored_px]
+        per_pic = (time.perf_counter() - t1) / len(st)
         qa = [fn(f) for f in q_px]
-        per_pic = (time.perf_counter() - t1) / (len(st) + len(qa))
+        count = np.mean([len(a) for a in st])
         vm = votes_matrix(qa, st)
         vm_near = vm
-        if args.near_gate:
-            qm = [fn(f.mirror()) for f in q_px]
-            vm_mirror = votes_matrix(qm, st)
+        if args.near_votes > 0:
+            mirrored = {q for (q, j), m in hm.items() if m.mirrored and (q, j) in near}
+            qm = {q: fn(q_px[q].mirror()) for q in sorted(mirrored)}
+            vm_mirror = votes_matrix([qm.get(q, qa[q][:0]) for q in range(len(qa))], st)
             vm_near = vm.copy()
-            for (q, j), m in hm.items():
-                if m.mirrored:
+            for q, j in near:
+                if hm[(q, j)].mirrored:
                     vm_near[q, j] = vm_mirror[q, j]
-        if args.near_gate:
-            # How far the true near-band copies are from losing the near gate (sharing no
-            # anchor): their fewest shared anchors per transform, against non-duplicates.
+        if args.margins:
             margins: dict[str, list[int]] = {}
             for q, j in pairs:
-                # Every true copy, hash-matched or not: how close would it come to the gate?
                 if j == owners[q] and names[q] != "originals":
-                    margins.setdefault(names[q], []).append(int(vm_near[q, j]))
+                    m = hm[(q, j)]
+                    shared = vm_near[q, j] if (q, j) in near and m.mirrored else vm[q, j]
+                    margins.setdefault(names[q], []).append(int(shared))
             others = [int(vm_near[q, j] >= 1) for q, j in near if j != owners[q]]
             print(
                 f"{name} true copies, shared anchors (as the hashes orient them) min/median: "
                 + ", ".join(
-                    f"{t} {min(v)}/{int(np.median(v))} (n={len(v)})"
-                    for t, v in sorted(margins.items())
+                    f"{t} {min(v)}/{int(np.median(v))} (n={len(v)})" for t, v in margins.items()
                 )
                 + f"; non-duplicate near pairs sharing >= 1: {sum(others)}/{len(others)}",
                 flush=True,
             )
         for v in [int(x) for x in args.votes.split(",") if x]:
-            gated = {(q, j) for q, j in pairs if vm[q, j] >= v}
-            extra = len(gated - near)
+            by_votes = {(q, j) for q, j in pairs if vm[q, j] >= v}
+            by_near = {p for p in near if vm_near[p] >= args.near_votes}
+            extra = len(by_votes - by_near)
             if extra > MAX_ANCHOR_ONLY * len(pairs):
-                print(f"| {name} | {v} | gate sends {extra} pairs beyond the near band: skipped |")
+                print(f"| {name} | | | {v} | gate sends {extra} pairs beyond the near band: skip |")
                 continue
-            misses: list[str] = []
-            false = 0
-            crop_gated = 0
-            true_gated = 0
-            only_anchor = 0
-            total = 0
+            gate_miss: list[str] = []
+            miss: list[str] = []
+            false = false_aligned = anchor_only = total = 0
             for q, j in pairs:
                 m = hm[(q, j)]
                 is_true = j == owners[q]
-                g = (q, j) in gated
-                if is_true and g:
-                    true_gated += 1
-                    crop_gated += names[q] == "crop_25"
                 if m.is_match:
                     ok = True
-                elif (q, j) in near or g:
+                elif (q, j) in by_near or (q, j) in by_votes:
                     total += 1
-                    only_anchor += (q, j) not in near
-                    flip = m.mirrored and (q, j) in near
-                    ok = aligned(q, j, flip).is_same
+                    if not is_true:
+                        false_aligned += 1
+                        anchor_only += (q, j) not in by_near
+                    ok = aligned(q, j, m.mirrored and (q, j) in by_near).is_same
                 else:
                     ok = False
+                    if is_true:
+                        gate_miss.append(names[q])
                 if is_true and not ok:
-                    misses.append(names[q])
+                    miss.append(names[q])
                 if not is_true and ok:
                     false += 1
-            which = ", ".join(sorted(set(misses), key=misses.count))
-            if args.near_gate:
-                g_misses: list[str] = []
-                g_false = g_total = 0
-                for q, j in pairs:
-                    m = hm[(q, j)]
-                    is_true = j == owners[q]
-                    in_near = (q, j) in near and vm_near[q, j] >= 1
-                    if m.is_match:
-                        ok = True
-                    elif in_near or (q, j) in gated:
-                        g_total += 1
-                        ok = aligned(q, j, m.mirrored and in_near).is_same
-                    else:
-                        ok = False
-                    if is_true and not ok:
-                        g_misses.append(names[q])
-                    if not is_true and ok:
-                        g_false += 1
-                g_which = ", ".join(sorted(set(g_misses), key=g_misses.count))
-                which += (
-                    f" | near-gated: {len(g_misses)} ({g_which}), {g_false} false, "
-                    f"{g_total} aligned"
-                )
+
+            def tally(found: list[str], harder: bool) -> str:
+                sel = [n for n in found if (n in hard) == harder]
+                kinds = ", ".join(f"{k} {sel.count(k)}" for k in sorted(set(sel), key=sel.index))
+                return f"{len(sel)}" + (f" ({kinds})" if kinds else "")
+
             print(
-                f"| {name} | {v} | {crop_gated} | {true_gated}/{n_true} | "
-                f"{len(misses)} ({which}) | {false} | {only_anchor} | {total} | "
-                f"{1000 * per_pic:.1f} ms |",
+                f"| {name} | {count:.0f} | {1000 * per_pic:.1f} | {v} | {tally(gate_miss, False)} "
+                f"| {tally(gate_miss, True)} | {tally(miss, False)} | {tally(miss, True)} | "
+                f"{false} | {false_aligned} ({anchor_only}) | {total} |",
                 flush=True,
             )
 

@@ -2,7 +2,7 @@
 near band. Calibrates MIN_INLIERS / MIN_OVERLAP / MIN_CORRELATION and reports recall and false
 matches per transform on the dev set and on the never-seen calibration set.
 
-Run: python benchmarks/bench_second_stage.py   (prints markdown for RESULTS.md)
+Run: python benchmarks/bench_second_stage.py [--sets dev]   (prints markdown for RESULTS.md)
 
 Every copy (transform suite of benchmarks/hash_transforms.py, saved as JPEG) is compared with
 every original: first `compare` on the hashes; a pair that does not match but lies in
@@ -14,6 +14,7 @@ verify (`cases/search.py` FrameIndex).
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -169,7 +170,16 @@ def separation(true_rows: list, false_rows: list) -> list[str]:
 
 
 def main() -> None:
-    for images, label in ((dev_images(), "dev"), (calibration_images(), "calibration")):
+    ap = argparse.ArgumentParser()
+    ap.add_argument(
+        "--sets",
+        default="dev,calibration",
+        help="which image sets, in order (dev, calibration): run dev alone while choosing",
+    )
+    args = ap.parse_args()
+    sets = {"dev": dev_images, "calibration": calibration_images}
+    for label in args.sets.split(","):
+        images = sets[label]()
         table, trues, falses = evaluate(images, label)
         print("\n".join(table))
         print()

@@ -168,6 +168,20 @@ TRANSFORMS: tuple[Transform, ...] = (
 )
 
 
+# Harder edits than the suite, for choosing crop-tolerant anchors on the dev set once the suite is
+# saturated there (benchmarks/bench_anchor_variants.py --proxy). Combinations investigators meet:
+# a deeper crop; a crop re-posted as a small, heavily compressed thumbnail; a picture straightened
+# by a few degrees and cropped to hide the corners; a cropped copy with a channel's watermark.
+# Fixed before any anchor variant was scored on them; never part of the robustness target.
+HARD_TRANSFORMS: tuple[Transform, ...] = (
+    Transform("crop_35", lambda x: _crop(x, 0.35)),
+    Transform("crop_25+resize_0.5+q40", lambda x: _resize(_crop(x, 0.25), 0.5), 40),
+    Transform("rotate_3+crop_25", lambda x: _crop(_rotate(x, 3.0), 0.25)),
+    Transform("crop_25+overlay", lambda x: _overlay(_crop(x, 0.25))),
+    Transform("crop_35+resize_0.5+q40", lambda x: _resize(_crop(x, 0.35), 0.5), 40),
+)
+
+
 def write_jpeg(path: Path, rgb: np.ndarray, quality: int) -> None:
     ok, buf = cv2.imencode(
         ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]

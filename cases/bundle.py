@@ -50,6 +50,7 @@ from evidence_store.models import (
     EvidenceItem,
     Finding,
     Frame,
+    ItemAttribution,
     ItemLink,
     Site,
     VerifyRun,
@@ -106,6 +107,7 @@ def _case_rows(session: Session, case: Case) -> dict[str, Any]:
         "sites": [s.canonical() for s in case.sites],
         "items": [i.canonical() for i in case.items],
         "links": [lk.canonical() for i in case.items for lk in i.links],
+        "attributions": [a.canonical() for i in case.items for a in i.attributions],
         "frames": [
             {"item": i.code, "frame_index": f.frame_index, "time_s": f.time_s, "hashes": f.hashes}
             for i in case.items
@@ -317,6 +319,8 @@ def _row_refs(rows: dict[str, Any]) -> list[tuple[tuple[str, str], dict[str, Any
     refs += [
         (("link", f"{lk['item']}/{lk['role']}/{lk['site'] or ''}"), lk) for lk in rows["links"]
     ]
+    # Bundles written before attributions existed have none to carry.
+    refs += [(("attribution", f"{a['item']}/{a['seq']}"), a) for a in rows.get("attributions", [])]
     refs += [(("finding", f["code"]), f) for f in rows["findings"]]
     return refs
 
@@ -464,6 +468,14 @@ def _write_case(
             created_at=_dt(r["created_at"]),
         )  # fmt: skip
         keep(link)
+    for r in rows.get("attributions", []):
+        attribution = ItemAttribution(
+            item=items[r["item"]], seq=r["seq"], source=r["source"],
+            collected_by=r["collected_by"], collected_at=_dt(r["collected_at"]),
+            notes=r["notes"], witness=r["witness"], statement_date=_d(r["statement_date"]),
+            language=r["language"], created_at=_dt(r["created_at"]),
+        )  # fmt: skip
+        keep(attribution)
     runs: dict[int, VerifyRun] = {}
     for r in rows["runs"]:
         runs[r["id"]] = VerifyRun(

@@ -19,7 +19,7 @@ import typer
 from cases import workflow
 from cases.errors import CaseError
 from cases.freshness import case_sides_and_changes, side_label
-from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement
+from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement, precheck_files
 from cases.originals import recorded_problems
 from cases.validate import parse_date, parse_when
 from cases.verification import current_findings, run_verify
@@ -211,17 +211,28 @@ def case_show(case: str, as_json: JsonOpt = False) -> None:
         print(f"{key}: {value}")
 
 
+ReplaceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="Change an existing record: only the options given change, the rest is kept; "
+        "the previous version stays in the custody log.",
+    ),
+]
+
+
 @claim_app.command("set")
 def claim_set(
     case: str,
-    text: Annotated[str, typer.Option()],
-    source: Annotated[str, typer.Option()],
+    text: Annotated[str | None, typer.Option(help="Required unless --replace.")] = None,
+    source: Annotated[str | None, typer.Option(help="Required unless --replace.")] = None,
     url: Annotated[str | None, typer.Option()] = None,
     date: Annotated[str | None, typer.Option()] = None,
     killed: Annotated[int | None, typer.Option()] = None,
     children: Annotated[int | None, typer.Option()] = None,
     women: Annotated[int | None, typer.Option()] = None,
     perpetrator: Annotated[str | None, typer.Option()] = None,
+    replace: ReplaceOpt = False,
 ) -> None:
     workflow.set_claim(
         ws(),
@@ -235,18 +246,32 @@ def claim_set(
         children=children,
         women=women,
         perpetrator=perpetrator,
+        replace=replace,
     )
 
 
 @denial_app.command("set")
 def denial_set(
     case: str,
-    by: Annotated[str, typer.Option()],
-    date: Annotated[str, typer.Option()],
-    text: Annotated[str, typer.Option()],
+    by: Annotated[str | None, typer.Option(help="Required unless --replace.")] = None,
+    date: Annotated[str | None, typer.Option(help="Required unless --replace.")] = None,
+    text: Annotated[str | None, typer.Option(help="Required unless --replace.")] = None,
+    url: Annotated[str | None, typer.Option()] = None,
     footage: Annotated[list[Path] | None, typer.Option()] = None,
+    replace: ReplaceOpt = False,
 ) -> None:
-    workflow.set_denial(ws(), actor(), case, by=by, on=parse_date(date), text=text)
+    if footage:  # every file checked before the denial is recorded: a typo stores nothing
+        precheck_files(footage, None)
+    workflow.set_denial(
+        ws(),
+        actor(),
+        case,
+        by=by,
+        on=parse_date(date) if date else None,
+        text=text,
+        url=url,
+        replace=replace,
+    )
     if footage:
         add_with_progress(case, footage, None, LinkSpec("denial_footage"), ItemFacts())
 
@@ -261,6 +286,8 @@ def site_add(
     claimed: Annotated[bool, typer.Option("--claimed")] = False,
     imagery: Annotated[list[Path] | None, typer.Option()] = None,
 ) -> None:
+    if imagery:  # every file checked before the site is created: a typo stores nothing
+        precheck_files(imagery, "photo")
     workflow.add_site(
         ws(), actor(), case, name=name, lat=lat, lon=lon, radius_m=radius, claimed=claimed
     )
@@ -320,6 +347,8 @@ def add_with_progress(
         )
     for r in results:
         print(r.message, file=sys.stderr)
+        if r.warning:
+            print(f"claimcheck: warning: {r.warning}", file=sys.stderr)
 
 
 def video_progress(progress: RichProgress) -> Any:
@@ -353,6 +382,22 @@ def item_dict(i: Any) -> dict[str, Any]:
         "notes": i.notes,
         "statement_date": i.statement_date.isoformat() if i.statement_date else None,
         "language": i.language,
+        # Further witnesses, sources or collectors of the same bytes, in the order recorded.
+        "attributions": [attribution_dict(a) for a in i.attributions],
+    }
+
+
+def attribution_dict(a: Any) -> dict[str, Any]:
+    return {
+        "seq": a.seq,
+        "witness": a.witness,
+        "source": a.source,
+        "collected_by": a.collected_by,
+        "collected_at": iso_utc(a.collected_at) if a.collected_at else None,
+        "notes": a.notes,
+        "statement_date": a.statement_date.isoformat() if a.statement_date else None,
+        "language": a.language,
+        "recorded_at": iso_utc(a.created_at),
     }
 
 
@@ -377,9 +422,13 @@ def evidence_show(item: str, as_json: JsonOpt = False) -> None:
         emit(data)
         return
     metadata = data.pop("metadata") or {}
+    attributions = data.pop("attributions")
     for key, value in data.items():
         if value is not None:
             print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
+    for a in attributions:
+        facts = ", ".join(f"{k}: {v}" for k, v in a.items() if v is not None and k != "seq")
+        print(f"also attributed ({a['seq']}): {facts}")
     print("metadata (read from the file at ingest):")
     print_tree(metadata, indent="  ")
 
@@ -494,6 +543,8 @@ def log(case: str, as_json: JsonOpt = False) -> None:
                 "action": e.action,
                 "item_sha256": e.item_sha256,
                 "record": e.record_id,
+                # e.g. the previous wording of a replaced claim or denial
+                "details": e.details,
                 "hash": e.hash,
                 "prev_hash": e.prev_hash,
             }

@@ -3,7 +3,9 @@
 Per file: check it is readable and of the declared kind (by content, never extension), copy it
 into the blob store, analyse it (metadata, hashes, keyframes: pure functions of the bytes, done
 outside any transaction), then record the item, its links and their custody events in one
-transaction. Re-adding the same bytes to a case links the existing item instead of duplicating.
+transaction. Re-adding the same bytes to a case links the existing item instead of duplicating;
+what the re-add says that is new about them (another witness who gave the same words, another
+source or collector of the same file) is recorded as a further attribution of that item.
 """
 
 from __future__ import annotations
@@ -28,10 +30,18 @@ from cases.analysis import (
 from cases.errors import InputError, WrongKindError
 from cases.validate import check_kind, check_link, check_text, check_utf8, display_name
 from cases.workflow import find_site, load_case
-from evidence_store.custody import append_event
+from evidence_store.custody import append_event, lock_case
 from evidence_store.db import Workspace
 from evidence_store.errors import SourceFileError
-from evidence_store.models import Blob, Case, EvidenceItem, Frame, ItemLink, Site
+from evidence_store.models import (
+    Blob,
+    Case,
+    EvidenceItem,
+    Frame,
+    ItemAttribution,
+    ItemLink,
+    Site,
+)
 from evidence_store.timeutil import utcnow
 from verify.media import IMAGE_TYPES, VIDEO_TYPES, sniff_media_type
 
@@ -48,15 +58,38 @@ class IngestResult:
     new_item: bool
     blob_existed: bool
     new_links: tuple[str, ...] = field(default_factory=tuple)
+    # What a re-add recorded as a further attribution of the existing item, in words
+    # ("witness 'Y', source 'Z'"), or None when it said nothing new.
+    new_attribution: str | None = None
+    # Why a new photo or video gave no picture to analyse (stored all the same), else None.
+    undecodable: str | None = None
+
+    @property
+    def warning(self) -> str | None:
+        """A line for the investigator when the file is stored but cannot be analysed."""
+        if self.undecodable is None:
+            return None
+        return (
+            f"{self.filename} is stored as {self.item}, but no picture could be decoded from it "
+            f"({self.undecodable}): its checks will be inconclusive"
+        )
 
     @property
     def message(self) -> str:
         if self.new_item:
             note = " (identical bytes already stored: blob reused)" if self.blob_existed else ""
             return f"added {self.filename} as {self.item}{note}"
+        done = []
+        if self.new_attribution:
+            done.append(f"recorded a further attribution ({self.new_attribution})")
         if self.new_links:
-            return f"{self.filename} is already {self.item}: linked as {', '.join(self.new_links)}"
-        return f"{self.filename} is already {self.item} with the same role: nothing to do"
+            done.append(f"linked as {', '.join(self.new_links)}")
+        if done:
+            return f"{self.filename} is already {self.item}: {'; '.join(done)}"
+        return (
+            f"{self.filename} is already {self.item} with the same role and attribution: "
+            "nothing to do"
+        )
 
 
 def kind_for_media_type(media_type: str) -> str:
@@ -95,6 +128,14 @@ def precheck_file(path: Path, kind: str | None) -> tuple[str, str]:
     resolved = kind or kind_for_media_type(media_type)
     check_kind_matches(path, resolved, media_type)
     return resolved, media_type
+
+
+def precheck_files(paths: Sequence[Path], kind: str | None) -> list[tuple[Path, str, str]]:
+    """`precheck_file` for every path, before anything is stored: a command that records
+    something and then adds files (a site with its imagery, a denial with its footage) calls
+    this first, so a bad path fails it before its first write. Returns (path, kind, media
+    type) per file."""
+    return [(path, *precheck_file(path, kind)) for path in paths]
 
 
 @dataclass(frozen=True)
@@ -173,6 +214,61 @@ class ItemFacts:
                 check_utf8(value, what)
 
 
+_ATTRIBUTION_FIELDS = (
+    "source",
+    "collected_by",
+    "collected_at",
+    "notes",
+    "witness",
+    "statement_date",
+    "language",
+)
+
+
+def _attribution_words(facts: ItemFacts) -> str:
+    given = [(f, getattr(facts, f)) for f in _ATTRIBUTION_FIELDS if getattr(facts, f) is not None]
+    return ", ".join(f"{name.replace('_', ' ')} {str(value)[:60]!r}" for name, value in given)
+
+
+def _add_attribution(
+    session: Session, case: Case, item: EvidenceItem, facts: ItemFacts, actor: str
+) -> str | None:
+    """Record what a re-add says about an existing item, unless it says nothing new.
+
+    It is new unless the item itself or one of its attributions already holds every fact
+    given (a re-add that repeats the source alone, or nothing, changes nothing).
+    """
+    given = {f: getattr(facts, f) for f in _ATTRIBUTION_FIELDS if getattr(facts, f) is not None}
+    if not given:
+        return None
+    # Lock the case first, then reread the attributions: a concurrent re-add of the same item
+    # must not take the same number, nor record the same facts twice.
+    lock_case(session, case)
+    session.refresh(item, attribute_names=["attributions"])
+    holders: list[EvidenceItem | ItemAttribution] = [item, *item.attributions]
+    if any(all(getattr(h, f) == v for f, v in given.items()) for h in holders):
+        return None
+    attribution = ItemAttribution(
+        item=item,
+        seq=len(item.attributions) + 1,
+        **given,
+        created_at=utcnow(),
+    )
+    session.add(attribution)
+    session.flush()
+    words = _attribution_words(facts)
+    append_event(
+        session,
+        case,
+        "attribute",
+        actor,
+        record=attribution,
+        item_sha256=item.sha256,
+        details={"item": item.code, "attribution": attribution.seq},
+    )
+    return words
+
+
 def _record_item(
     ws: Workspace,
     actor: str,
@@ -197,9 +293,17 @@ def _record_item(
             )
         )
         if existing is not None:
+            attributed = _add_attribution(session, case, existing, facts, actor)
             added = _add_links(session, case, existing, links, actor)
             return IngestResult(
-                existing.code, path_name, sha256, existing.kind, False, True, tuple(added)
+                existing.code,
+                path_name,
+                sha256,
+                existing.kind,
+                False,
+                True,
+                tuple(added),
+                attributed,
             )
         item = EvidenceItem(
             code="~" + sha256[:15],
@@ -234,9 +338,25 @@ def _record_item(
             details={"item": item.code, "filename": path_name, "kind": kind},
         )
         added = _add_links(session, case, item, links, actor)
-        return IngestResult(item.code, path_name, sha256, kind, True, blob_existed, tuple(added))
+        return IngestResult(
+            item.code,
+            path_name,
+            sha256,
+            kind,
+            True,
+            blob_existed,
+            tuple(added),
+            undecodable=_undecodable(kind, analysis),
+        )
 
     return ws.run_write(work)
+
+
+def _undecodable(kind: str, analysis: FileAnalysis) -> str | None:
+    if kind not in ("photo", "video") or analysis.frames:
+        return None
+    problems = [str(p) for p in analysis.metadata.get("problems") or []]
+    return problems[-1] if problems else "no decodable picture"
 
 
 def add_evidence(
@@ -267,7 +387,7 @@ def add_evidence(
             if spec.site:
                 find_site(case, spec.site)
         case_code = case.code
-    planned = [(path, *precheck_file(path, kind)) for path in paths]
+    planned = precheck_files(paths, kind)
     results = []
     for path, item_kind, media_type in planned:
         name = display_name(path)

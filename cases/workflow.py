@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -22,7 +23,7 @@ from cases.validate import (
     check_radius,
     check_text,
 )
-from evidence_store.custody import append_event
+from evidence_store.custody import append_event, lock_case
 from evidence_store.db import Workspace
 from evidence_store.models import Case, Claim, Denial, EvidenceItem, ItemLink, Site
 from evidence_store.timeutil import utcnow
@@ -130,36 +131,89 @@ def get_case(ws: Workspace, code: str) -> Case:
         return load_case(session, code)
 
 
+def _locked_case(session: Session, code: str) -> Case:
+    """The case with its row locked and everything re-read after the lock: a replacement must
+    log as `previous` the version it really replaces, even when another one committed meanwhile
+    (PostgreSQL; SQLite write transactions are serial already)."""
+    case = lock_case(session, load_case(session, code))
+    session.expire_all()
+    return case
+
+
+def _refuse_overwrite(case: Case, what: str, replace: bool, given: dict[str, Any]) -> None:
+    if not replace:
+        raise InputError(
+            f"case {case.code} already has a {what}; pass --replace to change it "
+            "(options not given keep their recorded values)"
+        )
+    if all(value is None for value in given.values()):
+        raise InputError(f"--replace given but no option to change the {what}")
+
+
+def _required(value: object, option: str, what: str) -> None:
+    if value is None:
+        raise InputError(f"{option} is required to record a {what}")
+
+
 def set_claim(
     ws: Workspace,
     actor: str,
     code: str,
     *,
-    text: str,
-    source: str,
+    text: str | None = None,
+    source: str | None = None,
     url: str | None = None,
     published: date | None = None,
     killed: int | None = None,
     children: int | None = None,
     women: int | None = None,
     perpetrator: str | None = None,
+    replace: bool = False,
 ) -> Claim:
-    check_text(text, "claim text")
-    check_text(source, "claim source")
+    """Record the claim, or with `replace` change the fields given (None keeps a field).
+
+    The custody event of a replacement carries the previous canonical record, so every earlier
+    wording stays in the hash chain.
+    """
+    if text is not None:
+        check_text(text, "claim text")
+    if source is not None:
+        check_text(source, "claim source")
     for value, what in ((killed, "killed"), (children, "children"), (women, "women")):
         check_count(value, what)
+    given = {
+        "text": text,
+        "source": source,
+        "url": url,
+        "published": published,
+        "killed": killed,
+        "children": children,
+        "women": women,
+        "perpetrator": perpetrator,
+    }
 
     def work(session: Session) -> Claim:
-        case = load_case(session, code)
-        claim = case.claim or Claim(case=case)
-        action = "claim-update" if case.claim is not None else "claim-set"
-        claim.text, claim.source, claim.url, claim.published = text, source, url, published
-        claim.killed, claim.children, claim.women = killed, children, women
-        claim.perpetrator = perpetrator
+        case = _locked_case(session, code)
+        details: dict[str, Any] = {}
+        if case.claim is not None:
+            _refuse_overwrite(case, "claim", replace, given)
+            claim = case.claim
+            details["previous"] = claim.canonical()
+            action = "claim-update"
+        else:
+            _required(text, "--text", "claim")
+            _required(source, "--source", "claim")
+            claim = Claim(case=case)
+            action = "claim-set"
+        for name, value in given.items():
+            if value is not None:
+                setattr(claim, name, value)
         claim.updated_at = utcnow()
         session.add(claim)
         session.flush()
-        append_event(session, case, action, actor, record=claim, details={"source": source})
+        details["source"] = claim.source
+        details["changed"] = sorted(name for name, value in given.items() if value is not None)
+        append_event(session, case, action, actor, record=claim, details=details)
         return claim
 
     return ws.run_write(work)
@@ -170,23 +224,43 @@ def set_denial(
     actor: str,
     code: str,
     *,
-    by: str,
-    on: date,
-    text: str,
+    by: str | None = None,
+    on: date | None = None,
+    text: str | None = None,
     url: str | None = None,
+    replace: bool = False,
 ) -> Denial:
-    check_text(by, "denial author (--by)")
-    check_text(text, "denial text")
+    """Record the denial, or with `replace` change the fields given (None keeps a field); the
+    previous canonical record goes into the custody event, as for `set_claim`."""
+    if by is not None:
+        check_text(by, "denial author (--by)")
+    if text is not None:
+        check_text(text, "denial text")
+    given = {"by": by, "date": on, "text": text, "url": url}
 
     def work(session: Session) -> Denial:
-        case = load_case(session, code)
-        denial = case.denial or Denial(case=case)
-        action = "denial-update" if case.denial is not None else "denial-set"
-        denial.by, denial.date, denial.text, denial.url = by, on, text, url
+        case = _locked_case(session, code)
+        details: dict[str, Any] = {}
+        if case.denial is not None:
+            _refuse_overwrite(case, "denial", replace, given)
+            denial = case.denial
+            details["previous"] = denial.canonical()
+            action = "denial-update"
+        else:
+            _required(by, "--by", "denial")
+            _required(on, "--date", "denial")
+            _required(text, "--text", "denial")
+            denial = Denial(case=case)
+            action = "denial-set"
+        for name, value in given.items():
+            if value is not None:
+                setattr(denial, name, value)
         denial.updated_at = utcnow()
         session.add(denial)
         session.flush()
-        append_event(session, case, action, actor, record=denial, details={"by": by})
+        details["by"] = denial.by
+        details["changed"] = sorted(name for name, value in given.items() if value is not None)
+        append_event(session, case, action, actor, record=denial, details=details)
         return denial
 
     return ws.run_write(work)

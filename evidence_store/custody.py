@@ -25,6 +25,7 @@ from evidence_store.models import (
     Denial,
     EvidenceItem,
     Finding,
+    ItemAttribution,
     ItemLink,
     Site,
 )
@@ -66,6 +67,8 @@ def record_ref(record: object) -> tuple[str, str]:
         return "site", f"{record.case.code}/{record.name}"
     if isinstance(record, EvidenceItem):
         return "item", record.code
+    if isinstance(record, ItemAttribution):
+        return "attribution", f"{record.item.code}/{record.seq}"
     if isinstance(record, ItemLink):
         site = record.site.name if record.site is not None else ""
         return "link", f"{record.item.code}/{record.role}/{site}"

@@ -60,6 +60,7 @@ def case_records(session: Session, case: Case) -> list[object]:
     """Every row of a case whose canonical form the custody log hashes."""
     records: list[object] = [case, *case.sites, *case.items]
     records += [lk for item in case.items for lk in item.links]
+    records += [a for item in case.items for a in item.attributions]
     records += [r for r in (case.claim, case.denial) if r is not None]
     records += list(
         session.scalars(select(Finding).where(Finding.case_id == case.id).order_by(Finding.id))

@@ -204,6 +204,10 @@ class EvidenceItem(Base):
     case: Mapped[Case] = relationship(back_populates="items")
     links: Mapped[list[ItemLink]] = relationship(back_populates="item", order_by="ItemLink.id")
     frames: Mapped[list[Frame]] = relationship(back_populates="item", order_by="Frame.id")
+    # Loaded with the item: who else gave these bytes is part of what the item is.
+    attributions: Mapped[list[ItemAttribution]] = relationship(
+        back_populates="item", order_by="ItemAttribution.seq", lazy="selectin"
+    )
 
     def canonical(self) -> dict[str, Any]:
         return {
@@ -223,6 +227,47 @@ class EvidenceItem(Base):
             "statement_date": _date(self.statement_date),
             "language": self.language,
             "file_metadata": json.dumps(self.file_metadata, sort_keys=True, default=str),
+        }
+
+
+class ItemAttribution(Base):
+    """A further attribution of an item's bytes: another witness who gave the same words, or
+    another source or collector of the same file.
+
+    Items are content-addressed (one item per bytes per case), so without this a second
+    witness or source would be lost; the item's own columns hold the first attribution, these
+    rows every later one, numbered from 1 per item.
+    """
+
+    __tablename__ = "item_attributions"
+    __table_args__ = (UniqueConstraint("item_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("evidence_items.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(Text)
+    collected_by: Mapped[str | None] = mapped_column(Text)
+    collected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notes: Mapped[str | None] = mapped_column(Text)
+    witness: Mapped[str | None] = mapped_column(Text)
+    statement_date: Mapped[date | None] = mapped_column(Date)
+    language: Mapped[str | None] = mapped_column(String(35))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    item: Mapped[EvidenceItem] = relationship(back_populates="attributions")
+
+    def canonical(self) -> dict[str, Any]:
+        return {
+            "item": self.item.code,
+            "seq": self.seq,
+            "source": self.source,
+            "collected_by": self.collected_by,
+            "collected_at": iso_utc(self.collected_at),
+            "notes": self.notes,
+            "witness": self.witness,
+            "statement_date": _date(self.statement_date),
+            "language": self.language,
+            "created_at": iso_utc(self.created_at),
         }
 
 

@@ -151,10 +151,14 @@ def _stripped(meta: PhotoMetadata, presented_as_original: bool) -> Trace | None:
     if not presented_as_original:
         return None
     if meta.exif_tag_count == 0:
+        png = ""
+        if meta.media_type == "image/png":
+            png = " PNG files (screenshots, re-exports) seldom carry EXIF at all."
+        unread = f" Reading the file reported: {'; '.join(meta.problems)}." if meta.problems else ""
         return _trace(
             TraceKind.STRIPPED_METADATA,
             "The item is presented as an original capture but carries no EXIF metadata at all; "
-            "messaging apps and social platforms strip it when sharing.",
+            f"messaging apps and social platforms strip it when sharing.{png}{unread}",
             exif_tag_count=0,
         )
     missing = [

@@ -4,7 +4,7 @@ picture, cropped, rotated or watermarked?
 Whole-picture hashes do not survive a crop of a few percent plus a watermark, or a small
 rotation (benchmarks/RESULTS.md, issue 4). For pairs whose hashes fall in a wider band around
 the match radii (`NEAR_RADII`) and that share one of their "anchors" (strong ORB descriptors
-spread over the picture and two scales, stored beside the hashes and indexed like them), or that
+spread over the picture and three scales, stored beside the hashes and indexed like them), or that
 share several anchors whatever their hashes (anchors survive large crops), the pixels decide:
 ORB features are matched and one similarity transform (scale, rotation, shift: what cropping,
 resizing and rotating do) is fitted with RANSAC. The same picture is then pixel-aligned: after
@@ -44,8 +44,8 @@ _GRADIENT_BLUR_SIGMA = 1.5
 NEAR_RADII = {"pdq": 112, "phash": 26, "dhash": 18}
 # At most this many near candidates (closest PDQ first) are aligned per query picture, so a
 # query against a large store stays bounded (~5 ms a pair once features are made); pairs beyond
-# it are judged on their hashes alone. On the dev suite 4.2% of non-duplicate pairs are aligned
-# (near band sharing an anchor, or enough anchors), i.e. a store of ~4,700 pictures before the
+# it are judged on their hashes alone. On the dev suite 4.5% of non-duplicate pairs are aligned
+# (near band sharing an anchor, or enough anchors), i.e. a store of ~4,400 pictures before the
 # cap bites.
 MAX_ALIGNMENTS_PER_QUERY = 200
 
@@ -55,19 +55,27 @@ MAX_ALIGNMENTS_PER_QUERY = 200
 # unrelated pictures, still finds its original: a stored picture sharing >= MIN_ANCHOR_VOTES
 # anchors (within ANCHOR_RADIUS bits) with the query goes to the pixel check too.
 # Chosen spread out, in space and in scale: the strongest ANCHORS_PER_CELL of each cell of an
-# ANCHOR_GRID x ANCHOR_GRID grid, at the working size and again at half of it. The 64 strongest
+# ANCHOR_GRID x ANCHOR_GRID grid, at the working size and at ANCHOR_SCALES of it. The 64 strongest
 # corners of the whole picture (the first definition) cluster where the texture is richest, which
 # a crop often removes, and a crop shown at the same size is a zoom, which changes which corners
 # are strongest. benchmarks/bench_anchor_variants.py (dev set only, 952 true copies, 64,260
 # non-duplicate pairs): 64 strongest / 3 votes missed 3 of 68 25% crops and sent 1,823
 # non-duplicate pairs to the pixel check through anchors alone; the 4x4 grid at two scales
 # (128 anchors) / 4 votes missed none and sent 1,563.
+# Scales a factor sqrt(2) apart (since 2026-11-29): a crop of 25-35% shown at the same size is a
+# zoom of 1.33-1.54x, which falls between two octaves; with a scale in between, some scale of the
+# copy is within 1.2x of some scale of the original. On a harder dev-only proxy (the suite plus
+# crop 35%, crops 25/35% as q40 half-size thumbnails, 3-degree straightening + crop 25%, crop 25%
+# + watermark: 340 harder copies; `bench_anchor_variants.py --proxy`), 3 per cell at 1, 0.71 and
+# 0.5 (144 anchors) / 5 votes let 3 of them past the gate unexamined where the two-scale 4 per
+# cell / 4 votes let 19, for 8% more non-duplicate pairs aligned (3,592 vs 3,316 of 85,680); more
+# anchors per cell at two scales did less at the same count (6 per cell, 192: 6 at 3,878).
 ANCHOR_GRID = 4
-ANCHORS_PER_CELL = 4
-ANCHOR_SCALES = (1.0, 0.5)
+ANCHORS_PER_CELL = 3
+ANCHOR_SCALES = (1.0, 0.71, 0.5)
 ANCHOR_COUNT = ANCHOR_GRID * ANCHOR_GRID * ANCHORS_PER_CELL * len(ANCHOR_SCALES)
 ANCHOR_RADIUS = 40
-MIN_ANCHOR_VOTES = 4
+MIN_ANCHOR_VOTES = 5
 
 
 # A pair with near hashes is aligned only if it also shares at least this many anchors (counted
@@ -136,7 +144,7 @@ class PictureFeatures:
         self.shape: tuple[int, int] = (int(gray.shape[0]), int(gray.shape[1]))
         self.points, self.responses, self.descriptors = _detect(gray)
         self._mirror: PictureFeatures | None = None
-        # The picture's anchors, made once (they need the pixels at half size too).
+        # The picture's anchors, made once (they need the pixels at smaller sizes too).
         self._anchors: np.ndarray | None = None
 
     @property

@@ -12,6 +12,8 @@ Expectations by role:
 - any other role sets no expectation: inconclusive, with the relations stated.
 A date without a time means "that day": the incident starts at the start of its day, and the
 denial is published by the end of its day.
+The windows and `is_before` are public so that other checks (did a copy of a picture exist
+before the incident?) reason about time with the same model.
 """
 
 from __future__ import annotations
@@ -95,9 +97,8 @@ def check_time(
 
     `now` (aware; default: the current time) bounds plausible capture dates from above.
     """
-    now = now or datetime.now(UTC)
-    incident_w = _window(incident, "incident", day_end=False)
-    denial_w = _window(denial_published, "denial", day_end=True) if denial_published else None
+    incident_w = time_window(incident, "incident")
+    denial_w = time_window(denial_published, "denial", day_end=True) if denial_published else None
 
     def result(
         verdict: Verdict,
@@ -114,16 +115,16 @@ def check_time(
         return result(
             Verdict.INCONCLUSIVE, "No capture time in metadata: the time cannot be checked."
         )
-    cap_w = _capture_window(capture)
-    if cap_w.latest < MIN_PLAUSIBLE_CAPTURE or cap_w.earliest > now + FUTURE_TOLERANCE:
+    cap_w = capture_window(capture)
+    if not is_believable(cap_w, now=now):
         return result(
             Verdict.INCONCLUSIVE,
             f"Capture time {capture} is not believable (before {MIN_PLAUSIBLE_CAPTURE.year} or "
             "in the future): the camera clock was probably unset, so it is not compared.",
             cap_w,
         )
-    before = _before(cap_w, incident_w)
-    after = _before(denial_w, cap_w) if denial_w else None
+    before = is_before(cap_w, incident_w)
+    after = is_before(denial_w, cap_w) if denial_w else None
     facts = f"Capture: {cap_w.describe}. Incident: {incident_w.describe}."
     if denial_w:
         facts += f" Denial: {denial_w.describe}."
@@ -172,7 +173,7 @@ def _denial_verdict(before: Relation, after: Relation | None) -> tuple[Verdict, 
     )
 
 
-def _before(a: UtcWindow, b: UtcWindow) -> Relation:
+def is_before(a: UtcWindow, b: UtcWindow) -> Relation:
     """Is `a` before `b` (yes for every reading, no for every reading, or uncertain)?"""
     if a.latest < b.earliest:
         return Relation.YES
@@ -181,7 +182,15 @@ def _before(a: UtcWindow, b: UtcWindow) -> Relation:
     return Relation.UNCERTAIN
 
 
-def _capture_window(capture: CaptureTime) -> UtcWindow:
+def is_believable(capture: UtcWindow, *, now: datetime | None = None) -> bool:
+    """Can a camera clock have read this (not before consumer digital cameras, not in the
+    future)? `now` (aware; default: the current time) bounds it from above."""
+    now = now or datetime.now(UTC)
+    return capture.latest >= MIN_PLAUSIBLE_CAPTURE and capture.earliest <= now + FUTURE_TOLERANCE
+
+
+def capture_window(capture: CaptureTime) -> UtcWindow:
+    """Every UTC instant a capture time can be, described for a reader."""
     earliest, latest = capture.utc_window()
     if capture.utc is not None:
         return UtcWindow(earliest, latest, str(capture))
@@ -192,8 +201,11 @@ def _capture_window(capture: CaptureTime) -> UtcWindow:
     return UtcWindow(earliest, latest, describe)
 
 
-def _window(value: date | datetime, name: str, *, day_end: bool) -> UtcWindow:
-    """A caller's date or datetime as UTC instants; naive datetimes and dates have no zone."""
+def time_window(value: date | datetime, name: str, *, day_end: bool = False) -> UtcWindow:
+    """A caller's date or datetime as UTC instants; naive datetimes and dates have no zone.
+
+    A date stands for the start of that day (`day_end`: its end) in whichever zone it was
+    written."""
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             t = value.astimezone(UTC)
@@ -218,6 +230,19 @@ def _window(value: date | datetime, name: str, *, day_end: bool) -> UtcWindow:
         latest,
         f"{name} on {value:%Y-%m-%d} (date only: its {which} falls between "
         f"{earliest:%Y-%m-%d %H:%M} and {latest:%Y-%m-%d %H:%M} UTC across time zones)",
+    )
+
+
+def whole_day_window(day: date, name: str) -> UtcWindow:
+    """Some moment of `day`, in a zone nobody wrote down: from its start in UTC+14 to its end in
+    UTC-12."""
+    earliest = time_window(day, name).earliest
+    latest = time_window(day, name, day_end=True).latest
+    return UtcWindow(
+        earliest,
+        latest,
+        f"{name} on {day:%Y-%m-%d} (date only: some time between {earliest:%Y-%m-%d %H:%M} and "
+        f"{latest:%Y-%m-%d %H:%M} UTC across time zones)",
     )
 
 

@@ -8,8 +8,8 @@ another case. Near: two items of this case with at least one picture that
 Verdict: always inconclusive, and the detail says why. That two items are one picture is a
 fact about the evidence, not about the claim: it neither supports nor contradicts it. What it
 changes is how the evidence is counted (two copies corroborate nothing; the same picture on
-both sides means both read one scene). Whether a copy is *recycled* is the recycled_footage
-check's question, which does reach a mismatch.
+both sides means both read one scene). Whether the picture is *recycled* is the
+recycled_footage check's question, which reaches a mismatch when a copy predates the incident.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class DuplicatesCheck:
                     },
                     f"{item.filename} has the same bytes (SHA-256) as {names} in other case(s) "
                     "(inconclusive: a duplicate neither supports nor contradicts the claim; see "
-                    "recycled_footage for which came first).",
+                    "recycled_footage for whether a copy predates the incident).",
                 )
             )
         return drafts

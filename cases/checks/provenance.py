@@ -2,9 +2,22 @@
 
 Traces (editor software, a thumbnail showing another picture, stripped metadata, EXIF sizes
 that disagree with the pixels, re-saved long after capture) come from `verify.provenance`.
-Claim photos and denial footage are offered as captures of the events, so a trace on them is a
-mismatch with how they are presented; on any other item it is only noted (inconclusive). Every
-detail says a trace is never proof of manipulation on its own.
+
+Verdicts, and why:
+- inconclusive, one finding per trace. No trace contradicts what the claim or the denial says
+  (that the picture shows the events, at that place and time): each tells how the file was
+  handled, which ordinary sharing explains as well as manipulation. Messaging apps and
+  platforms strip EXIF and PNG seldom carries it; re-saving in an editor, resizing and
+  cropping are routine before posting; a late re-save is ordinary workflow (all 9 real Nikon
+  photos in ../shared/data/exif/gps were re-written by "Nikon Transfer" ten days after
+  capture); a failed thumbnail comparison decides nothing; a thumbnail unlike the image shows
+  the pixels changed after capture (a crop as much as a forgery), so the file's capture time
+  and GPS may describe the thumbnail's picture rather than this one. A "mismatch" would be
+  counted by a reader as a contradiction, so a trace is never one. On claim and denial items
+  the detail names the side that offers the item as a capture of the events.
+- consistent: no trace found; the detail says that this does not prove an original either.
+- inconclusive, not examined: videos (no photo EXIF), unreadable metadata or files.
+Every detail says a trace is never proof of manipulation on its own.
 """
 
 from __future__ import annotations
@@ -20,10 +33,14 @@ from verify.exif import PhotoMetadata
 from verify.provenance import Trace, TraceKind, find_traces
 from verify.verdict import Verdict
 
-# Traces noted but never counted against an item: a failed comparison decides nothing, and a
-# late re-save is ordinary workflow (all 9 real Nikon photos in ../shared/data/exif/gps were
-# re-written by "Nikon Transfer" ten days after capture).
-_UNDECIDED = {TraceKind.THUMBNAIL_UNREADABLE, TraceKind.MODIFIED_AFTER_CAPTURE}
+# What a trace may mean for the file's own metadata, added to its detail.
+_CONSEQUENCE = {
+    TraceKind.THUMBNAIL_DIFFERS: (
+        " The capture time and GPS position in this file's metadata may belong to the "
+        "thumbnail's picture rather than to this one: weigh the capture_time and gps_place "
+        "findings of this item with that in mind."
+    ),
+}
 
 
 class ProvenanceCheck:
@@ -79,14 +96,15 @@ class ProvenanceCheck:
         return [self._trace(item, trace, sides) for trace in traces]
 
     def _trace(self, item: ItemInfo, trace: Trace, sides: list[str]) -> FindingDraft:
-        if trace.kind in _UNDECIDED or not sides:
-            verdict = Verdict.INCONCLUSIVE
-            context = ""
-        else:
-            verdict = Verdict.MISMATCH
-            context = f"Offered by the {' and the '.join(sides)} as a capture of the events. "
+        context = ""
+        if sides:
+            context = (
+                f"Offered by the {' and the '.join(sides)} as a capture of the events; this "
+                "trace does not contradict that on its own (inconclusive). "
+            )
         values = {"trace": trace.kind.value, **dict(trace.values), "presented_as": sides}
-        return self._draft(item, verdict, values, context + trace.detail)
+        detail = context + trace.detail + _CONSEQUENCE.get(trace.kind, "")
+        return self._draft(item, Verdict.INCONCLUSIVE, values, detail)
 
     def _draft(
         self, item: ItemInfo, verdict: Verdict, values: dict[str, Any], detail: str

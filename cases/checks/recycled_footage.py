@@ -1,21 +1,26 @@
-"""Is footage offered for the claim or the denial a copy of a picture stored earlier?
+"""Is footage offered for the claim or the denial a copy of a picture that predates the incident?
 
 Each photo and video keyframe of a claim or denial item is searched, with the decision rule of
-`verify.hashing.compare`, among the frames of every item in the workspace. An *earlier copy* is
-a matching item that is dated before this one (collected_at, else ingested_at) and is either in
-another case, or in this case with both collection times known (ingest order within one case
-says nothing about which picture came first).
+`verify.hashing.compare`, among the frames of every item in the workspace. A copy found this
+way is dated by `cases.checks.copy_dating`: its collection date, the store's ingest date and
+the capture time in its metadata, each set against the start of this case's incident with the
+time-zone model of `verify.timecheck`.
 
 Verdicts, and why:
-- mismatch: an earlier copy exists. The item is offered as footage of this incident, but the
-  same picture was already held before it (from another case or collected earlier), so it is
-  recycled, not original footage of this event. The finding names the earlier item, its case,
-  its date and the matching frames with their distances.
-- inconclusive, copy of unknown precedence: the same picture is stored in another case but not
-  dated earlier; which one is the original cannot be told from the store.
-- inconclusive, no copy: "no earlier copy found among N stored items". Never consistent: the
-  store holds only what investigators collected, so absence from it does not show that the
-  footage is original, and a "consistent" would be read as exactly that.
+- mismatch: a copy provably existed before the incident began (one of its dates is before the
+  incident's start in every time zone). The item is offered as footage of this incident, but
+  the picture predates it, so it is recycled. The finding names that copy, its case, the date
+  that proves it and the matching frames with their distances.
+- inconclusive, copies that prove nothing: the same picture is stored again (in this case or
+  another) but no copy is dated before the incident began. Copies collected or stored after
+  the incident show only that the picture circulates (a second channel reposting it, another
+  case ingesting it first); that is not evidence it predates the incident, and a "recycled"
+  verdict would be read as a sign of fabrication. Each copy is named with its dates.
+- inconclusive, no copy: "no other copy of it found among N stored items". Never consistent:
+  the store holds only what investigators collected, so absence from it does not show that
+  the footage is original, and a "consistent" would be read as exactly that.
+- inconclusive, not searchable: the item has no decodable picture or keyframe to search with;
+  the reason recorded at ingest is given.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cases.checks.base import CheckContext, FindingDraft
+from cases.checks.copy_dating import CopyDating, date_copy, incident_start
+from cases.checks.stored_metadata import stored_metadata
 from cases.search import (
     FrameIndex,
     FrameMatch,
@@ -33,9 +40,10 @@ from cases.search import (
     workspace_pixels,
 )
 from cases.snapshot import OFFERED_ROLES, ItemInfo
+from verify.timecheck import UtcWindow
 from verify.verdict import Verdict
 
-# Frames listed per earlier item in a finding's detail text (all are in its values).
+# Frames listed per copy in a finding's detail text (all are in its values).
 _FRAMES_IN_DETAIL = 3
 
 
@@ -45,7 +53,8 @@ def item_date(item: ItemInfo) -> datetime:
 
 
 def is_offered_footage(item: ItemInfo) -> bool:
-    return item.is_footage and bool(OFFERED_ROLES.intersection(item.roles)) and bool(item.frames)
+    """Footage offered by the claim or the denial, searchable or not."""
+    return item.is_footage and bool(OFFERED_ROLES.intersection(item.roles))
 
 
 @dataclass(frozen=True)
@@ -56,22 +65,32 @@ class _Pair:
     match: FrameMatch
 
 
+@dataclass(frozen=True)
+class _Copy:
+    """Another stored item that is the same picture, its matching frames and its dates."""
+
+    item: ItemInfo
+    pairs: list[_Pair]
+    dating: CopyDating
+
+
 class RecycledFootageCheck:
     name = "recycled_footage"
-    title = "Claim and denial footage against every earlier stored picture"
+    title = "Claim and denial footage against every stored picture dated before the incident"
 
     def examines(self, item: ItemInfo) -> bool:
         return is_offered_footage(item)
 
     def run(self, ctx: CheckContext) -> list[FindingDraft]:
         offered = [i for i in ctx.case.items if self.examines(i)]
-        if not offered:
-            return []
+        drafts = [self._not_searchable(i) for i in offered if not i.frames]
+        searchable = [i for i in offered if i.frames]
+        if not searchable:
+            return drafts
         pixels = workspace_pixels(ctx.ws, ctx.originals)
         index = FrameIndex(ctx.workspace_items(), pixels, workspace_anchors(ctx.ws, pixels))
-        task = ctx.progress.task("recycled footage", len(offered))
-        drafts = []
-        for item in offered:
+        task = ctx.progress.task("recycled footage", len(searchable))
+        for item in searchable:
             drafts.append(self._judge(ctx, item, index, pixels))
             task.advance()
         return drafts
@@ -88,75 +107,103 @@ class RecycledFootageCheck:
                     continue
                 by_item.setdefault(other.code, []).append(_Pair(query.time_s, found))
                 others[other.code] = other
-        earlier = [c for c in others if _is_earlier_copy(others[c], item)]
-        elsewhere = [c for c in others if c not in earlier and others[c].case != item.case]
+        incident = ctx.case.incident_date
+        copies = [_Copy(others[c], by_item[c], date_copy(others[c], incident)) for c in others]
+        proven = [c for c in copies if c.dating.proof is not None]
+        proven.sort(key=lambda c: (_proof_time(c), c.item.code))
+        rest = [c for c in copies if c.dating.proof is None]
+        rest.sort(key=lambda c: (item_date(c.item), c.item.code))
+        start = incident_start(incident)
+        compared = f" Dates are compared with the start of the {start.describe}."
         stored = len(index.item_codes - {item.code})
-        if earlier:
-            earlier.sort(key=lambda c: (item_date(others[c]), c))
-            first = others[earlier[0]]
-            lines = [_describe(others[c], by_item[c], ctx) for c in earlier]
+        if proven:
+            lines = [_describe_proof(c) for c in proven]
             detail = (
-                f"{item.filename} is a copy of {len(earlier)} earlier stored item(s): "
+                f"{item.filename} is the same picture as {len(proven)} stored item(s) that "
+                "existed before the incident began: "
                 + "; ".join(lines)
-                + ". Offered as footage of this incident, it is recycled from a picture held "
-                "before it (mismatch)."
+                + ". Offered as footage of this incident, it is recycled from a picture that "
+                "predates it (mismatch)."
             )
-            return self._draft(
-                item, Verdict.MISMATCH, earlier, others, by_item, detail, stored, first
-            )
-        if elsewhere:
-            lines = [_describe(others[c], by_item[c], ctx) for c in elsewhere]
+            if rest:
+                detail += (
+                    f" It also reached us through {len(rest)} item(s) not dated before the "
+                    "incident, which prove nothing either way: "
+                    + "; ".join(_describe(c) for c in rest)
+                    + "."
+                )
+            detail += compared
+            return self._draft(item, Verdict.MISMATCH, proven + rest, start, detail, stored)
+        if rest:
             detail = (
-                f"{item.filename} is the same picture as item(s) stored in other cases, none "
-                f"dated before it: {'; '.join(lines)}. Which copy is the original cannot be "
-                "told from the store (inconclusive)."
+                f"{item.filename}: the same picture also reached us through {len(rest)} other "
+                "stored item(s), none dated before the incident began: "
+                + "; ".join(_describe(c) for c in rest)
+                + ". The picture circulates; a copy collected, stored or captured after the "
+                "incident began is not evidence that it predates the incident (inconclusive)."
+                + compared
             )
-            return self._draft(
-                item, Verdict.INCONCLUSIVE, elsewhere, others, by_item, detail, stored, None
-            )
+            return self._draft(item, Verdict.INCONCLUSIVE, rest, start, detail, stored)
         detail = (
-            f"{item.filename}: no earlier copy found among {stored} other stored item(s) "
+            f"{item.filename}: no other copy of it found among {stored} other stored item(s) "
             f"({len(index)} pictures) in the workspace. Inconclusive, not consistent: the store "
             "holds only what investigators collected, so no copy here does not show the footage "
             "is original."
         )
-        return self._draft(item, Verdict.INCONCLUSIVE, [], others, by_item, detail, stored, None)
+        return self._draft(item, Verdict.INCONCLUSIVE, [], start, detail, stored)
 
     def _draft(
         self,
         item: ItemInfo,
         verdict: Verdict,
-        codes: list[str],
-        others: dict[str, ItemInfo],
-        by_item: dict[str, list[_Pair]],
+        copies: list[_Copy],
+        start: UtcWindow,
         detail: str,
         stored: int,
-        first: ItemInfo | None,
     ) -> FindingDraft:
+        first = copies[0] if copies and copies[0].dating.proof is not None else None
         return FindingDraft(
             self.name,
             verdict,
-            (item.code, *codes),
+            (item.code, *(c.item.code for c in copies)),
             {
                 "stored_items_searched": stored,
-                "earliest_copy": first.code if first else None,
-                "copies": [_copy_values(others[c], by_item[c], item) for c in codes],
+                "searched": True,
+                "incident_start": start.to_dict(),
+                "earliest_copy": first.item.code if first else None,
+                "copies": [_copy_values(c, item) for c in copies],
             },
             detail,
         )
 
-
-def _is_earlier_copy(other: ItemInfo, item: ItemInfo) -> bool:
-    if other.case == item.case:
-        return (
-            other.collected_at is not None
-            and item.collected_at is not None
-            and other.collected_at < item.collected_at
+    def _not_searchable(self, item: ItemInfo) -> FindingDraft:
+        _, problems = stored_metadata(item)
+        why = problems or "no picture or keyframe was stored for it"
+        return FindingDraft(
+            self.name,
+            Verdict.INCONCLUSIVE,
+            (item.code,),
+            {
+                "stored_items_searched": 0,
+                "searched": False,
+                "earliest_copy": None,
+                "copies": [],
+                "problems": why,
+            },
+            f"{item.filename}: not searched for copies, since it has no decodable picture or "
+            f"keyframe ({why}); whether it predates the incident cannot be told from copies "
+            "(inconclusive).",
         )
-    return item_date(other) < item_date(item)
 
 
-def _copy_values(other: ItemInfo, pairs: list[_Pair], item: ItemInfo) -> dict[str, object]:
+def _proof_time(copy: _Copy) -> datetime:
+    proof = copy.dating.proof
+    assert proof is not None
+    return proof.window.latest
+
+
+def _copy_values(copy: _Copy, item: ItemInfo) -> dict[str, object]:
+    other, proof = copy.item, copy.dating.proof
     return {
         "item": other.code,
         "case": other.case,
@@ -165,6 +212,9 @@ def _copy_values(other: ItemInfo, pairs: list[_Pair], item: ItemInfo) -> dict[st
         "exact_copy": other.sha256 == item.sha256,
         "date": item_date(other).isoformat(),
         "date_is": "collected" if other.collected_at else "ingested",
+        "predates_incident": proof is not None,
+        "predates_incident_by": proof.by.value if proof else None,
+        "dates": [d.to_dict() for d in copy.dating.dates],
         "frames": [
             {
                 "time": p.query_time,
@@ -174,7 +224,7 @@ def _copy_values(other: ItemInfo, pairs: list[_Pair], item: ItemInfo) -> dict[st
                 "confirmed_by": "pixels" if p.match.alignment else "hashes",
                 "alignment": p.match.alignment.as_dict() if p.match.alignment else None,
             }
-            for p in _best_first(pairs)
+            for p in _best_first(copy.pairs)
         ],
     }
 
@@ -183,16 +233,24 @@ def _best_first(pairs: list[_Pair]) -> list[_Pair]:
     return sorted(pairs, key=lambda p: (p.match.match.distances.pdq, p.match.match.distances.phash))
 
 
-def _describe(other: ItemInfo, pairs: list[_Pair], ctx: CheckContext) -> str:
-    date = item_date(other)
-    how = "collected" if other.collected_at else "stored"
-    before = " (before the incident)" if date.date() < ctx.case.incident_date else ""
+def _describe_proof(copy: _Copy) -> str:
+    proof = copy.dating.proof
+    assert proof is not None
+    return f"{_name(copy.item)}, {proof.describe()}: {_frames(copy.pairs)}"
+
+
+def _describe(copy: _Copy) -> str:
+    return f"{_name(copy.item)} ({copy.dating.describe()}): {_frames(copy.pairs)}"
+
+
+def _name(other: ItemInfo) -> str:
+    return f"{other.code} {other.filename} of case {other.case}"
+
+
+def _frames(pairs: list[_Pair]) -> str:
     frames = ", ".join(_frame_text(p) for p in _best_first(pairs)[:_FRAMES_IN_DETAIL])
     more = len(pairs) - _FRAMES_IN_DETAIL
-    return (
-        f"{other.code} {other.filename} of case {other.case}, {how} {date:%Y-%m-%d}{before}: "
-        f"{frames}{f' and {more} more' if more > 0 else ''}"
-    )
+    return f"{frames}{f' and {more} more' if more > 0 else ''}"
 
 
 def _frame_text(pair: _Pair) -> str:

@@ -26,7 +26,14 @@ from cases.workflow import load_case
 from evidence_store.custody import case_events, verify_chain, verify_records
 from evidence_store.db import Workspace
 from evidence_store.errors import BlobError
-from evidence_store.models import Case, EvidenceItem, Finding, VerifyRun
+from evidence_store.models import (
+    Case,
+    CustodyEvent,
+    EvidenceItem,
+    Finding,
+    ItemAttribution,
+    VerifyRun,
+)
 from evidence_store.timeutil import iso_utc, utcnow
 from verify import __version__ as TOOL_VERSION
 
@@ -130,7 +137,17 @@ def _case(case: Case) -> dict[str, Any]:
     }
 
 
-def _claim(case: Case) -> dict[str, Any] | None:
+def _earlier_versions(events: Iterable[CustodyEvent], record_type: str) -> list[dict[str, Any]]:
+    """Earlier versions of the claim or denial, oldest first, as each replacement logged them
+    (the canonical record it replaced): an official denial's earlier wording stays readable."""
+    return [
+        dict(e.details["previous"])
+        for e in events
+        if e.record_type == record_type and isinstance((e.details or {}).get("previous"), dict)
+    ]
+
+
+def _claim(case: Case, events: list[CustodyEvent]) -> dict[str, Any] | None:
     c = case.claim
     if c is None:
         return None
@@ -144,10 +161,11 @@ def _claim(case: Case) -> dict[str, Any] | None:
         "women": c.women,
         "perpetrator": c.perpetrator,
         "updated_at": iso_utc(c.updated_at),
+        "earlier_versions": _earlier_versions(events, "claim"),
     }
 
 
-def _denial(case: Case) -> dict[str, Any] | None:
+def _denial(case: Case, events: list[CustodyEvent]) -> dict[str, Any] | None:
     d = case.denial
     if d is None:
         return None
@@ -157,6 +175,7 @@ def _denial(case: Case) -> dict[str, Any] | None:
         "text": d.text,
         "url": d.url,
         "updated_at": iso_utc(d.updated_at),
+        "earlier_versions": _earlier_versions(events, "denial"),
     }
 
 
@@ -261,6 +280,8 @@ def _item(item: EvidenceItem, findings: list[dict[str, Any]]) -> dict[str, Any]:
         "collected_at": iso_utc(item.collected_at),
         "ingested_at": iso_utc(item.ingested_at),
         "notes": item.notes,
+        # Further witnesses, sources or collectors of the same bytes (re-adds that said more).
+        "attributions": [_attribution(a) for a in item.attributions],
         "roles": [
             {"role": lk.role, "site": lk.site.name if lk.site is not None else None}
             for lk in item.links
@@ -274,9 +295,25 @@ def _item(item: EvidenceItem, findings: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _statement(
+def _attribution(a: ItemAttribution) -> dict[str, Any]:
+    return {
+        "seq": a.seq,
+        "witness": a.witness,
+        "source": a.source,
+        "collected_by": a.collected_by,
+        "collected_at": iso_utc(a.collected_at),
+        "notes": a.notes,
+        "statement_date": _date(a.statement_date),
+        "language": a.language,
+        "recorded_at": iso_utc(a.created_at),
+    }
+
+
+def _statements(
     ws: Workspace, item: EvidenceItem, damaged: DamagedOriginal | None
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
+    """One statement per witness: identical words from two witnesses are two statements,
+    stored once (same bytes) and attributed to each."""
     text: str | None = None
     problem: str | None = None
     if damaged is not None:
@@ -289,16 +326,24 @@ def _statement(
             problem = f"the stored statement cannot be read: {exc.strerror or exc}"
         except CaseError as exc:
             problem = f"the stored statement cannot be read: {exc}"
-    return {
-        "item": item.code,
-        "witness": item.witness,
-        "date": _date(item.statement_date),
-        "language": item.language,
-        "filename": item.filename,
-        "sha256": item.sha256,
-        "text": text,
-        "problem": problem,
-    }
+    givers: list[EvidenceItem | ItemAttribution] = [item]
+    for a in item.attributions:  # a witness re-adding their own words is not a second statement
+        if a.witness is not None and all(a.witness != g.witness for g in givers):
+            givers.append(a)
+    return [
+        {
+            "item": item.code,
+            "attribution": g.seq if isinstance(g, ItemAttribution) else None,
+            "witness": g.witness,
+            "date": _date(g.statement_date),
+            "language": g.language,
+            "filename": item.filename,
+            "sha256": item.sha256,
+            "text": text,
+            "problem": problem,
+        }
+        for g in givers
+    ]
 
 
 def _timeline(
@@ -351,6 +396,17 @@ def _timeline(
                     "item": it["id"],
                 }
             )
+        for a in it["attributions"]:
+            if a["collected_at"]:
+                by = f" by {a['collected_by']}" if a["collected_by"] else ""
+                events.append(
+                    {
+                        "at": a["collected_at"],
+                        "event": "collected",
+                        "what": f"{it['filename']} collected{by} (further attribution)",
+                        "item": it["id"],
+                    }
+                )
         events.append(
             {
                 "at": it["ingested_at"],
@@ -371,6 +427,7 @@ def _custody(
     events = case_events(session, case)
     records: list[Any] = [case, *case.sites, *case.items]
     records += [lk for i in case.items for lk in i.links]
+    records += [a for i in case.items for a in i.attributions]
     records += [r for r in (case.claim, case.denial) if r is not None]
     records += list(findings)
     problems = [str(p) for p in verify_chain(session, case)]
@@ -451,12 +508,16 @@ def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) 
         changes = changes_since_run(case, run)
         damaged = {d.item: d for d in OriginalsCheck(ws.blobs).damaged(case.items)}
         statements = [
-            _statement(ws, i, damaged.get(i.code)) for i in case.items if i.kind == "statement"
+            s
+            for i in case.items
+            if i.kind == "statement"
+            for s in _statements(ws, i, damaged.get(i.code))
         ]
         items = [_item(i, findings) for i in case.items]
         custody = _custody(session, case, every_finding, list(damaged.values()))
         case_data = _case(case)
-        claim, denial = _claim(case), _denial(case)
+        events = case_events(session, case)
+        claim, denial = _claim(case, events), _denial(case, events)
         sites = [
             {
                 "name": s.name,

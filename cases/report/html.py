@@ -34,6 +34,8 @@ def _environment() -> Environment:
         size=present.human_size,
         scalar=present.scalar_text,
         roles=present.roles_text,
+        attributed=present.attributions_text,
+        version_fields=present.version_fields,
         shown=present.shown_values,
         columns=present.columns,
     )

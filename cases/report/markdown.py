@@ -163,6 +163,8 @@ def render_markdown(
         size=present.human_size,
         scalar=present.scalar_text,
         roles=present.roles_text,
+        attributed=present.attributions_text,
+        version_fields=present.version_fields,
         quote=quote_block,
         cell=cell,
         code=_code,

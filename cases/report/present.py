@@ -82,3 +82,26 @@ def scalar_text(value: Any) -> str:
 
 def roles_text(roles: list[dict[str, Any]]) -> str:
     return ", ".join(r["role"] + (f" of {r['site']}" if r.get("site") else "") for r in roles)
+
+
+def attributions_text(attributions: list[dict[str, Any]]) -> str:
+    """Further attributions of an item in words: `witness Y, statement date 2020-01-01; source
+    dup` (what each re-add recorded, in order)."""
+    return "; ".join(
+        ", ".join(
+            f"{key.replace('_', ' ')} {value}"
+            for key, value in a.items()
+            if value is not None and key not in ("seq", "recorded_at")
+        )
+        for a in attributions
+    )
+
+
+def version_fields(version: dict[str, Any]) -> str:
+    """An earlier claim or denial's fields other than its text, in words."""
+    names = {"updated_at": "recorded"}
+    return ", ".join(
+        f"{names.get(key, key.replace('_', ' '))} {value}"
+        for key, value in version.items()
+        if value is not None and key not in ("case", "text")
+    )

@@ -81,6 +81,10 @@ def test_each_hostile_file_is_stored_with_reasons_or_refused(ws, hostile):
         if name == "bomb.png":
             assert any("100000x100000" in p or "bomb" in p for p in meta["problems"])
             assert not item.frames  # no pixels decoded, so no perceptual hash
+        # Stored but not analysable: the investigator is told at once, with the reason.
+        assert (result.warning is not None) == (not item.frames), name
+        if result.warning is not None:
+            assert result.item in result.warning and "\n" not in result.warning
         if name == "png disguised as.jpg":
             assert item.media_type == "image/png"  # sniffed, never the extension
     assert check_store(ws).ok

@@ -85,6 +85,30 @@ def rehash_manifest(entries: dict[str, bytes]) -> None:
     entries[fmt.MANIFEST] = json.dumps(manifest).encode()
 
 
+def test_round_trip_keeps_further_attributions(source, target, tmp_path: Path):
+    ws, code = source
+    # The fixture's statement again, from a second witness: one item, attributed twice.
+    again = add_statement(ws, "alice", code, witness="W2", text="I saw it — رأيت")
+    assert again.new_attribution is not None
+    out = export_case(ws, "alice", code, tmp_path / "bundle.zip")
+    result = import_bundle(target, "bob", out.path)
+    [statement] = [i for i in workflow.get_case(target, result.case).items if i.witness]
+    assert statement.witness == "W1"
+    assert [(a.seq, a.witness) for a in statement.attributions] == [(1, "W2")]
+    assert check_store(target).ok, check_store(target).problems
+
+    def drop_attribution(entries: dict[str, bytes]) -> None:
+        rows = json.loads(entries[fmt.ROWS])
+        rows["attributions"] = []
+        entries[fmt.ROWS] = json.dumps(rows).encode()
+        rehash_manifest(entries)
+
+    # A bundle that lost the logged attribution is refused, not imported without it.
+    rewrite(out.path, tmp_path / "dropped.zip", drop_attribution)
+    with pytest.raises(BundleError, match="attribution"):
+        import_bundle(target, "bob", tmp_path / "dropped.zip")
+
+
 def test_round_trip_keeps_hashes_findings_and_custody(source, target, tmp_path: Path):
     ws, code = source
     out = export_case(ws, "alice", code, tmp_path / "case bundle.zip")

@@ -79,7 +79,8 @@ def test_demo_denial_still_captured_before_the_strike_is_a_time_mismatch(demo):
     traces = [f for f in findings if f["check"] == "provenance"]
     stripped = [f for f in traces if name[f["items"][0]] == "denial_still_recycled.jpg"]
     assert [f["values"]["trace"] for f in stripped] == ["stripped_metadata"]
-    assert stripped[0]["verdict"] == "mismatch"
+    # Stripped EXIF is how a shared photo arrives: a trace, not a contradiction (audit 11).
+    assert stripped[0]["verdict"] == "inconclusive"
     assert "never proof of manipulation" in stripped[0]["detail"]
 
 

@@ -57,7 +57,7 @@ def photo(
 
 
 def item(path: Path, code: str, *roles: str, reference_of: tuple[str, ...] = ()) -> ItemInfo:
-    media_type = "image/jpeg" if path.suffix == ".jpg" else "video/mp4"
+    media_type = {".jpg": "image/jpeg", ".png": "image/png"}.get(path.suffix, "video/mp4")
     kind = "photo" if media_type.startswith("image/") else "video"
     return ItemInfo(
         code=code,
@@ -203,14 +203,18 @@ def test_editor_stripped_and_resized_traces(tmp_path: Path):
         item(stripped, "E-6", "other"),
     ]
     found = run(ProvenanceCheck(), items, date(2019, 7, 22))
+    # Traces, not contradictions of what the denial or the claim says (audit 11): an editor
+    # re-save, stripped EXIF and a resized copy are what sharing does to a genuine photo too.
     editor = found["E-1", "editor_software"]
-    assert editor.verdict is Verdict.MISMATCH
+    assert editor.verdict is Verdict.INCONCLUSIVE
     assert editor.values["editor"] == "photoshop" and editor.values["presented_as"] == ["denial"]
     assert NOT_PROOF in editor.detail and "offered by the denial" in editor.detail.lower()
+    assert "does not contradict that on its own" in editor.detail
     strip = found["E-2", "stripped_metadata"]
-    assert strip.verdict is Verdict.MISMATCH and strip.values["exif_tag_count"] == "0"
+    assert strip.verdict is Verdict.INCONCLUSIVE and strip.values["exif_tag_count"] == "0"
+    assert "messaging apps and social platforms strip it" in strip.detail
     size = found["E-3", "dimensions_disagree"]
-    assert size.verdict is Verdict.MISMATCH
+    assert size.verdict is Verdict.INCONCLUSIVE
     assert (size.values["exif_size"], size.values["decoded_size"]) == ("1280x720", "320x240")
     [ok] = [f for k, f in found.items() if k[0] == "E-4"]
     assert ok.verdict is Verdict.CONSISTENT and ok.values["make"] == "samsung"
@@ -223,9 +227,29 @@ def test_thumbnail_of_another_picture(tmp_path: Path):
     path = photo_with_thumbnail(tmp_path, scene(2), jpeg_bytes(scene(1).resize((160, 120))))
     found = run(ProvenanceCheck(), [item(path, "E-1", "denial_footage")], date(2019, 7, 22))
     f = found["E-1", "thumbnail_differs"]
-    assert f.verdict is Verdict.MISMATCH
+    # The pixels changed after capture (a crop as much as a forgery): a trace, and a warning
+    # that the file's own capture time and GPS may describe the thumbnail's picture.
+    assert f.verdict is Verdict.INCONCLUSIVE
+    assert "capture_time and gps_place findings of this item" in f.detail
     assert int(f.values["distance"]) > int(f.values["threshold"])
     assert f.values["thumbnail_phash"] != f.values["image_phash"]
+
+
+def test_a_png_or_truncated_photo_without_exif_is_a_trace_not_a_mismatch(tmp_path: Path):
+    png = tmp_path / "screenshot.png"
+    Image.open(photo(tmp_path / "shot.jpg", camera=False)).save(png)
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(photo(tmp_path / "full.jpg", camera=False).read_bytes()[:2000])
+    shot = item(png, "E-1", "supports_claim")
+    found = run(
+        ProvenanceCheck(), [shot, item(truncated, "E-2", "denial_footage")], date(2019, 7, 22)
+    )
+    assert all(f.verdict is Verdict.INCONCLUSIVE for f in found.values())
+    assert (
+        "PNG files (screenshots, re-exports) seldom carry EXIF"
+        in found["E-1", "stripped_metadata"].detail
+    )
+    assert "offered by the denial" in found["E-2", "stripped_metadata"].detail.lower()
 
 
 def test_missing_blob_is_inconclusive(tmp_path: Path):

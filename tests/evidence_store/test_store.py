@@ -112,3 +112,32 @@ def test_migrations_on_empty_and_existing_workspace(tmp_path: Path, db_url):
     ws.dispose()
     with pytest.raises(SchemaTooNewError):
         open_workspace(home, db_url)
+
+
+def test_a_workspace_at_schema_0001_upgrades_and_keeps_its_records(tmp_path: Path, db_url):
+    """A workspace written before item attributions existed opens, migrates, verifies, and
+    can record a second witness of an existing statement."""
+    from alembic import command
+
+    from cases.ingest import add_statement
+    from evidence_store.fsck import check_store
+    from evidence_store.migrate import _config
+
+    home = tmp_path / "ws"
+    ws = init_workspace(home, db_url)
+    c = _case_with_item(ws, tmp_path)
+    first = add_statement(ws, "tester", c.code, witness="W1", text="Same words.")
+    command.downgrade(_config(ws.engine), "0001")
+    assert current_revision(ws.engine) == "0001"
+    ws.dispose()
+
+    ws = open_workspace(home, db_url)
+    try:
+        assert current_revision(ws.engine) == head_revision() != "0001"
+        assert check_store(ws).ok, check_store(ws).problems
+        second = add_statement(ws, "tester", c.code, witness="W2", text="Same words.")
+        assert second.item == first.item and second.new_attribution is not None
+        assert [a.witness for a in workflow.get_item(ws, first.item).attributions] == ["W2"]
+        assert check_store(ws).ok, check_store(ws).problems
+    finally:
+        ws.dispose()

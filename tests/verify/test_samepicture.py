@@ -18,6 +18,7 @@ from verify.samepicture import (
     ANCHOR_COUNT,
     ANCHOR_GRID,
     ANCHOR_RADIUS,
+    ANCHOR_SCALES,
     CONFIRM_SIDE,
     FEATURE_SETTINGS,
     MIN_ANCHOR_VOTES,
@@ -83,26 +84,33 @@ def test_near_band():
     assert not in_near_band(HashDistances(phash=30, dhash=12, pdq=120, colorhash=0))
 
 
-def test_anchors_are_spread_over_the_picture_and_two_scales(church):
+def test_anchors_are_spread_over_the_picture_and_scales(church):
     features = PictureFeatures(church[0])
     anchors = anchor_descriptors(features)
     assert anchors.shape == (ANCHOR_COUNT, 32) and anchors.dtype == np.uint8
     assert [bytes.fromhex(h) for h in anchors_to_hex(anchors)] == [r.tobytes() for r in anchors]
     words = words_from_hex(anchors_to_hex(anchors), 256)
     np.testing.assert_array_equal(anchor_words(anchors), words)
-    # The first half comes from the working size: every grid cell holds some of them, where the
+    # The first share comes from the working size: every grid cell holds some of them, where the
     # strongest corners alone crowd into the richest texture.
+    per_scale = ANCHOR_COUNT // len(ANCHOR_SCALES)
     row_of = {r.tobytes(): i for i, r in enumerate(features.descriptors)}
-    full = np.array([row_of[r.tobytes()] for r in anchors[: ANCHOR_COUNT // 2]])
+    full = np.array([row_of[r.tobytes()] for r in anchors[:per_scale]])
     h, w = features.shape
     cells = {(int(x * ANCHOR_GRID / w), int(y * ANCHOR_GRID / h)) for x, y in features.points[full]}
     # (Every cell with corners: this photo has one of plain sky.)
     assert len(cells) >= ANCHOR_GRID * ANCHOR_GRID - 1
-    strongest = np.argsort(-features.responses, kind="stable")[: ANCHOR_COUNT // 2]
+    strongest = np.argsort(-features.responses, kind="stable")[:per_scale]
     strongest_cells = {
         (int(x * ANCHOR_GRID / w), int(y * ANCHOR_GRID / h)) for x, y in features.points[strongest]
     }
     assert len(strongest_cells) < len(cells)
+    # The other shares are the same choice made on the picture at each smaller scale.
+    for k, scale in enumerate(ANCHOR_SCALES[1:], start=1):
+        h2, w2 = max(1, int(h * scale)), max(1, int(w * scale))
+        small = PictureFeatures(cv2.resize(features.gray, (w2, h2), interpolation=cv2.INTER_AREA))
+        own = {r.tobytes() for r in small.descriptors}
+        assert all(r.tobytes() in own for r in anchors[k * per_scale : (k + 1) * per_scale])
     assert anchor_descriptors(np.full((50, 50, 3), 9, np.uint8)).shape == (0, 32)
 
 
@@ -119,6 +127,11 @@ def test_a_quarter_crop_shares_enough_anchors_with_its_original(church):
 
     assert votes(crop, church[0]) >= MIN_ANCHOR_VOTES
     assert votes(church[1], church[0]) < votes(crop, church[0])
+    # A deeper crop, re-posted as a small compressed thumbnail (a zoom of 1.5x at the working
+    # size, between two octaves: what the middle anchor scale is for), still passes the gate.
+    deep = church[0][round(0.23 * h) : h - round(0.12 * h), round(0.23 * w) : w - round(0.12 * w)]
+    thumb = cv2.resize(deep, (deep.shape[1] // 2, deep.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    assert votes(_reencode(thumb, 40), church[0]) >= MIN_ANCHOR_VOTES
 
 
 def test_cached_features_align_exactly_as_fresh_ones(church):

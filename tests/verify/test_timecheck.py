@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 from verify.capturetime import CaptureTime, ZoneSource
 from verify.errors import InvalidValueError
 from verify.exif import extract_photo_metadata
-from verify.timecheck import Relation, check_time
+from verify.timecheck import (
+    Relation,
+    capture_window,
+    check_time,
+    is_before,
+    is_believable,
+    time_window,
+    whole_day_window,
+)
 from verify.verdict import Verdict
 
 INCIDENT = date(2024, 3, 10)
@@ -165,3 +173,23 @@ def test_inconclusive_denial_names_the_uncertain_relation():
     assert result.before_incident is Relation.NO and result.after_denial is Relation.UNCERTAIN
     assert "may have been captured after the denial was published" in result.detail
     assert "before the incident" not in result.detail.split(":")[0]
+
+
+def test_public_windows_for_other_checks():
+    start = time_window(INCIDENT, "incident")
+    assert (start.earliest, start.latest) == (
+        datetime(2024, 3, 9, 10, 0, tzinfo=UTC),
+        datetime(2024, 3, 10, 12, 0, tzinfo=UTC),
+    )
+    day = whole_day_window(date(2024, 3, 8), "collected")
+    assert (day.earliest, day.latest) == (
+        datetime(2024, 3, 7, 10, 0, tzinfo=UTC),
+        datetime(2024, 3, 9, 12, 0, tzinfo=UTC),
+    )
+    assert "collected on 2024-03-08 (date only" in day.describe
+    # Two days before a date-only incident is not before it in every pair of zones.
+    assert is_before(day, start) is Relation.UNCERTAIN
+    assert is_before(whole_day_window(date(2024, 3, 7), "collected"), start) is Relation.YES
+    assert is_believable(capture_window(local(2024, 3, 1, 12, 0, 0)), now=NOW)
+    assert not is_believable(capture_window(local(1985, 3, 1, 12, 0, 0)), now=NOW)
+    assert not is_believable(capture_window(utc(2025, 1, 3, 0, 0, 0)), now=NOW)
