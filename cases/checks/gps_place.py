@@ -9,6 +9,7 @@ from verify.exif import PhotoMetadata
 from verify.geo import GeoPoint
 from verify.metadata import metadata_from_dict
 from verify.placecheck import SiteArea, check_place
+from verify.verdict import Verdict
 
 
 class GpsPlaceCheck:
@@ -20,8 +21,6 @@ class GpsPlaceCheck:
 
     def run(self, ctx: CheckContext) -> list[FindingDraft]:
         case = ctx.case
-        if not case.sites:
-            return []
         sites = [
             SiteArea(s.name, GeoPoint(s.lat, s.lon), s.radius_m, s.claimed) for s in case.sites
         ]
@@ -30,18 +29,29 @@ class GpsPlaceCheck:
         for item in case.items:
             if not self.examines(item):
                 continue
-            position, error_m = None, None
-            try:
-                meta = metadata_from_dict(item.metadata)
-            except (VerifyError, KeyError, TypeError, ValueError):
-                meta = None
-            if isinstance(meta, PhotoMetadata):
-                if meta.gps is not None:
-                    position, error_m = meta.gps.position, meta.gps.horizontal_error_m
-            elif meta is not None:
-                location = getattr(meta, "location", None)
-                if location is not None:
-                    position = location.position
+            position, error_m = _recorded_position(item)
+            if not sites:
+                # Said, not skipped: a check that cannot decide says so and why.
+                where = (
+                    f"its recorded position {position.lat:.6f}, {position.lon:.6f}"
+                    if position is not None
+                    else "a position (it records none)"
+                )
+                drafts.append(
+                    FindingDraft(
+                        self.name,
+                        Verdict.INCONCLUSIVE,
+                        (item.code,),
+                        {
+                            "position": None
+                            if position is None
+                            else {"lat": position.lat, "lon": position.lon},
+                            "sites": [],
+                        },
+                        f"{item.filename}: the case has no site to compare {where} with",
+                    )
+                )
+                continue
             result = check_place(position, sites, claimed, horizontal_error_m=error_m)
             drafts.append(
                 FindingDraft(
@@ -53,3 +63,17 @@ class GpsPlaceCheck:
                 )
             )
         return drafts
+
+
+def _recorded_position(item: ItemInfo) -> tuple[GeoPoint | None, float | None]:
+    """The position the file records (EXIF GPS or ISO 6709) and its stated error, if any."""
+    try:
+        meta = metadata_from_dict(item.metadata)
+    except (VerifyError, KeyError, TypeError, ValueError):
+        return None, None
+    if isinstance(meta, PhotoMetadata):
+        if meta.gps is not None:
+            return meta.gps.position, meta.gps.horizontal_error_m
+        return None, None
+    location = getattr(meta, "location", None) if meta is not None else None
+    return (location.position, None) if location is not None else (None, None)

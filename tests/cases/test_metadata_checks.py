@@ -295,3 +295,19 @@ def test_all_real_gps_photos_against_incident_dates(exif_dir: Path):
         found = run(CaptureTimeCheck(), items, incident)
         assert len(found) == 9
         assert {f.verdict for f in found.values()} == {verdict}, incident
+
+
+def test_gps_place_without_sites_says_inconclusive_for_each_item(exif_dir: Path, tmp_path: Path):
+    from cases.checks.gps_place import GpsPlaceCheck
+
+    with_gps = item(exif_dir / "gps" / "DSCN0010.jpg", "E-1", "supports_claim")
+    without = item(photo(tmp_path / "plain.jpg"), "E-2", "denial_footage")
+    found = {
+        f.items[0]: f
+        for f in run(GpsPlaceCheck(), [with_gps, without], date(2008, 10, 22)).values()
+    }
+    assert set(found) == {"E-1", "E-2"}  # none skipped silently
+    assert {f.verdict for f in found.values()} == {Verdict.INCONCLUSIVE}
+    assert found["E-1"].values["position"]["lat"] == pytest.approx(43.46, abs=0.01)
+    assert "no site to compare its recorded position 43.4" in found["E-1"].detail
+    assert found["E-2"].values["position"] is None and "records none" in found["E-2"].detail
