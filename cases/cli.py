@@ -17,7 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from cases import workflow
-from cases.errors import CaseError
+from cases.errors import CaseError, InputError
 from cases.freshness import case_sides_and_changes, side_label
 from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement, precheck_files
 from cases.originals import recorded_problems
@@ -122,6 +122,9 @@ def _main(
         default_actor = getpass.getuser()
     except (KeyError, OSError):
         default_actor = "unknown"
+    if actor_ is not None and not actor_.strip():
+        # An empty name would silently log the OS user instead of who is doing this.
+        raise InputError("--actor is empty: name who is doing this, for the custody log")
     _state["actor"] = actor_ or default_actor
 
 
@@ -299,7 +302,7 @@ def site_add(
 def evidence_add(
     case: str,
     files: list[Path],
-    kind: Annotated[str, typer.Option()],
+    kind: Annotated[str, typer.Option(help="photo, video, document or statement.")],
     source: Annotated[str | None, typer.Option()] = None,
     role: Annotated[
         str | None,

@@ -476,8 +476,10 @@ def add_statement(
     check_text(witness, "witness name")
     check_link(role, None)
     facts.check()
-    if (text is None) == (file is None):
+    if text is not None and file is not None:
         raise InputError("give the statement either as --text or as --file, not both")
+    if text is None and file is None:
+        raise InputError("give the statement's words with --text or --file")
     with ws.reading() as session:
         case_code = load_case(session, case_code).code
     if file is not None:

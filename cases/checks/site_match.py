@@ -153,7 +153,7 @@ class SiteMatchCheck:
                     Verdict.INCONCLUSIVE,
                     (item.code,),
                     _values(claimed),
-                    "no site has reference imagery to compare with",
+                    f"{item.filename}: no site has reference imagery to compare it with",
                 )
                 for item in analysable
             ]
