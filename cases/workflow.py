@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -192,31 +192,9 @@ def set_claim(
         "perpetrator": perpetrator,
     }
 
-    def work(session: Session) -> Claim:
-        case = _locked_case(session, code)
-        details: dict[str, Any] = {}
-        if case.claim is not None:
-            _refuse_overwrite(case, "claim", replace, given)
-            claim = case.claim
-            details["previous"] = claim.canonical()
-            action = "claim-update"
-        else:
-            _required(text, "--text", "claim")
-            _required(source, "--source", "claim")
-            claim = Claim(case=case)
-            action = "claim-set"
-        for name, value in given.items():
-            if value is not None:
-                setattr(claim, name, value)
-        claim.updated_at = utcnow()
-        session.add(claim)
-        session.flush()
-        details["source"] = claim.source
-        details["changed"] = sorted(name for name, value in given.items() if value is not None)
-        append_event(session, case, action, actor, record=claim, details=details)
-        return claim
-
-    return ws.run_write(work)
+    return _set_record(
+        ws, actor, code, Claim, given, {"text": "--text", "source": "--source"}, replace, "source"
+    )
 
 
 def set_denial(
@@ -238,30 +216,60 @@ def set_denial(
         check_text(text, "denial text")
     given = {"by": by, "date": on, "text": text, "url": url}
 
-    def work(session: Session) -> Denial:
+    return _set_record(
+        ws,
+        actor,
+        code,
+        Denial,
+        given,
+        {"by": "--by", "date": "--date", "text": "--text"},
+        replace,
+        "by",
+    )
+
+
+_Record = TypeVar("_Record", Claim, Denial)
+
+
+def _set_record(
+    ws: Workspace,
+    actor: str,
+    code: str,
+    model: type[_Record],
+    given: dict[str, Any],
+    required: dict[str, str],
+    replace: bool,
+    summary: str,
+) -> _Record:
+    """Create the case's claim or denial, or with `replace` change the given fields of the one
+    recorded. `required` names the fields a new record needs (and their options); `summary` is
+    the field the custody event names it by."""
+    kind = "claim" if model is Claim else "denial"
+
+    def work(session: Session) -> _Record:
         case = _locked_case(session, code)
         details: dict[str, Any] = {}
-        if case.denial is not None:
-            _refuse_overwrite(case, "denial", replace, given)
-            denial = case.denial
-            details["previous"] = denial.canonical()
-            action = "denial-update"
+        # Read before constructing: `model(case=case)` sets the relationship on the case.
+        record: _Record | None = getattr(case, kind)
+        if record is not None:
+            _refuse_overwrite(case, kind, replace, given)
+            details["previous"] = record.canonical()
+            action = f"{kind}-update"
         else:
-            _required(by, "--by", "denial")
-            _required(on, "--date", "denial")
-            _required(text, "--text", "denial")
-            denial = Denial(case=case)
-            action = "denial-set"
+            for field_name, option in required.items():
+                _required(given[field_name], option, kind)
+            record = model(case=case)
+            action = f"{kind}-set"
         for name, value in given.items():
             if value is not None:
-                setattr(denial, name, value)
-        denial.updated_at = utcnow()
-        session.add(denial)
+                setattr(record, name, value)
+        record.updated_at = utcnow()
+        session.add(record)
         session.flush()
-        details["by"] = denial.by
+        details[summary] = getattr(record, summary)
         details["changed"] = sorted(name for name, value in given.items() if value is not None)
-        append_event(session, case, action, actor, record=denial, details=details)
-        return denial
+        append_event(session, case, action, actor, record=record, details=details)
+        return record
 
     return ws.run_write(work)
 
