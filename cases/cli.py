@@ -21,6 +21,7 @@ from cases.errors import CaseError, InputError
 from cases.freshness import case_sides_and_changes, side_label
 from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement, precheck_files
 from cases.originals import recorded_problems
+from cases.report.data import attribution_dict
 from cases.validate import parse_date, parse_when
 from cases.verification import current_findings, run_verify
 from evidence_store.custody import case_events
@@ -387,20 +388,6 @@ def item_dict(i: Any) -> dict[str, Any]:
         "language": i.language,
         # Further witnesses, sources or collectors of the same bytes, in the order recorded.
         "attributions": [attribution_dict(a) for a in i.attributions],
-    }
-
-
-def attribution_dict(a: Any) -> dict[str, Any]:
-    return {
-        "seq": a.seq,
-        "witness": a.witness,
-        "source": a.source,
-        "collected_by": a.collected_by,
-        "collected_at": iso_utc(a.collected_at) if a.collected_at else None,
-        "notes": a.notes,
-        "statement_date": a.statement_date.isoformat() if a.statement_date else None,
-        "language": a.language,
-        "recorded_at": iso_utc(a.created_at),
     }
 
 

@@ -281,7 +281,7 @@ def _item(item: EvidenceItem, findings: list[dict[str, Any]]) -> dict[str, Any]:
         "ingested_at": iso_utc(item.ingested_at),
         "notes": item.notes,
         # Further witnesses, sources or collectors of the same bytes (re-adds that said more).
-        "attributions": [_attribution(a) for a in item.attributions],
+        "attributions": [attribution_dict(a) for a in item.attributions],
         "roles": [
             {"role": lk.role, "site": lk.site.name if lk.site is not None else None}
             for lk in item.links
@@ -295,7 +295,8 @@ def _item(item: EvidenceItem, findings: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _attribution(a: ItemAttribution) -> dict[str, Any]:
+def attribution_dict(a: ItemAttribution) -> dict[str, Any]:
+    """A further attribution as the report and `evidence show --json` give it."""
     return {
         "seq": a.seq,
         "witness": a.witness,
