@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,3 +40,33 @@ def start_cli(home: Path, db_url: str | None, *args: str) -> subprocess.Popen[st
         cwd=ROOT,
         env=os.environ | {"CLAIMCHECK_ACTOR": "tester"},
     )
+
+
+def in_process_cli(
+    home: Path,
+    db_url: str | None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., tuple[int, str, str]]:
+    """The CLI run in this process (fast: no interpreter start), as `run(*args)` returning
+    (exit code, stdout, stderr)."""
+    from cases import cli
+
+    db = [] if db_url is None else ["--db", db_url]
+
+    def run(*args: str) -> tuple[int, str, str]:
+        cli._state.clear()
+        monkeypatch.setattr(sys, "argv", ["claimcheck", "--home", str(home), *db, *args])
+        monkeypatch.setenv("CLAIMCHECK_ACTOR", "tester")
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        finally:
+            if "ws" in cli._state:
+                cli._state["ws"].dispose()
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run

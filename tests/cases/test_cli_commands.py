@@ -11,38 +11,20 @@ import json
 import logging
 import os
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from cases import cli
+from tests.cases.cli_helpers import in_process_cli
 
 ISO_UTC = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"
 
 
 @pytest.fixture
 def cc(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    home = tmp_path / "ws"
-
-    def run(*args: str) -> tuple[int, str, str]:
-        cli._state.clear()
-        monkeypatch.setattr(sys, "argv", ["claimcheck", "--home", str(home), *args])
-        monkeypatch.setenv("CLAIMCHECK_ACTOR", "tester")
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        finally:
-            if "ws" in cli._state:
-                cli._state["ws"].dispose()
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
+    return in_process_cli(tmp_path / "ws", None, capsys, monkeypatch)
 
 
 def ok(result: tuple[int, str, str]) -> str:

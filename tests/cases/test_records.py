@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cases import cli, workflow
+from cases import workflow
 from cases.errors import InputError
 from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement
 from cases.report.data import build_report
@@ -24,6 +23,7 @@ from cases.report.present import derived_reader
 from evidence_store.custody import case_events
 from evidence_store.db import init_workspace
 from evidence_store.fsck import check_store
+from tests.cases.cli_helpers import in_process_cli
 
 
 @pytest.fixture
@@ -209,24 +209,7 @@ def test_replace_needs_something_to_change_and_a_first_set_needs_the_text(ws, ca
 def cc(tmp_path: Path, db_url, capsys: pytest.CaptureFixture[str], monkeypatch):
     """The CLI in-process (as in test_cli_commands.py, fast), on either backend; `cc(...)`
     returns (exit code, stdout, stderr)."""
-    home = tmp_path / "cli"
-    db = [] if db_url is None else ["--db", db_url]
-
-    def run(*args: str) -> tuple[int, str, str]:
-        cli._state.clear()
-        monkeypatch.setattr(sys, "argv", ["claimcheck", "--home", str(home), *db, *args])
-        monkeypatch.setenv("CLAIMCHECK_ACTOR", "tester")
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        finally:
-            if "ws" in cli._state:
-                cli._state["ws"].dispose()
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
+    run = in_process_cli(tmp_path / "cli", db_url, capsys, monkeypatch)
     assert run("init")[0] == 0
     return run
 
