@@ -725,6 +725,28 @@ def _scale_images(ids: Sequence[str]) -> dict[str, np.ndarray]:
     return {fid: out[fid] for fid in ids}
 
 
+def _timed_verify(home: Path, code: str, label: str) -> list[dict]:
+    """Run `claimcheck verify CASE --json` in a subprocess; print its wall and CPU time."""
+    import subprocess
+
+    cli = [sys.executable, "-m", "cases.cli", "--home", str(home / "ws"), "--actor", "bench"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.time()
+    done = subprocess.run(
+        [*cli, "verify", code, "--json"], capture_output=True, text=True, cwd=ROOT
+    )
+    wall = time.time() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if done.returncode != 0:
+        raise SystemExit(f"verify failed: {done.stderr[-2000:]}")
+    print(
+        f"{label}: wall {wall:.0f} s, CPU of verify and its workers {cpu:.0f} s, "
+        f"load average {os.getloadavg()}"
+    )
+    return json.loads(done.stdout)["findings"]
+
+
 def scale_cli() -> None:
     """The scale case through production: the 1,000 frames written as JPEG photos (quality 95,
     after the H.264 round trip) and ingested as denial footage, the 20 reference photos with
@@ -778,21 +800,7 @@ def scale_cli() -> None:
     cli = [sys.executable, "-m", "cases.cli", "--home", str(home / "ws"), "--actor", "bench"]
 
     def timed_verify(label: str) -> list[dict]:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t = time.time()
-        done = subprocess.run(
-            [*cli, "verify", code, "--json"], capture_output=True, text=True, cwd=ROOT
-        )
-        wall = time.time() - t
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-        if done.returncode != 0:
-            raise SystemExit(f"verify failed: {done.stderr[-2000:]}")
-        print(
-            f"{label}: wall {wall:.0f} s, CPU of verify and its workers {cpu:.0f} s, "
-            f"load average {os.getloadavg()}"
-        )
-        return json.loads(done.stdout)["findings"]
+        return _timed_verify(home, code, label)
 
     timed_verify("first verify (computes and caches features)")
     derived = home / "ws" / "derived"
@@ -823,6 +831,41 @@ def scale_cli() -> None:
             tally["wrong"] += 1
     print(f"decisions: {tally}, {direct} of the correct ones direct")
 
+    scale_cli_add_one(code)
+
+
+def scale_cli_add_one(code: str | None = None) -> None:
+    """Add one footage photo to the verified scale case of `scale_cli` and time the re-run."""
+    from cases.ingest import LinkSpec, add_evidence
+    from evidence_store.db import open_workspace
+
+    ids, _, _ = scale_frames()
+    home = CACHE / "scale_cli"
+    if code is None:
+        import subprocess
+
+        cli = [sys.executable, "-m", "cases.cli", "--home", str(home / "ws")]
+        listed = subprocess.run(
+            [*cli, "case", "list", "--json"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        code = json.loads(listed.stdout)["cases"][0]["code"]
+    # What an investigator pays for adding one more photo to a verified case: the re-run must
+    # compare only that photo (its references and its footage pairs), not the whole case again.
+    extra = home / "frames" / "added_later.jpg"
+    first = next(iter(_scale_images(ids[:1]).values()))
+    h, w = first.shape[:2]
+    # A new picture of a place already in the case: the first frame, its border cropped away.
+    Image.fromarray(first[h // 10 : h - h // 10, w // 10 : w - w // 10].copy()).save(
+        extra, "JPEG", quality=95
+    )
+    ws = open_workspace(home / "ws")
+    add_evidence(ws, "bench", code, [extra], kind="photo", links=[LinkSpec("denial_footage")])
+    ws.dispose()
+    _timed_verify(home, code, "verify after adding one footage photo (only its pairs are new)")
+
 
 def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
@@ -837,6 +880,8 @@ def main() -> None:
         scale(float(sys.argv[2]) if len(sys.argv) > 2 else None)
     if what == "scale-cli":
         scale_cli()
+    if what == "scale-cli-add":
+        scale_cli_add_one()
 
 
 if __name__ == "__main__":
