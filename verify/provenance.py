@@ -114,17 +114,21 @@ def find_traces(
     `presented_as_original`: the item is offered as an unedited camera original, so missing
     camera metadata is itself a trace.
     """
-    traces: list[Trace] = []
-    for found in (
+    traces = metadata_traces(meta, presented_as_original=presented_as_original)
+    thumbnail = thumbnail_trace(meta, path)
+    return [*traces, thumbnail] if thumbnail is not None else traces
+
+
+def metadata_traces(meta: PhotoMetadata, *, presented_as_original: bool = False) -> list[Trace]:
+    """The traces read from the metadata alone (everything but the thumbnail comparison, which
+    decodes pixels: `thumbnail_trace`)."""
+    found = (
         _editor_software(meta),
         _stripped(meta, presented_as_original),
         _dimensions(meta),
         _modified_after_capture(meta),
-        _thumbnail(meta, path),
-    ):
-        if found is not None:
-            traces.append(found)
-    return traces
+    )
+    return [trace for trace in found if trace is not None]
 
 
 def _trace(kind: TraceKind, detail: str, **values: object) -> Trace:
@@ -227,7 +231,13 @@ def _duration(gap: timedelta) -> str:
     return f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
 
 
-def _thumbnail(meta: PhotoMetadata, path: Path) -> Trace | None:
+def thumbnail_trace(meta: PhotoMetadata, path: Path) -> Trace | None:
+    """Whether the EXIF thumbnail shows the main image: a THUMBNAIL_DIFFERS trace when it shows a
+    different picture (pHash distance above THUMBNAIL_PHASH_MAX_DISTANCE), THUMBNAIL_UNREADABLE
+    when it or the image cannot be decoded, None when they match or there is no thumbnail.
+
+    Never raises VerifyError: a file that cannot be compared is the THUMBNAIL_UNREADABLE trace.
+    """
     if meta.thumbnail is None:
         return None
     try:

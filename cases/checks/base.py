@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from cases.originals import OriginalsCheck
 from cases.snapshot import CaseSnapshot, ItemInfo
@@ -22,6 +22,25 @@ class FindingDraft:
     values: dict[str, Any]
     detail: str
     artefacts: tuple[str, ...] = field(default_factory=tuple)
+
+
+T = TypeVar("T")
+
+
+class SharedAnalyses:
+    """Per-item results more than one check reads (whether the EXIF thumbnail shows another
+    picture: provenance, capture_time, gps_place), computed by whichever check asks first and
+    kept for the rest of one verify run, so no file is decoded twice for the same question."""
+
+    def __init__(self) -> None:
+        self._results: dict[tuple[str, str], Any] = {}
+
+    def get(self, name: str, item: ItemInfo, compute: Callable[[ItemInfo], T]) -> T:
+        """`compute(item)` the first time `name` is asked of `item` in this run, else its result."""
+        key = (name, item.code)
+        if key not in self._results:
+            self._results[key] = compute(item)
+        return cast(T, self._results[key])
 
 
 class ProgressTask(Protocol):
@@ -54,6 +73,8 @@ class CheckContext:
     # Re-hashes an original before its pixels are read (None: trust the store, as unit tests
     # of a single check do). The case's own items reach a check already re-hashed.
     originals: OriginalsCheck | None = None
+    # Per-item analyses several checks read, made once in this run (cases.checks.foreign_exif).
+    shared: SharedAnalyses = field(default_factory=SharedAnalyses)
 
 
 class Check(Protocol):

@@ -3,11 +3,14 @@
 Claim footage must not predate the incident; denial footage offered as showing the site after
 the strike must be captured after the incident and before the denial was published. The time
 zone of a camera clock is often unknown: `verify.timecheck` then allows every zone and says so.
+A photo whose EXIF thumbnail shows a different picture may carry another photo's date: its
+finding is inconclusive and says so (see cases.checks.foreign_exif).
 """
 
 from __future__ import annotations
 
 from cases.checks.base import CheckContext, FindingDraft
+from cases.checks.foreign_exif import exif_in_doubt, foreign_exif
 from cases.checks.stored_metadata import offered_as, stored_metadata
 from cases.snapshot import ItemInfo
 from verify.exif import PhotoMetadata
@@ -36,17 +39,21 @@ class CaptureTimeCheck:
                     continue
                 capture = meta.capture if isinstance(meta, PhotoMetadata) else meta.creation
                 result = check_time(capture, case.incident_date, denial_date, role)
-                detail = result.detail
+                verdict, detail = result.verdict, result.detail
                 if capture is None and problems:
                     detail += f" Metadata problems: {problems}."
                 values = result.to_dict() | {
                     "incident_date": case.incident_date.isoformat(),
                     "denial_date": denial_date.isoformat() if denial_date else None,
                 }
+                foreign = foreign_exif(ctx, item) if capture is not None else None
+                if foreign is not None:
+                    detail, values = exif_in_doubt(foreign, "date", verdict, detail, values)
+                    verdict = Verdict.INCONCLUSIVE
                 drafts.append(
                     FindingDraft(
                         self.name,
-                        result.verdict,
+                        verdict,
                         (item.code,),
                         values,
                         f"{item.filename}: {detail}",

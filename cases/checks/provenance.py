@@ -12,7 +12,8 @@ Verdicts, and why:
   photos in ../shared/data/exif/gps were re-written by "Nikon Transfer" ten days after
   capture); a failed thumbnail comparison decides nothing; a thumbnail unlike the image shows
   the pixels changed after capture (a crop as much as a forgery), so the file's capture time
-  and GPS may describe the thumbnail's picture rather than this one. A "mismatch" would be
+  and GPS may describe the thumbnail's picture rather than this one (capture_time and gps_place
+  are then inconclusive: cases.checks.foreign_exif). A "mismatch" would be
   counted by a reader as a contradiction, so a trace is never one. On claim and denial items
   the detail names the side that offers the item as a capture of the events.
 - consistent: no trace found; the detail says that this does not prove an original either.
@@ -25,20 +26,19 @@ from __future__ import annotations
 from typing import Any
 
 from cases.checks.base import CheckContext, FindingDraft
+from cases.checks.foreign_exif import item_thumbnail_trace
 from cases.checks.stored_metadata import offered_as, stored_metadata
-from cases.originals import naming
 from cases.snapshot import ItemInfo
-from verify.errors import VerifyError
 from verify.exif import PhotoMetadata
-from verify.provenance import Trace, TraceKind, find_traces
+from verify.provenance import Trace, TraceKind, metadata_traces
 from verify.verdict import Verdict
 
 # What a trace may mean for the file's own metadata, added to its detail.
 _CONSEQUENCE = {
     TraceKind.THUMBNAIL_DIFFERS: (
         " The capture time and GPS position in this file's metadata may belong to the "
-        "thumbnail's picture rather than to this one: weigh the capture_time and gps_place "
-        "findings of this item with that in mind."
+        "thumbnail's picture rather than to this one, so the capture_time and gps_place "
+        "findings of this item rest no verdict on them (inconclusive)."
     ),
 }
 
@@ -55,11 +55,11 @@ class ProvenanceCheck:
         task = ctx.progress.task("provenance traces", len(footage))
         drafts: list[FindingDraft] = []
         for item in footage:
-            drafts += self._item(item)
+            drafts += self._item(ctx, item)
             task.advance()
         return drafts
 
-    def _item(self, item: ItemInfo) -> list[FindingDraft]:
+    def _item(self, ctx: CheckContext, item: ItemInfo) -> list[FindingDraft]:
         sides = offered_as(item)
         meta, problems = stored_metadata(item)
         if not isinstance(meta, PhotoMetadata):
@@ -70,18 +70,11 @@ class ProvenanceCheck:
                 else f"its metadata could not be read ({problems})"
             )
             return [self._draft(item, Verdict.INCONCLUSIVE, {"presented_as": sides}, why + ".")]
-        try:
-            with naming(item.path, item.code):
-                traces = find_traces(meta, item.path, presented_as_original=bool(sides))
-        except VerifyError as exc:
-            return [
-                self._draft(
-                    item,
-                    Verdict.INCONCLUSIVE,
-                    {"presented_as": sides, "error": str(exc)[:200]},
-                    f"the file could not be examined for traces: {exc}.",
-                )
-            ]
+        traces = metadata_traces(meta, presented_as_original=bool(sides))
+        # Compared once per run and shared with capture_time and gps_place, which it concerns.
+        thumbnail = item_thumbnail_trace(ctx, item)
+        if thumbnail is not None:
+            traces.append(thumbnail)
         if not traces:
             return [
                 self._draft(
