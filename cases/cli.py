@@ -37,7 +37,12 @@ from verify.errors import VerifyError
 logging.getLogger("PIL").addHandler(logging.NullHandler())
 logging.getLogger("PIL").propagate = False
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Verify attack claims.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Verify attack claims against official denials: a case store with untouched originals "
+    "and a tamper-evident custody log.",
+)
 case_app = typer.Typer(no_args_is_help=True, help="Open and inspect cases.")
 claim_app = typer.Typer(no_args_is_help=True, help="Record the attack claim.")
 denial_app = typer.Typer(no_args_is_help=True, help="Record the official denial.")
@@ -145,7 +150,6 @@ def _main(
         ),
     ] = None,
 ) -> None:
-    """Verify attack claims: a case store with untouched originals and a custody log."""
     _state["home"] = home or default_home()
     _state["db"] = db
     try:
