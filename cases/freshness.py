@@ -117,6 +117,33 @@ def _event_time(event: CustodyEvent) -> datetime:
     return datetime.fromisoformat(event.at.replace("Z", "+00:00"))
 
 
+def _removed_link(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    return str(row.get("item")), str(row.get("role")), row.get("site")
+
+
+def _corrections(
+    events: Sequence[CustodyEvent],
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str, str | None], ...]]:
+    """Sites changed (by their name now), sites removed and role links removed by these
+    correction events, oldest first."""
+    changed: dict[str, None] = {}  # ordered sets
+    removed: dict[str, None] = {}
+    links: list[tuple[str, str, str | None]] = []
+    for event in events:
+        details = event.details or {}
+        name = str(details.get("name"))
+        if event.action == SITE_UPDATE:
+            changed.pop(str(details.get("renamed_from")), None)
+            changed[name] = None
+        elif event.action == SITE_REMOVE:
+            changed.pop(name, None)
+            removed[name] = None
+            links += [_removed_link(row) for row in details.get("links", [])]
+        else:
+            links.append(_removed_link(details))
+    return tuple(changed), tuple(removed), tuple(links)
+
+
 def changes_since_run(
     case: Case, run: VerifyRun | None, events: Sequence[CustodyEvent]
 ) -> ChangesSinceRun | None:
@@ -131,24 +158,9 @@ def changes_since_run(
     def after(value: datetime | None) -> bool:
         return value is not None and as_utc(value) > start
 
-    corrections = [e for e in events if e.action in CORRECTIONS and after(_event_time(e))]
-    sites_changed: dict[str, None] = {}
-    sites_removed: dict[str, None] = {}
-    roles_removed: list[tuple[str, str, str | None]] = []
-    for e in corrections:
-        details = e.details or {}
-        if e.action == SITE_UPDATE:
-            sites_changed.pop(details.get("renamed_from", ""), None)
-            sites_changed[str(details.get("name"))] = None
-        elif e.action == SITE_REMOVE:
-            sites_changed.pop(str(details.get("name")), None)
-            sites_removed[str(details.get("name"))] = None
-            roles_removed += [
-                (lk.get("item"), lk.get("role"), lk.get("site")) for lk in details.get("links", [])
-            ]
-        else:
-            roles_removed.append((details.get("item"), details.get("role"), details.get("site")))
-
+    sites_changed, sites_removed, roles_removed = _corrections(
+        [e for e in events if e.action in CORRECTIONS and after(_event_time(e))]
+    )
     new_items = [i for i in case.items if after(i.ingested_at)]
     new_codes = {i.code for i in new_items}
     return ChangesSinceRun(
@@ -163,9 +175,9 @@ def changes_since_run(
         sites_added=tuple(s.name for s in case.sites if after(s.created_at)),
         claim_changed=case.claim is not None and after(case.claim.updated_at),
         denial_changed=case.denial is not None and after(case.denial.updated_at),
-        sites_changed=tuple(sites_changed),
-        sites_removed=tuple(sites_removed),
-        roles_removed=tuple(roles_removed),
+        sites_changed=sites_changed,
+        sites_removed=sites_removed,
+        roles_removed=roles_removed,
     )
 
 

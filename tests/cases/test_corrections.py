@@ -340,6 +340,10 @@ def test_cli_site_list_show_edit_remove_and_unlink(cc, tmp_path: Path):
         cc("evidence", "unlink", code, "E-000002", "--role", "denial_footage"),
         "E-000002 has no link as denial_footage",
     )
+    _one_line_error(
+        cc("evidence", "unlink", code, "E-000009", "--role", "other"), "has no evidence item"
+    )
+    _one_line_error(cc("evidence", "unlink", code, "E-000002", "--role", "x"), "unknown role")
     _, err = _ok(cc("evidence", "unlink", code, "E-000002", "--role", "supports_claim"))
     assert "the item and its original are kept" in err and "counted as other" in err
     _, err = _ok(
