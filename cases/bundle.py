@@ -421,6 +421,8 @@ def _corrections_after_run(
 def _carried(event: dict[str, Any], codes: dict[str, str]) -> dict[str, Any]:
     """A source correction's details for the new chain: item codes of this workspace, the
     source event's number and time, and no rows logged (the removed rows were never imported)."""
+    if not isinstance(event["details"], dict):
+        raise BundleError(f"custody event {event['seq']} has malformed details")
     details = {k: v for k, v in event["details"].items() if k != ALSO_LOGGED}
     if "item" in details:
         details["item"] = codes.get(details["item"], details["item"])

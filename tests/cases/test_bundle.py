@@ -24,7 +24,7 @@ from cases.errors import BundleError
 from cases.ingest import LinkSpec, add_evidence, add_statement
 from cases.report.data import build_report
 from cases.verification import current_findings, run_verify
-from evidence_store.custody import case_events
+from evidence_store.custody import canonical_json, case_events
 from evidence_store.db import init_workspace
 from evidence_store.fsck import check_store
 from evidence_store.models import Blob, Case
@@ -402,3 +402,35 @@ def test_corrected_case_imports_to_the_same_current_state(source, target, tmp_pa
         assert _state(third, imported.case) == _state(ws, code)
         assert build_report(third, imported.case)["verify_run"]["changes_note"] is None
         assert check_store(third).ok, check_store(third).problems
+
+
+@pytest.mark.parametrize("details", [["not", "a", "mapping"], {"name": "depot", "links": "x"}])
+def test_a_malformed_correction_in_a_rehashed_chain_is_a_bundle_error(
+    source, target, tmp_path: Path, details
+):
+    """A bundle whose chain was rebuilt around a malformed correction event (every hash
+    recomputed, so the chain itself checks) is refused with one BundleError, nothing written."""
+    ws, code = source
+    workflow.add_site(ws, "alice", code, name="depot", lat=43.47, lon=11.89)
+    corrections.edit_site(ws, "alice", code, "depot", radius_m=90)
+    good = export_case(ws, "alice", code, tmp_path / "b.zip").path
+    before = counts(target)
+
+    def break_correction(entries: dict[str, bytes]) -> None:
+        custody = json.loads(entries[fmt.CUSTODY])
+        prev = None
+        for event in custody:
+            if event["action"] == "site-update":
+                event["details"] = details
+            if prev is not None:
+                event["prev_hash"] = prev
+            payload = {k: v for k, v in event.items() if k != "hash"}
+            event["hash"] = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+            prev = event["hash"]
+        entries[fmt.CUSTODY] = json.dumps(custody).encode()
+        rehash_manifest(entries)
+
+    rewrite(good, tmp_path / "bad.zip", break_correction)
+    with pytest.raises(BundleError):
+        import_bundle(target, "bob", tmp_path / "bad.zip")
+    assert counts(target)[:2] == before[:2]
