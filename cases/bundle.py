@@ -33,11 +33,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cases import bundle_format as fmt
+from cases.corrections import CORRECTIONS
 from cases.errors import BundleError
 from cases.report.data import build_report
 from cases.workflow import load_case
 from evidence_store.blobs import sha256_file
-from evidence_store.custody import append_event, canonical_json, case_events, event_payload
+from evidence_store.custody import (
+    ALSO_LOGGED,
+    append_event,
+    canonical_json,
+    case_events,
+    event_payload,
+    logged_records,
+)
 from evidence_store.db import Workspace
 from evidence_store.errors import StoreUnavailableError
 from evidence_store.models import (
@@ -346,17 +354,25 @@ def verify_bundle_records(rows: dict[str, Any], custody: list[dict[str, Any]]) -
                 problems.append(f"{where}: does not link to the previous event")
             if _payload_hash(ev) != ev.get("hash"):
                 problems.append(f"{where}: content does not match its hash (edited)")
-            if ev.get("record_type") and ev.get("record_id"):
-                last[(ev["record_type"], ev["record_id"])] = ev.get("record_hash")
+            for ref, rhash in logged_records(
+                ev.get("record_type"), ev.get("record_id"), ev.get("record_hash"), ev.get("details")
+            ):
+                last[ref] = rhash
             prev, seq = ev.get("hash"), seq + 1
         seen = set()
         for ref, row in _row_refs(rows):
             seen.add(ref)
             if ref not in last:
                 problems.append(f"{ref[0]} {ref[1]}: no custody event logged it")
+            elif last[ref] is None:
+                problems.append(f"{ref[0]} {ref[1]}: logged as removed but in the bundle")
             elif last[ref] != _row_hash(row):
                 problems.append(f"{ref[0]} {ref[1]}: differs from what the custody log recorded")
-        problems += [f"{t} {i}: logged but missing from the bundle" for t, i in set(last) - seen]
+        problems += [
+            f"{t} {i}: logged but missing from the bundle"
+            for t, i in set(last) - seen
+            if last[(t, i)] is not None  # removed on purpose: its removal event holds it
+        ]
     except (KeyError, TypeError, AttributeError) as exc:
         problems.append(f"case.json or custody.json is malformed ({exc!r})")
     return problems
@@ -386,8 +402,43 @@ def _previous_import(session: Session, workspace: str, source_case: str) -> str 
     return None
 
 
+def _corrections_after_run(
+    rows: dict[str, Any], custody: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The source's corrections (site edits and removals, removed links) made after its latest
+    complete verify run: the run did not see them, and an imported case must say so too."""
+    done = [r for r in rows["runs"] if r["finished_at"] is not None]
+    if not done:
+        return []
+    start = datetime.fromisoformat(max(done, key=lambda r: r["id"])["started_at"])
+    return [
+        ev
+        for ev in custody
+        if ev["action"] in CORRECTIONS and datetime.fromisoformat(ev["at"]) > start
+    ]
+
+
+def _carried(event: dict[str, Any], codes: dict[str, str]) -> dict[str, Any]:
+    """A source correction's details for the new chain: item codes of this workspace, the
+    source event's number and time, and no rows logged (the removed rows were never imported)."""
+    if not isinstance(event["details"], dict):
+        raise BundleError(f"custody event {event['seq']} has malformed details")
+    details = {k: v for k, v in event["details"].items() if k != ALSO_LOGGED}
+    if "item" in details:
+        details["item"] = codes.get(details["item"], details["item"])
+    if "links" in details:
+        details["links"] = [
+            {**lk, "item": codes.get(lk["item"], lk["item"])} for lk in details["links"]
+        ]
+    return details | {"imported": True, "source_seq": event["seq"], "source_at": event["at"]}
+
+
 def _write_case(
-    session: Session, actor: str, rows: dict[str, Any], source: dict[str, Any]
+    session: Session,
+    actor: str,
+    rows: dict[str, Any],
+    source: dict[str, Any],
+    custody: list[dict[str, Any]],
 ) -> tuple[Case, int, int]:
     c = rows["case"]
     case = Case(
@@ -515,6 +566,8 @@ def _write_case(
             details={"run": run.id, "findings": count, "tool_version": run.tool_version,
                      "run_actor": run.actor, "imported": True},
         )  # fmt: skip
+    for event in _corrections_after_run(rows, custody):
+        append_event(session, case, event["action"], actor, details=_carried(event, codes))
     return case, len(items), n_findings
 
 
@@ -625,7 +678,7 @@ def _import_checked(
     def work(session: Session) -> ImportSummary:
         if _previous_import(session, source["workspace"], source["case"]) is not None:
             raise BundleError(f"case {source['case']} was imported meanwhile")
-        case, n_items, n_findings = _write_case(session, actor, rows, source)
+        case, n_items, n_findings = _write_case(session, actor, rows, source, custody)
         return ImportSummary(
             case.code, source["case"], source["workspace"], n_items, n_findings, bundle_sha
         )

@@ -16,12 +16,13 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from cases import workflow
+from cases import corrections, workflow
 from cases.errors import CaseError, InputError
 from cases.freshness import case_sides_and_changes, side_label
 from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement, precheck_files
 from cases.originals import recorded_problems
 from cases.report.data import attribution_dict
+from cases.snapshot import reference_sites
 from cases.validate import parse_date, parse_when
 from cases.verification import current_findings, run_verify
 from evidence_store.custody import case_events
@@ -36,12 +37,21 @@ from verify.errors import VerifyError
 logging.getLogger("PIL").addHandler(logging.NullHandler())
 logging.getLogger("PIL").propagate = False
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Verify attack claims.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Verify attack claims against official denials: a case store with untouched originals "
+    "and a tamper-evident custody log.",
+)
 case_app = typer.Typer(no_args_is_help=True, help="Open and inspect cases.")
 claim_app = typer.Typer(no_args_is_help=True, help="Record the attack claim.")
 denial_app = typer.Typer(no_args_is_help=True, help="Record the official denial.")
-site_app = typer.Typer(no_args_is_help=True, help="Register sites.")
-evidence_app = typer.Typer(no_args_is_help=True, help="Add and inspect evidence items.")
+site_app = typer.Typer(
+    no_args_is_help=True, help="Register, inspect and correct the places footage may show."
+)
+evidence_app = typer.Typer(
+    no_args_is_help=True, help="Add and inspect evidence items; remove a wrong role."
+)
 statement_app = typer.Typer(no_args_is_help=True, help="Add witness statements.")
 for sub, name in (
     (case_app, "case"),
@@ -55,6 +65,9 @@ for sub, name in (
 
 _state: dict[str, Any] = {}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+CaseArg = Annotated[str, typer.Argument(help="The case id, e.g. C-0001.", show_default=False)]
+SiteArg = Annotated[str, typer.Argument(help="The site's name, as registered.")]
+ItemArg = Annotated[str, typer.Argument(help="The evidence item id, e.g. E-000001.")]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -113,9 +126,29 @@ def emit(data: dict[str, Any]) -> None:
 
 @app.callback()
 def _main(
-    home: Annotated[Path | None, typer.Option(envvar="CLAIMCHECK_HOME")] = None,
-    db: Annotated[str | None, typer.Option(envvar="CLAIMCHECK_DB")] = None,
-    actor_: Annotated[str | None, typer.Option("--actor", envvar="CLAIMCHECK_ACTOR")] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="CLAIMCHECK_HOME",
+            help="Workspace folder (originals, database, derived pictures); default ./.claimcheck.",
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CLAIMCHECK_DB",
+            help="Database URL for a shared PostgreSQL store (postgresql+psycopg://...); "
+            "default the workspace's own SQLite file.",
+        ),
+    ] = None,
+    actor_: Annotated[
+        str | None,
+        typer.Option(
+            "--actor",
+            envvar="CLAIMCHECK_ACTOR",
+            help="Who is doing this, as the custody log records it; default your login name.",
+        ),
+    ] = None,
 ) -> None:
     _state["home"] = home or default_home()
     _state["db"] = db
@@ -152,12 +185,16 @@ def case_dict(c: Any) -> dict[str, Any]:
 
 @case_app.command("open")
 def case_open(
-    title: str,
-    date: Annotated[str, typer.Option("--date")],
-    place: Annotated[str | None, typer.Option()] = None,
-    lat: Annotated[float | None, typer.Option()] = None,
-    lon: Annotated[float | None, typer.Option()] = None,
-    summary: Annotated[str | None, typer.Option()] = None,
+    title: Annotated[str, typer.Argument(help='A short title, e.g. "Market strike".')],
+    date: Annotated[str, typer.Option("--date", help="Day of the incident (YYYY-MM-DD).")],
+    place: Annotated[str | None, typer.Option(help="Place name of the incident.")] = None,
+    lat: Annotated[
+        float | None, typer.Option(help="Latitude of the incident (decimal degrees).")
+    ] = None,
+    lon: Annotated[
+        float | None, typer.Option(help="Longitude of the incident (decimal degrees).")
+    ] = None,
+    summary: Annotated[str | None, typer.Option(help="A few words on what happened.")] = None,
 ) -> None:
     """Open a case; prints its id alone."""
     c = workflow.open_case(
@@ -175,6 +212,7 @@ def case_open(
 
 @case_app.command("list")
 def case_list(as_json: JsonOpt = False) -> None:
+    """List the cases in this workspace."""
     cases = workflow.list_cases(ws())
     if as_json:
         emit({"cases": [case_dict(c) for c in cases]})
@@ -184,7 +222,8 @@ def case_list(as_json: JsonOpt = False) -> None:
 
 
 @case_app.command("show")
-def case_show(case: str, as_json: JsonOpt = False) -> None:
+def case_show(case: CaseArg, as_json: JsonOpt = False) -> None:
+    """Show a case: its sites, claim, denial and number of items."""
     c = workflow.get_case(ws(), case)
     data = case_dict(c)
     data["sites"] = [
@@ -215,6 +254,11 @@ def case_show(case: str, as_json: JsonOpt = False) -> None:
         print(f"{key}: {value}")
 
 
+LatOpt = Annotated[float, typer.Option(help="Latitude of the site (decimal degrees).")]
+LonOpt = Annotated[float, typer.Option(help="Longitude of the site (decimal degrees).")]
+RadiusOpt = Annotated[
+    float, typer.Option(help="Metres around the site's point that count as the site.")
+]
 ReplaceOpt = Annotated[
     bool,
     typer.Option(
@@ -227,17 +271,31 @@ ReplaceOpt = Annotated[
 
 @claim_app.command("set")
 def claim_set(
-    case: str,
-    text: Annotated[str | None, typer.Option(help="Required unless --replace.")] = None,
-    source: Annotated[str | None, typer.Option(help="Required unless --replace.")] = None,
-    url: Annotated[str | None, typer.Option()] = None,
-    date: Annotated[str | None, typer.Option()] = None,
-    killed: Annotated[int | None, typer.Option()] = None,
-    children: Annotated[int | None, typer.Option()] = None,
-    women: Annotated[int | None, typer.Option()] = None,
-    perpetrator: Annotated[str | None, typer.Option()] = None,
+    case: CaseArg,
+    text: Annotated[
+        str | None,
+        typer.Option(help="What the claim says, in its words. Required unless --replace."),
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Who made the claim. Required unless --replace.")
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="Where the claim was published.")] = None,
+    date: Annotated[
+        str | None, typer.Option(help="Day the claim was published (YYYY-MM-DD).")
+    ] = None,
+    killed: Annotated[int | None, typer.Option(help="People killed, as the claim says.")] = None,
+    children: Annotated[
+        int | None, typer.Option(help="Children among the killed, as the claim says.")
+    ] = None,
+    women: Annotated[
+        int | None, typer.Option(help="Women among the killed, as the claim says.")
+    ] = None,
+    perpetrator: Annotated[
+        str | None, typer.Option(help="Who carried out the attack, as the claim says.")
+    ] = None,
     replace: ReplaceOpt = False,
 ) -> None:
+    """Record the attack claim (or change it with --replace)."""
     workflow.set_claim(
         ws(),
         actor(),
@@ -256,14 +314,26 @@ def claim_set(
 
 @denial_app.command("set")
 def denial_set(
-    case: str,
-    by: Annotated[str | None, typer.Option(help="Required unless --replace.")] = None,
-    date: Annotated[str | None, typer.Option(help="Required unless --replace.")] = None,
-    text: Annotated[str | None, typer.Option(help="Required unless --replace.")] = None,
-    url: Annotated[str | None, typer.Option()] = None,
-    footage: Annotated[list[Path] | None, typer.Option()] = None,
+    case: CaseArg,
+    by: Annotated[
+        str | None, typer.Option(help="Who issued the denial. Required unless --replace.")
+    ] = None,
+    date: Annotated[
+        str | None,
+        typer.Option(help="Day of the denial (YYYY-MM-DD). Required unless --replace."),
+    ] = None,
+    text: Annotated[
+        str | None,
+        typer.Option(help="What the denial says, in its words. Required unless --replace."),
+    ] = None,
+    url: Annotated[str | None, typer.Option(help="Where the denial was published.")] = None,
+    footage: Annotated[
+        list[Path] | None,
+        typer.Option(help="Footage offered with the denial (repeat for several files)."),
+    ] = None,
     replace: ReplaceOpt = False,
 ) -> None:
+    """Record the official denial (or change it with --replace), with its footage."""
     if footage:  # every file checked before the denial is recorded: a typo stores nothing
         precheck_files(footage, None)
     workflow.set_denial(
@@ -282,14 +352,22 @@ def denial_set(
 
 @site_app.command("add")
 def site_add(
-    case: str,
-    name: str,
-    lat: Annotated[float, typer.Option()],
-    lon: Annotated[float, typer.Option()],
-    radius: Annotated[float, typer.Option()] = 150.0,
-    claimed: Annotated[bool, typer.Option("--claimed")] = False,
-    imagery: Annotated[list[Path] | None, typer.Option()] = None,
+    case: CaseArg,
+    name: Annotated[str, typer.Argument(help='A name for the site, e.g. "popular market".')],
+    lat: LatOpt,
+    lon: LonOpt,
+    radius: RadiusOpt = 150.0,
+    claimed: Annotated[
+        bool, typer.Option("--claimed", help="This is where the claim says the attack was.")
+    ] = False,
+    imagery: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Reference photo of the site, to match footage against (repeat for several)."
+        ),
+    ] = None,
 ) -> None:
+    """Register a site: a place the footage may show, with its reference imagery."""
     if imagery:  # every file checked before the site is created: a typo stores nothing
         precheck_files(imagery, "photo")
     workflow.add_site(
@@ -299,12 +377,129 @@ def site_add(
         add_with_progress(case, imagery, "photo", LinkSpec("site_reference", name), ItemFacts())
 
 
+def site_dict(site: Any, items: list[Any]) -> dict[str, Any]:
+    """A site with the items that are its reference imagery."""
+    return {
+        "name": site.name,
+        "lat": site.lat,
+        "lon": site.lon,
+        "radius_m": site.radius_m,
+        "claimed": site.claimed,
+        "created_at": iso_utc(site.created_at),
+        "reference_items": [
+            {"id": i.code, "filename": i.filename}
+            for i in items
+            if site.name in reference_sites(i.links)
+        ],
+    }
+
+
+def print_site(site: dict[str, Any]) -> None:
+    claimed = "  claimed site" if site["claimed"] else ""
+    refs = ", ".join(f"{r['id']} ({r['filename']})" for r in site["reference_items"]) or "none"
+    print(
+        f"{site['name']}  {site['lat']:.6f}, {site['lon']:.6f}  radius {site['radius_m']:g} m"
+        f"{claimed}  reference imagery: {refs}"
+    )
+
+
+@site_app.command("list")
+def site_list(case: CaseArg, as_json: JsonOpt = False) -> None:
+    """List a case's sites with their reference imagery."""
+    c = workflow.get_case(ws(), case)
+    sites = [site_dict(s, c.items) for s in c.sites]
+    if as_json:
+        emit({"case": c.code, "sites": sites})
+        return
+    if not sites:
+        print(f"{c.code} has no sites yet (claimcheck site add)", file=sys.stderr)
+    for site in sites:
+        print_site(site)
+
+
+@site_app.command("show")
+def site_show(case: CaseArg, name: SiteArg, as_json: JsonOpt = False) -> None:
+    """Show one site: its point, radius, whether it is the claimed site, its reference imagery."""
+    c = workflow.get_case(ws(), case)
+    data = {"case": c.code} | site_dict(workflow.find_site(c, name), c.items)
+    if as_json:
+        emit(data)
+        return
+    refs = data.pop("reference_items")
+    for key, value in data.items():
+        print(f"{key}: {value}")
+    print("reference imagery:" + ("" if refs else " none"))
+    for r in refs:
+        print(f"  {r['id']}  {r['filename']}")
+
+
+@site_app.command("edit")
+def site_edit(
+    case: CaseArg,
+    name: SiteArg,
+    lat: Annotated[
+        float | None, typer.Option(help="New latitude of the site (decimal degrees).")
+    ] = None,
+    lon: Annotated[
+        float | None, typer.Option(help="New longitude of the site (decimal degrees).")
+    ] = None,
+    radius: Annotated[
+        float | None,
+        typer.Option(help="New radius: metres around the site's point that count as the site."),
+    ] = None,
+    claimed: Annotated[
+        bool | None,
+        typer.Option(
+            "--claimed/--not-claimed",
+            help="Whether this is where the claim says the attack was (one claimed site per case).",
+            show_default=False,
+        ),
+    ] = None,
+    rename: Annotated[str | None, typer.Option(help="A new name for the site.")] = None,
+) -> None:
+    """Correct a site: only the options given change; the custody log keeps the old record."""
+    out = corrections.edit_site(
+        ws(), actor(), case, name, lat=lat, lon=lon, radius_m=radius, claimed=claimed, rename=rename
+    )
+    renamed = f" (now {out.name!r})" if out.name != out.previous_name else ""
+    print(
+        f"site {out.previous_name!r}{renamed} of {out.case}: changed {', '.join(out.changed)}; "
+        "the previous record is kept in the custody log",
+        file=sys.stderr,
+    )
+
+
+@site_app.command("remove")
+def site_remove(case: CaseArg, name: SiteArg) -> None:
+    """Remove a site registered by mistake; its reference imagery stays as evidence items."""
+    out = corrections.remove_site(ws(), actor(), case, name)
+    print(
+        f"removed site {out.name!r} from {out.case}; the custody log keeps the removed record "
+        "and its reference links",
+        file=sys.stderr,
+    )
+    if out.reference_items:
+        print(
+            f"{', '.join(out.reference_items)}: no longer reference imagery of {out.name!r}; "
+            "the items and their originals are kept",
+            file=sys.stderr,
+        )
+    if out.roleless_items:
+        print(
+            f"{', '.join(out.roleless_items)}: now without any role (counted as other evidence; "
+            "`claimcheck evidence add` with the same file and --role gives one)",
+            file=sys.stderr,
+        )
+
+
 @evidence_app.command("add")
 def evidence_add(
-    case: str,
-    files: list[Path],
+    case: CaseArg,
+    files: Annotated[list[Path], typer.Argument(help="The files to add, stored untouched.")],
     kind: Annotated[str, typer.Option(help="photo, video, document or statement.")],
-    source: Annotated[str | None, typer.Option()] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Where the file came from (channel, person, archive).")
+    ] = None,
     role: Annotated[
         str | None,
         typer.Option(
@@ -320,8 +515,9 @@ def evidence_add(
     collected_at: Annotated[
         str | None, typer.Option(help="When: YYYY-MM-DD or ISO 8601 time (UTC if no zone).")
     ] = None,
-    notes: Annotated[str | None, typer.Option()] = None,
+    notes: Annotated[str | None, typer.Option(help="Anything else worth recording.")] = None,
 ) -> None:
+    """Add files as evidence; the same bytes again name the existing item (and add the role)."""
     role = role or ("site_reference" if site else "other")
     facts = ItemFacts(
         source=source,
@@ -392,7 +588,8 @@ def item_dict(i: Any) -> dict[str, Any]:
 
 
 @evidence_app.command("list")
-def evidence_list(case: str, as_json: JsonOpt = False) -> None:
+def evidence_list(case: CaseArg, as_json: JsonOpt = False) -> None:
+    """List a case's evidence items."""
     c = workflow.get_case(ws(), case)
     if as_json:
         emit({"case": c.code, "items": [item_dict(i) for i in c.items]})
@@ -402,7 +599,8 @@ def evidence_list(case: str, as_json: JsonOpt = False) -> None:
 
 
 @evidence_app.command("show")
-def evidence_show(item: str, as_json: JsonOpt = False) -> None:
+def evidence_show(item: ItemArg, as_json: JsonOpt = False) -> None:
+    """Show one item: its roles, attributions and the metadata read from the file."""
     i = workflow.get_item(ws(), item)
     metadata = dict(i.file_metadata or {})
     if "problems" in metadata:
@@ -423,6 +621,32 @@ def evidence_show(item: str, as_json: JsonOpt = False) -> None:
     print_tree(metadata, indent="  ")
 
 
+@evidence_app.command("unlink")
+def evidence_unlink(
+    case: CaseArg,
+    item: ItemArg,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="The role recorded by mistake: supports_claim, denial_footage, site_reference "
+            "or other."
+        ),
+    ],
+    site: Annotated[
+        str | None,
+        typer.Option(help="For --role site_reference: the site the item was wrongly linked to."),
+    ] = None,
+) -> None:
+    """Remove one role of an item recorded by mistake; the item and its original stay."""
+    out = corrections.unlink_item(ws(), actor(), case, item, role, site)
+    left = ", ".join(out.roles_left) or "none (counted as other evidence)"
+    print(
+        f"removed {out.item}'s link as {corrections.link_words(out.role, out.site)} (kept in the "
+        f"custody log); the item and its original are kept; its links now: {left}",
+        file=sys.stderr,
+    )
+
+
 def print_tree(data: dict[str, Any], indent: str) -> None:
     """Nested metadata as indented `key: value` lines; absent values are left out."""
     for key, value in data.items():
@@ -441,15 +665,26 @@ def print_tree(data: dict[str, Any], indent: str) -> None:
 
 @statement_app.command("add")
 def statement_add(
-    case: str,
-    witness: Annotated[str, typer.Option()],
-    text: Annotated[str | None, typer.Option()] = None,
-    file: Annotated[Path | None, typer.Option()] = None,
-    date: Annotated[str | None, typer.Option()] = None,
-    language: Annotated[str | None, typer.Option()] = None,
-    encoding: Annotated[str | None, typer.Option()] = None,
+    case: CaseArg,
+    witness: Annotated[str, typer.Option(help="Who gave the statement.")],
+    text: Annotated[
+        str | None, typer.Option(help="The statement's words (or give --file).")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="A text file holding the statement (or give --text).")
+    ] = None,
+    date: Annotated[
+        str | None, typer.Option(help="Day the statement was given (YYYY-MM-DD).")
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Language of the statement, e.g. ar or en.")
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="Text encoding of --file when it is not UTF-8.")
+    ] = None,
     source: Annotated[str | None, typer.Option(help="Where the statement came from.")] = None,
 ) -> None:
+    """Add a witness statement, stored as a text item of its own."""
     r = add_statement(
         ws(),
         actor(),
@@ -468,7 +703,7 @@ def statement_add(
 
 
 @app.command()
-def verify(case: str, as_json: JsonOpt = False) -> None:
+def verify(case: CaseArg, as_json: JsonOpt = False) -> None:
     """Run every registered check and store the findings."""
     with RichProgress() as progress:
         out = run_verify(ws(), actor(), case, progress=progress)
@@ -478,7 +713,7 @@ def verify(case: str, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def findings(case: str, as_json: JsonOpt = False) -> None:
+def findings(case: CaseArg, as_json: JsonOpt = False) -> None:
     """Show the latest verify run's findings; artefacts are the pictures behind them."""
     rows = current_findings(ws(), case)
     sides, changes = case_sides_and_changes(ws(), case)
@@ -520,7 +755,7 @@ def findings(case: str, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def log(case: str, as_json: JsonOpt = False) -> None:
+def log(case: CaseArg, as_json: JsonOpt = False) -> None:
     """Show a case's custody log."""
     w = ws()
     with w.reading() as session:
@@ -589,7 +824,7 @@ def fsck(as_json: JsonOpt = False) -> None:
 
 @app.command()
 def search(
-    files: list[Path],
+    files: Annotated[list[Path], typer.Argument(help="Photos or videos to look for.")],
     case: Annotated[str | None, typer.Option("--case", help="Search one case only.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -616,7 +851,7 @@ def search(
 
 @app.command()
 def export(
-    case: str,
+    case: CaseArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Bundle to write (.zip).")],
     as_json: JsonOpt = False,
 ) -> None:
@@ -633,7 +868,10 @@ def export(
 
 
 @app.command("import")
-def import_(bundle: Path, as_json: JsonOpt = False) -> None:
+def import_(
+    bundle: Annotated[Path, typer.Argument(help="A bundle written by `claimcheck export`.")],
+    as_json: JsonOpt = False,
+) -> None:
     """Check a bundle completely, then add its case to this workspace as a new case."""
     from cases.bundle import import_bundle
 
@@ -658,7 +896,12 @@ def import_(bundle: Path, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def demo(dir: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
+def demo(
+    dir: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Folder for the demo workspace; default a new temp folder."),
+    ] = None,
+) -> None:
     """Build the example case in a fresh workspace and verify it."""
     import tempfile
 
@@ -680,7 +923,7 @@ def demo(dir: Annotated[Path | None, typer.Option("--dir")] = None) -> None:
 
 @app.command()
 def report(
-    case: str,
+    case: CaseArg,
     fmt: Annotated[str, typer.Option("--format", help="html, md, json or pdf")] = "html",
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="File to write; '-' for stdout (json).")

@@ -1,7 +1,8 @@
 """What changed in a case after its latest verify run, and which side each item is on.
 
 Findings describe the case as it was when the run started. An item, role, site, claim or denial
-added or changed afterwards was not examined, and a report that shows the run's counts without
+added or changed afterwards, and a site or role removed afterwards (a correction, read from
+the custody log), was not examined, and a report that shows the run's counts without
 saying so reads as complete when it is not (audit: an item added after `verify` simply had no
 findings). Readers also need to know whose footage a finding is about: a mismatch on denial
 footage argues against the denial, one on claim evidence against the claim.
@@ -9,14 +10,17 @@ footage argues against the denial, one on claim evidence against the claim.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cases.corrections import CORRECTIONS, SITE_REMOVE, SITE_UPDATE
 from cases.verification import latest_run
 from cases.workflow import load_case
+from evidence_store.custody import case_events
 from evidence_store.db import Workspace
-from evidence_store.models import Case, EvidenceItem, VerifyRun
+from evidence_store.models import Case, CustodyEvent, EvidenceItem, VerifyRun
 from evidence_store.timeutil import as_utc
 
 # Whose evidence an item is, by the role it was added with, in the words a reader uses.
@@ -54,6 +58,9 @@ class ChangesSinceRun:
     sites_added: tuple[str, ...]
     claim_changed: bool
     denial_changed: bool
+    sites_changed: tuple[str, ...] = ()  # names as they are now
+    sites_removed: tuple[str, ...] = ()
+    roles_removed: tuple[tuple[str, str, str | None], ...] = ()  # (item code, role, site)
 
     @property
     def any(self) -> bool:
@@ -63,6 +70,9 @@ class ChangesSinceRun:
             or self.sites_added
             or self.claim_changed
             or self.denial_changed
+            or self.sites_changed
+            or self.sites_removed
+            or self.roles_removed
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,6 +82,9 @@ class ChangesSinceRun:
             "sites_added": list(self.sites_added),
             "claim_changed": self.claim_changed,
             "denial_changed": self.denial_changed,
+            "sites_changed": list(self.sites_changed),
+            "sites_removed": list(self.sites_removed),
+            "roles_removed": [{"item": c, "role": r, "site": s} for c, r, s in self.roles_removed],
         }
 
     def describe(self) -> str:
@@ -85,6 +98,12 @@ class ChangesSinceRun:
             parts.append(f"{len(self.roles_added)} role(s) given to older items")
         if self.sites_added:
             parts.append("site(s) " + ", ".join(repr(s) for s in self.sites_added) + " added")
+        if self.sites_changed:
+            parts.append("site(s) " + ", ".join(repr(s) for s in self.sites_changed) + " changed")
+        if self.sites_removed:
+            parts.append("site(s) " + ", ".join(repr(s) for s in self.sites_removed) + " removed")
+        if self.roles_removed:
+            parts.append(f"{len(self.roles_removed)} role(s) removed from items")
         if self.claim_changed:
             parts.append("the claim changed")
         if self.denial_changed:
@@ -94,8 +113,44 @@ class ChangesSinceRun:
         return "Changed since this verify run: " + "; ".join(parts) + ". Run verify again."
 
 
-def changes_since_run(case: Case, run: VerifyRun | None) -> ChangesSinceRun | None:
-    """What the case gained or changed after `run` started; None when it was never verified."""
+def _event_time(event: CustodyEvent) -> datetime:
+    return datetime.fromisoformat(event.at.replace("Z", "+00:00"))
+
+
+def _removed_link(row: dict[str, Any]) -> tuple[str, str, str | None]:
+    return str(row.get("item")), str(row.get("role")), row.get("site")
+
+
+def _corrections(
+    events: Sequence[CustodyEvent],
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str, str | None], ...]]:
+    """Sites changed (by their name now), sites removed and role links removed by these
+    correction events, oldest first."""
+    changed: dict[str, None] = {}  # ordered sets
+    removed: dict[str, None] = {}
+    links: list[tuple[str, str, str | None]] = []
+    for event in events:
+        details = event.details or {}
+        name = str(details.get("name"))
+        if event.action == SITE_UPDATE:
+            changed.pop(str(details.get("renamed_from")), None)
+            changed[name] = None
+        elif event.action == SITE_REMOVE:
+            changed.pop(name, None)
+            removed[name] = None
+            links += [_removed_link(row) for row in details.get("links", [])]
+        else:
+            links.append(_removed_link(details))
+    return tuple(changed), tuple(removed), tuple(links)
+
+
+def changes_since_run(
+    case: Case, run: VerifyRun | None, events: Sequence[CustodyEvent]
+) -> ChangesSinceRun | None:
+    """What the case gained, changed or lost after `run` started; None when it was never
+    verified. `events` is the case's custody log: removals leave no row to date, so the
+    corrections are read from their events (an imported case carries those made after its
+    latest run as events of the same action; see `cases.bundle`)."""
     if run is None:
         return None
     start = as_utc(run.started_at)
@@ -103,6 +158,9 @@ def changes_since_run(case: Case, run: VerifyRun | None) -> ChangesSinceRun | No
     def after(value: datetime | None) -> bool:
         return value is not None and as_utc(value) > start
 
+    sites_changed, sites_removed, roles_removed = _corrections(
+        [e for e in events if e.action in CORRECTIONS and after(_event_time(e))]
+    )
     new_items = [i for i in case.items if after(i.ingested_at)]
     new_codes = {i.code for i in new_items}
     return ChangesSinceRun(
@@ -117,6 +175,9 @@ def changes_since_run(case: Case, run: VerifyRun | None) -> ChangesSinceRun | No
         sites_added=tuple(s.name for s in case.sites if after(s.created_at)),
         claim_changed=case.claim is not None and after(case.claim.updated_at),
         denial_changed=case.denial is not None and after(case.denial.updated_at),
+        sites_changed=sites_changed,
+        sites_removed=sites_removed,
+        roles_removed=roles_removed,
     )
 
 
@@ -128,5 +189,5 @@ def case_sides_and_changes(
         case = load_case(session, case_code)
         return (
             {i.code: item_side(i) for i in case.items},
-            changes_since_run(case, latest_run(session, case)),
+            changes_since_run(case, latest_run(session, case), case_events(session, case)),
         )

@@ -131,7 +131,7 @@ def get_case(ws: Workspace, code: str) -> Case:
         return load_case(session, code)
 
 
-def _locked_case(session: Session, code: str) -> Case:
+def locked_case(session: Session, code: str) -> Case:
     """The case with its row locked and everything re-read after the lock: a replacement must
     log as `previous` the version it really replaces, even when another one committed meanwhile
     (PostgreSQL; SQLite write transactions are serial already)."""
@@ -247,7 +247,7 @@ def _set_record(
     kind = "claim" if model is Claim else "denial"
 
     def work(session: Session) -> _Record:
-        case = _locked_case(session, code)
+        case = locked_case(session, code)
         details: dict[str, Any] = {}
         # Read before constructing: `model(case=case)` sets the relationship on the case.
         record: _Record | None = getattr(case, kind)

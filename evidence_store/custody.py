@@ -4,6 +4,12 @@ Each event's hash covers its sequence number, time, actor, action, the SHA-256 o
 it concerns, the hash of the canonical form of the record it wrote, its details, and the
 previous event's hash. Editing or deleting any event breaks the chain; editing a record row
 breaks the match between the row and the last record hash logged for it.
+
+A record removed on purpose (a site registered by mistake, a wrong role link) is logged by an
+event that names it with no hash (`removed=`): the full removed row goes into the event's
+details, and from then on the row's absence is what the log expects. One event may log more
+rows than its own record slot (`ALSO_LOGGED` in its details, hashed with the rest), e.g. the
+reference links of a renamed or removed site, so one correction is one event.
 """
 
 from __future__ import annotations
@@ -53,6 +59,41 @@ def canonical_json(value: Any) -> str:
 
 def record_hash(record: Recordable) -> str:
     return hashlib.sha256(canonical_json(record.canonical()).encode("utf-8")).hexdigest()
+
+
+# Details key of the further rows an event logs: a list of {"type", "id", "hash"} (hash None
+# for a removed row).
+ALSO_LOGGED = "also_logged"
+
+
+def logged_entry(record: object) -> dict[str, str | None]:
+    """A row as logged by an event that wrote it: its reference and hash."""
+    record_type, record_id = record_ref(record)
+    return {"type": record_type, "id": record_id, "hash": record_hash(record)}  # type: ignore[arg-type]
+
+
+def removal_entry(record: object) -> dict[str, str | None]:
+    """A row as logged by the event that removed it: its reference and no hash."""
+    record_type, record_id = record_ref(record)
+    return {"type": record_type, "id": record_id, "hash": None}
+
+
+def logged_records(
+    record_type: str | None,
+    record_id: str | None,
+    rhash: str | None,
+    details: Any,
+) -> list[tuple[tuple[str, str], str | None]]:
+    """Every row an event logs, as ((type, id), hash or None when removed), its own record
+    first. Shared by `fsck` and bundle import, which hold rows to the last entry per row."""
+    logged: list[tuple[tuple[str, str], str | None]] = []
+    if record_type and record_id:
+        logged.append(((record_type, record_id), rhash))
+    also = details.get(ALSO_LOGGED) if isinstance(details, dict) else None
+    for entry in also if isinstance(also, list) else []:
+        if isinstance(entry, dict) and entry.get("type") and entry.get("id"):
+            logged.append(((str(entry["type"]), str(entry["id"])), entry.get("hash")))
+    return logged
 
 
 def record_ref(record: object) -> tuple[str, str]:
@@ -116,20 +157,26 @@ def append_event(
     actor: str,
     *,
     record: object | None = None,
+    removed: object | None = None,
     item_sha256: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> CustodyEvent:
     """Append one event to the case's chain, in the caller's transaction.
 
     The event is committed together with the change it records, so neither can exist without
-    the other.
+    the other. `record` is a row the change wrote (logged with its hash); `removed` a row it
+    is about to delete (logged with no hash; the caller puts the row itself in `details`).
     """
+    if record is not None and removed is not None:
+        raise ValueError("an event logs either a written or a removed record, not both")
     case = lock_case(session, case)
     session.flush()
     record_type = record_id = rhash = None
     if record is not None:
         record_type, record_id = record_ref(record)
         rhash = record_hash(record)  # type: ignore[arg-type]
+    elif removed is not None:
+        record_type, record_id = record_ref(removed)
     event = CustodyEvent(
         case_id=case.id,
         seq=case.chain_seq + 1,
@@ -188,11 +235,13 @@ def verify_chain(session: Session, case: Case) -> list[ChainProblem]:
 
 
 def verify_records(session: Session, case: Case, records: Iterable[object]) -> list[ChainProblem]:
-    """Compare each record row with the hash last logged for it."""
+    """Compare each record row with the hash last logged for it (none: logged as removed)."""
     last_logged: dict[tuple[str, str], str | None] = {}
     for event in case_events(session, case):
-        if event.record_type is not None and event.record_id is not None:
-            last_logged[(event.record_type, event.record_id)] = event.record_hash
+        for ref, rhash in logged_records(
+            event.record_type, event.record_id, event.record_hash, event.details
+        ):
+            last_logged[ref] = rhash
     problems: list[ChainProblem] = []
     seen: set[tuple[str, str]] = set()
     for record in records:
@@ -201,9 +250,13 @@ def verify_records(session: Session, case: Case, records: Iterable[object]) -> l
         where = f"{case.code} {ref[0]} {ref[1]}"
         if ref not in last_logged:
             problems.append(ChainProblem(where, "row has no custody event (inserted directly?)"))
+        elif last_logged[ref] is None:
+            problems.append(
+                ChainProblem(where, "row was logged as removed but is present (re-inserted?)")
+            )
         elif last_logged[ref] != record_hash(record):  # type: ignore[arg-type]
             problems.append(ChainProblem(where, "row differs from what the custody log recorded"))
-    for ref in sorted(set(last_logged) - seen):
+    for ref in sorted(ref for ref in set(last_logged) - seen if last_logged[ref] is not None):
         problems.append(
             ChainProblem(f"{case.code} {ref[0]} {ref[1]}", "logged record is missing (deleted?)")
         )

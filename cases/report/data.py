@@ -506,7 +506,7 @@ def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) 
         every_finding = list(session.scalars(select(Finding).where(Finding.case_id == case.id)))
         by_code = {i.code: i for i in case.items}
         findings = [_finding(ws, f, by_code) for f in current]
-        changes = changes_since_run(case, run)
+        changes = changes_since_run(case, run, case_events(session, case))
         damaged = {d.item: d for d in OriginalsCheck(ws.blobs).damaged(case.items)}
         statements = [
             s

@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from cases import bundle_format as fmt
-from cases import workflow
+from cases import corrections, workflow
 from cases.bundle import export_case, import_bundle
 from cases.checks.gps_place import GpsPlaceCheck
 from cases.errors import BundleError
 from cases.ingest import LinkSpec, add_evidence, add_statement
+from cases.report.data import build_report
 from cases.verification import current_findings, run_verify
-from evidence_store.custody import case_events
+from evidence_store.custody import canonical_json, case_events
 from evidence_store.db import init_workspace
 from evidence_store.fsck import check_store
 from evidence_store.models import Blob, Case
@@ -345,3 +346,91 @@ def test_damaged_zip_structures_are_one_line_errors(small_bundle, tmp_path: Path
     assert "\n" not in str(info.value)
     assert counts(ws)[:2] == (0, 0)
     ws.dispose()
+
+
+def _state(ws, code: str) -> tuple[list, dict]:
+    """A case's current sites, and each item's links keyed by the item's bytes (codes are
+    renumbered by import)."""
+    c = workflow.get_case(ws, code)
+    sites = [(s.name, s.lat, s.lon, s.radius_m, s.claimed) for s in c.sites]
+    links = {
+        i.sha256: sorted((lk.role, lk.site.name if lk.site else None) for lk in i.links)
+        for i in c.items
+    }
+    return sites, links
+
+
+def test_corrected_case_imports_to_the_same_current_state(source, target, tmp_path: Path, db_url):
+    ws, code = source
+    # Corrections after the fixture's verify run: a site added and corrected, one removed
+    # (with the reference link of E-000001), a wrong claim link removed from E-000002.
+    workflow.add_site(ws, "alice", code, name="depot", lat=43.47, lon=11.89)
+    corrections.edit_site(ws, "alice", code, "depot", rename="fuel depot", radius_m=90)
+    corrections.remove_site(ws, "alice", code, "market")
+    corrections.unlink_item(ws, "alice", code, "E-000002", "supports_claim")
+    out = export_case(ws, "alice", code, tmp_path / "corrected.zip")
+    result = import_bundle(target, "bob", out.path)
+    assert _state(target, result.case) == _state(ws, code)
+    assert _state(ws, code)[0] == [("fuel depot", 43.47, 11.89, 90.0, False)]
+    assert check_store(target).ok, check_store(target).problems
+    # What the run did not see is still said after import, with this workspace's codes.
+    src = build_report(ws, code)["verify_run"]["changes_since"]
+    dst = build_report(target, result.case)["verify_run"]["changes_since"]
+    assert src["sites_removed"] == dst["sites_removed"] == ["market"]
+    assert src["sites_changed"] == dst["sites_changed"] == ["fuel depot"]
+    assert src["sites_added"] == dst["sites_added"] == ["fuel depot"]
+    codes = {
+        s.sha256: t.code
+        for s in workflow.get_case(ws, code).items
+        for t in workflow.get_case(target, result.case).items
+        if s.sha256 == t.sha256
+    }
+    by_code = {i.code: i.sha256 for i in workflow.get_case(ws, code).items}
+    assert dst["roles_removed"] == [
+        {**r, "item": codes[by_code[r["item"]]]} for r in src["roles_removed"]
+    ]
+    assert [r["role"] for r in dst["roles_removed"]] == ["site_reference", "supports_claim"]
+
+    # Verified again before export: nothing is carried as unexamined.
+    run_verify(ws, "alice", code, checks=[GpsPlaceCheck()])
+    again = export_case(ws, "alice", code, tmp_path / "reverified.zip")
+    with contextlib.ExitStack() as stack:
+        url = None if db_url is None else stack.enter_context(fresh_postgres_database())
+        third = init_workspace(tmp_path / "third", url)
+        stack.callback(third.dispose)
+        imported = import_bundle(third, "carol", again.path)
+        assert _state(third, imported.case) == _state(ws, code)
+        assert build_report(third, imported.case)["verify_run"]["changes_note"] is None
+        assert check_store(third).ok, check_store(third).problems
+
+
+@pytest.mark.parametrize("details", [["not", "a", "mapping"], {"name": "depot", "links": "x"}])
+def test_a_malformed_correction_in_a_rehashed_chain_is_a_bundle_error(
+    source, target, tmp_path: Path, details
+):
+    """A bundle whose chain was rebuilt around a malformed correction event (every hash
+    recomputed, so the chain itself checks) is refused with one BundleError, nothing written."""
+    ws, code = source
+    workflow.add_site(ws, "alice", code, name="depot", lat=43.47, lon=11.89)
+    corrections.edit_site(ws, "alice", code, "depot", radius_m=90)
+    good = export_case(ws, "alice", code, tmp_path / "b.zip").path
+    before = counts(target)
+
+    def break_correction(entries: dict[str, bytes]) -> None:
+        custody = json.loads(entries[fmt.CUSTODY])
+        prev = None
+        for event in custody:
+            if event["action"] == "site-update":
+                event["details"] = details
+            if prev is not None:
+                event["prev_hash"] = prev
+            payload = {k: v for k, v in event.items() if k != "hash"}
+            event["hash"] = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+            prev = event["hash"]
+        entries[fmt.CUSTODY] = json.dumps(custody).encode()
+        rehash_manifest(entries)
+
+    rewrite(good, tmp_path / "bad.zip", break_correction)
+    with pytest.raises(BundleError):
+        import_bundle(target, "bob", tmp_path / "bad.zip")
+    assert counts(target)[:2] == before[:2]

@@ -13,6 +13,7 @@ from cases import workflow
 from cases.checks.gps_place import GpsPlaceCheck
 from cases.ingest import LinkSpec, add_evidence
 from cases.verification import run_verify
+from evidence_store.custody import ALSO_LOGGED, logged_records
 from evidence_store.db import init_workspace
 from evidence_store.fsck import check_store
 
@@ -95,3 +96,26 @@ def test_modified_and_missing_blobs_are_detected(verified):
     assert any("hashes to" in p for p in _problems(verified))
     path.unlink()
     assert any(sha in p and "missing" in p for p in _problems(verified))
+
+
+def test_rows_logged_by_an_event_include_its_further_rows_and_removals():
+    details = {
+        ALSO_LOGGED: [
+            {"type": "site", "id": "C-0001/old", "hash": None},
+            {"type": "link", "id": "E-000001/site_reference/new", "hash": "ab"},
+            {"type": "", "id": "ignored"},  # malformed entries log nothing
+            "not an entry",
+        ]
+    }
+    assert logged_records("site", "C-0001/new", "cd", details) == [
+        (("site", "C-0001/new"), "cd"),
+        (("site", "C-0001/old"), None),
+        (("link", "E-000001/site_reference/new"), "ab"),
+    ]
+    assert logged_records(None, None, None, ["not", "a", "mapping"]) == []
+
+
+def test_a_site_deleted_without_a_removal_event_is_still_detected(verified):
+    # Only a logged removal makes a row's absence legitimate.
+    _sql(verified, "DELETE FROM sites")
+    assert any("site" in p and "missing" in p for p in _problems(verified))
