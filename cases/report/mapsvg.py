@@ -38,7 +38,7 @@ MARGIN = 48
 MIN_SPAN_M = 300.0
 PADDING = 1.15
 # How much wider than the sites' own extent the map may grow to take in other points. At 8x,
-# two sites 400 m apart with 150 m radii stay ~45 px apart and ~16 px in radius on an 800 px
+# two sites 400 m apart with 150 m radii stay ~47 px apart and ~17 px in radius on an 800 px
 # map: still two circles. Further points become arrows at the edge.
 MAX_ZOOM_OUT = 8.0
 # Arrows for points off the map sit this far inside the border; arrows closer than
@@ -54,7 +54,6 @@ POSITION_DOT_PX, SITE_DOT_PX, INCIDENT_PX = 5.0, 2.5, 7.0
 _NICE_STEPS = (1, 2, 5)
 # Site labels go above the circle first (where readers look for a place name), then below.
 _SITE_DIRECTIONS = (270.0, 90.0, 0.0, 180.0, 315.0, 225.0, 45.0, 135.0)
-# Labels of edge arrows first try the side facing into the map.
 _STYLE = (
     "<style>.lbl{font:13px sans-serif;fill:#222}.sm{font:11px sans-serif;fill:#444}"
     ".site{fill:#2a6fdb;fill-opacity:.13;stroke:#2a6fdb;stroke-width:2}"

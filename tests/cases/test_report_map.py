@@ -311,3 +311,17 @@ def test_a_position_with_impossible_coordinates_is_left_out_of_the_drawing():
     assert drawing is not None and "nan" not in drawing.svg.lower()
     assert "broken_gps" not in drawing.svg and drawing.off_map == ("E-000020",)
     _assert_readable(drawing.svg)
+
+
+def test_an_incident_point_far_from_the_sites_is_an_arrow_too():
+    data = _two_markets_and_a_far_photo()
+    spot = destination(POPULAR, 180.0, 30_000.0)
+    incident = {"lat": spot.lat, "lon": spot.lon, "place": "district centre"}
+    incident["offset"] = {**_position(0, spot, "")["offset"]}
+    data["incident"] = incident
+    drawing = draw_map(data)
+    assert drawing is not None and drawing.off_map == ("incident", "E-000020")
+    texts = [t.text for t in ET.fromstring(drawing.svg).iter(f"{NS}text")]
+    assert "incident: district centre (off the map)" in texts
+    assert "30.0 km S (180°) of popular market" in texts
+    _assert_readable(drawing.svg)
