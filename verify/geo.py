@@ -52,6 +52,12 @@ def distance_m(a: GeoPoint, b: GeoPoint) -> float:
     return float(dist)
 
 
+def bearing_deg(a: GeoPoint, b: GeoPoint) -> float:
+    """Initial bearing from `a` towards `b` in degrees clockwise from true north, in [0, 360)."""
+    azimuth, _, _ = _WGS84.inv(a.lon, a.lat, b.lon, b.lat)
+    return float(azimuth) % 360.0
+
+
 def destination(point: GeoPoint, bearing_deg: float, distance: float) -> GeoPoint:
     """The point reached by going `distance` metres from `point` along `bearing_deg` (from north,
     clockwise). Used to place test sites at known distances."""

@@ -36,6 +36,8 @@ from evidence_store.models import (
 )
 from evidence_store.timeutil import iso_utc, utcnow
 from verify import __version__ as TOOL_VERSION
+from verify.errors import InvalidValueError
+from verify.geo import GeoPoint, bearing_deg, distance_m
 
 REPORT_FORMAT = "claimcheck-report"
 # Bump when a key is renamed or removed (adding keys keeps the version).
@@ -473,19 +475,61 @@ def _custody(
     }
 
 
+def _offset(
+    lat: float, lon: float, sites: list[dict[str, Any]], incident: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """How far and which way (lat, lon) lies from the claimed site (else the nearest site, else
+    the incident point): what an investigator asks of a recorded position first."""
+    try:
+        here = GeoPoint(lat=lat, lon=lon)
+    except InvalidValueError:  # a file's own GPS can say anything; the tables show it as is
+        return None
+    candidates = [s for s in sites if s["claimed"]] or sites
+    references = [
+        (
+            GeoPoint(lat=s["lat"], lon=s["lon"]),
+            s["name"],
+            "claimed site" if s["claimed"] else "site",
+        )
+        for s in candidates
+    ]
+    if not references and incident is not None:
+        references = [(GeoPoint(lat=incident["lat"], lon=incident["lon"]), "incident", "incident")]
+    if not references:
+        return None
+    # Several claimed sites: the nearest of them; ties go to the first recorded.
+    distance, ref, name, kind = min(
+        ((distance_m(ref, here), ref, name, kind) for ref, name, kind in references),
+        key=lambda t: t[0],
+    )
+    return {
+        "from": name,
+        "from_kind": kind,
+        "distance_m": round(distance, 1),
+        "bearing_deg": round(bearing_deg(ref, here)) % 360 if distance > 0 else None,
+    }
+
+
 def _map(
     case: dict[str, Any], sites: list[dict[str, Any]], items: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    positions = [
-        {"item": it["id"], "filename": it["filename"], **it["position"]}
-        for it in items
-        if it["position"] is not None
-    ]
     incident = (
         {"lat": case["lat"], "lon": case["lon"], "place": case["place"]}
         if case["lat"] is not None and case["lon"] is not None
         else None
     )
+    positions = [
+        {
+            "item": it["id"],
+            "filename": it["filename"],
+            **it["position"],
+            "offset": _offset(it["position"]["lat"], it["position"]["lon"], sites, incident),
+        }
+        for it in items
+        if it["position"] is not None
+    ]
+    if incident is not None and sites:
+        incident["offset"] = _offset(incident["lat"], incident["lon"], sites, None)
     return {"sites": sites, "positions": positions, "incident": incident}
 
 

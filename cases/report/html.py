@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from cases.report import present
-from cases.report.mapsvg import render_map_svg
+from cases.report.mapsvg import draw_map
 from cases.report.present import ArtefactReader
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -38,6 +38,7 @@ def _environment() -> Environment:
         version_fields=present.version_fields,
         shown=present.shown_values,
         columns=present.columns,
+        offset=present.offset_text,
     )
     env.tests["table"] = present.is_table
     return env
@@ -55,12 +56,13 @@ def _data_uri(read: ArtefactReader, artefact: dict[str, Any]) -> str | None:
 def render_html(report: dict[str, Any], read: ArtefactReader) -> str:
     """The HTML page of `report` (from `build_report`); `read` fetches finding pictures."""
     env = _environment()
-    svg = render_map_svg(report["map"])
+    drawing = draw_map(report["map"])
     template = env.get_template("report.html.j2")
     return template.render(
         r=report,
         csp=CONTENT_SECURITY_POLICY,
         # The SVG is built from escaped parts in mapsvg; it is the one pre-rendered fragment.
-        map_svg=Markup(svg) if svg is not None else None,
+        map_svg=Markup(drawing.svg) if drawing is not None else None,
+        map_off=drawing.off_map if drawing is not None else (),
         data_uri=lambda artefact: _data_uri(read, artefact),
     )

@@ -15,7 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from cases.report import present
 from cases.report.errors import ReportError
-from cases.report.mapsvg import render_map_svg
+from cases.report.mapsvg import draw_map
 from cases.report.present import ArtefactReader
 
 # ASCII punctuation CommonMark lets a backslash escape, that can start markup inline.
@@ -146,8 +146,10 @@ def render_markdown(
     """Markdown of `report`; pictures and `map.svg` go to `files_dir`, linked as
     `link_prefix/NAME` (a path relative to the Markdown file)."""
     pictures = _Pictures(read, files_dir, link_prefix)
-    svg = render_map_svg(report["map"])
-    map_link = pictures.write("map.svg", svg.encode("utf-8")) if svg is not None else None
+    drawing = draw_map(report["map"])
+    map_link = (
+        pictures.write("map.svg", drawing.svg.encode("utf-8")) if drawing is not None else None
+    )
     env = Environment(
         loader=PackageLoader("cases.report", "templates"),
         autoescape=False,
@@ -169,10 +171,12 @@ def render_markdown(
         cell=cell,
         code=_code,
         values_list=values_list,
+        offset=present.offset_text,
     )
     template = env.get_template("report.md.j2")
     return template.render(
         r=report,
         map_link=MdRaw(map_link) if map_link else None,
+        map_off=drawing.off_map if drawing is not None else (),
         picture=pictures.image,
     )

@@ -105,3 +105,23 @@ def version_fields(version: dict[str, Any]) -> str:
         for key, value in version.items()
         if value is not None and key not in ("case", "text")
     )
+
+
+_COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
+
+
+def distance_text(metres: float) -> str:
+    """`380 m`, `4.3 km`, `51.2 km`: metres to the metre below a kilometre, else 0.1 km."""
+    return f"{metres:.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"
+
+
+def offset_text(offset: dict[str, Any] | None) -> str:
+    """Where a point lies from its reference (see `data._offset`): `51.2 km NE (47°) of popular
+    market`; empty when there is nothing to measure from."""
+    if not offset:
+        return ""
+    if offset["bearing_deg"] is None or offset["distance_m"] < 1:
+        return f"at {offset['from']}"
+    bearing = offset["bearing_deg"]
+    compass = _COMPASS[round(bearing / 45) % 8]
+    return f"{distance_text(offset['distance_m'])} {compass} ({bearing:.0f}°) of {offset['from']}"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verify.errors import InvalidValueError
-from verify.geo import GeoPoint, destination, distance_m
+from verify.geo import GeoPoint, bearing_deg, destination, distance_m
 
 lats = st.floats(-89.0, 89.0)
 lons = st.floats(-180.0, 180.0)
@@ -66,3 +66,16 @@ def test_destination_refuses_bad_input():
         destination(GeoPoint(0, 0), math.nan, 10)
     with pytest.raises(InvalidValueError):
         destination(GeoPoint(0, 0), 0, -1)
+
+
+@given(
+    st.floats(-60, 60),
+    st.floats(-170, 170),
+    st.floats(0, 359.9),
+    st.floats(10, 200_000),
+)
+def test_bearing_points_back_along_destination(lat, lon, bearing, dist):
+    start = GeoPoint(lat, lon)
+    got = bearing_deg(start, destination(start, bearing, dist))
+    assert 0 <= got < 360
+    assert min(abs(got - bearing), 360 - abs(got - bearing)) < 1e-6
