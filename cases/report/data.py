@@ -125,6 +125,31 @@ def recorded_position(metadata: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+# Why a recorded position may not be this picture's: the gps_place finding said so
+# (cases.checks.foreign_exif). The map and positions table show the point, marked, not hide it.
+_POSITION_DOUBT = {
+    "thumbnail_differs": "in doubt: the EXIF thumbnail shows a different picture, so this "
+    "position may be another photo's",
+}
+
+
+def _position_with_doubt(
+    position: dict[str, Any] | None, own_findings: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """`position` with `in_doubt` (why, or None) from the item's gps_place finding."""
+    if position is None:
+        return None
+    because = next(
+        (
+            (f.get("values") or {}).get("inconclusive_because")
+            for f in own_findings
+            if f["check"] == "gps_place"
+        ),
+        None,
+    )
+    return position | {"in_doubt": _POSITION_DOUBT.get(str(because)) if because else None}
+
+
 def _case(case: Case) -> dict[str, Any]:
     return {
         "id": case.code,
@@ -289,7 +314,7 @@ def _item(item: EvidenceItem, findings: list[dict[str, Any]]) -> dict[str, Any]:
             for lk in item.links
         ],
         "capture_time": capture_time(metadata),
-        "position": recorded_position(metadata),
+        "position": _position_with_doubt(recorded_position(metadata), own),
         "metadata_problems": recorded_problems(
             metadata.get("problems") or [], item.sha256, item.code
         ),

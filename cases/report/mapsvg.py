@@ -218,7 +218,9 @@ def _edge_point(
 def _point_name(p: _Point) -> str:
     if p.is_incident:
         return f"incident: {p.data.get('place') or ''}".rstrip(": ")
-    return f"{p.data['item']} {p.data['filename']}"
+    # A position whose EXIF may be another photo's (report data `in_doubt`) is marked "?".
+    doubt = " (?)" if p.data.get("in_doubt") else ""
+    return f"{p.data['item']} {p.data['filename']}{doubt}"
 
 
 def _offset_from_centre(frame: _Frame, p: _Point) -> dict[str, Any]:

@@ -253,3 +253,22 @@ def test_the_report_shows_why(tmp_path: Path):
     for text in (html, md.replace("\\", "")):
         assert text.count(MAY_BELONG) == 2, text[:200]
         assert "thumbnail_differs" in text and "face_value_verdict" in text
+    # The map and positions table still show the recorded point, marked as in doubt.
+    (position,) = report["map"]["positions"]
+    assert position["in_doubt"] and "another photo's" in position["in_doubt"]
+    assert "forged.jpg (?)" in html
+    for text in (html, md.replace("\\", "")):
+        assert "this position may be another photo" in text
+
+
+def test_a_position_with_its_own_thumbnail_is_not_in_doubt(tmp_path: Path):
+    genuine = camera_photo(tmp_path / "genuine.jpg", scene(1), scene(1))
+    ws = init_workspace(tmp_path / "ws")
+    case = workflow.open_case(ws, "t", title="t", incident_date=BEFORE_CAPTURE).code
+    workflow.add_site(ws, "t", case, name=MARKET.name, lat=LAT, lon=LON, claimed=True)
+    add_evidence(ws, "t", case, [genuine], kind="photo", links=[LinkSpec("supports_claim")])
+    run_verify(ws, "t", case, checks=[GpsPlaceCheck()])
+    report = build_report(ws, case)
+    (position,) = report["map"]["positions"]
+    assert position["in_doubt"] is None
+    assert "(?)" not in render_html(report, derived_reader(ws))
