@@ -52,9 +52,12 @@ SHORTLIST_MIN_SIMILARITY = 0.5
 # in its finding (`not_compared`). Small cases compare every reference.
 REFERENCE_TOP_K = 5
 
-# Queries whose similarities are computed at once: 1,024 x 20,000 frames is 80 MB of float32
-# (the whole 20,000 x 20,000 matrix would be 1.6 GB, and its argsort 3.2 GB).
-SHORTLIST_BLOCK = 1024
+# Queries whose similarities are computed at once: 512 x 20,000 frames is 40 MB of float32, a
+# few such arrays at a time (the whole 20,000 x 20,000 matrix was 1.6 GB, and its argsort 3.2
+# GB). benchmarks/bench_link_search_scale.py, 10,000 frames of 8,192 dimensions: 1,024 rows
+# peak 233 MB above the descriptors, 512 rows 88 MB, in the same time (17.6 s, 18.0 s; the
+# matrix product is as efficient at 512 rows).
+SHORTLIST_BLOCK = 512
 
 _FORMAT_VERSION = 1
 
@@ -281,15 +284,19 @@ def _self_pairs(
         sims.append(row_sims[r, c][mine])
         # Later rows see this block's images.
         later = np.concatenate([seen_sim[m:], s[:, m:].T], axis=1)
-        later_idx = np.concatenate(
-            [seen_idx[m:], np.broadcast_to(np.arange(start, stop), (n - stop, m))], axis=1
-        )
         kept = min(top, later.shape[1])
         if kept < later.shape[1]:
-            best = _top_mask(later, kept)
-            later = later[best].reshape(n - stop, kept)
-            later_idx = later_idx[best].reshape(n - stop, kept)
-        seen_sim, seen_idx = later, later_idx
+            r, c = np.nonzero(_top_mask(later, kept))
+            idx = c - width + start
+            if width:
+                idx = np.where(c < width, seen_idx[m:][r, np.minimum(c, width - 1)], idx)
+            seen_sim = later[r, c].reshape(-1, kept)
+            seen_idx = idx.reshape(-1, kept)
+        else:
+            seen_sim = later
+            seen_idx = np.concatenate(
+                [seen_idx[m:], np.broadcast_to(np.arange(start, stop), (n - stop, m))], axis=1
+            )
     key = np.concatenate(lo) * n + np.concatenate(hi)
     key, first = np.unique(key, return_index=True)
     return key // n, key % n, np.concatenate(sims)[first]
