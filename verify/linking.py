@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from verify.errors import InvalidValueError
 from verify.footage_graph import LINK_MIN_INLIERS
@@ -90,10 +91,9 @@ def search_links(
             )
         ]
     )
-    tried = np.zeros((n, n), bool)
     inliers: dict[tuple[int, int], int] = {}
-    linked = np.zeros((n, n), np.float32)
-    _run(verify, first, inliers, tried, linked, min_inliers)
+    graph = _Graph(n)
+    graph.record(verify, first, inliers, min_inliers)
     expanded = done_rounds = 0
     budget = None if pairs_per_node is None else int(pairs_per_node * n)
     batch_size = max(1, int(batch_per_node * n))
@@ -101,22 +101,16 @@ def search_links(
         room = batch_size if budget is None else min(batch_size, budget - len(inliers))
         if room <= 0:
             break
-        # Common linked neighbours of every pair at once, (L @ L)[i, j], over the geometric
-        # mean of the two degrees: 1 when both frames link to exactly the same others.
-        common = linked @ linked
-        degree = linked.sum(axis=1)
-        shared = common / np.sqrt(np.maximum(np.outer(degree, degree), 1.0))
-        candidates = np.triu((common >= 1) & (shared >= min_shared) & ~tried, k=1)
-        rows, cols = np.nonzero(candidates)
+        rows, cols, shared = graph.candidates(min_shared)
         if len(rows) == 0:
             break
         # The most shared first (stable: ties in row-major order); the graph is re-read after
         # each batch, so later candidates are chosen knowing the links the batch found.
-        best = np.argsort(-shared[rows, cols], kind="stable")[:room]
+        best = np.argsort(-shared, kind="stable")[:room]
         batch = reuse_order(list(zip(rows[best].tolist(), cols[best].tolist(), strict=True)))
         expanded += len(batch)
         done_rounds += 1
-        if not _run(verify, batch, inliers, tried, linked, min_inliers):
+        if not graph.record(verify, batch, inliers, min_inliers):
             break
     return LinkSearch(inliers, len(first), expanded, done_rounds)
 
@@ -129,27 +123,66 @@ def reuse_order(pairs: Sequence[tuple[int, int]], tile: int = INDEX_TILE) -> lis
     return sorted(pairs, key=lambda p: (p[0] // tile, p[1] // tile, p[0], p[1]))
 
 
-def _run(
-    verify: PairVerifier,
-    pairs: Sequence[tuple[int, int]],
-    into: dict[tuple[int, int], int],
-    tried: np.ndarray,
-    linked: np.ndarray,
-    min_inliers: int,
-) -> int:
-    """Verify `pairs`, record them; the number of new links."""
-    if not pairs:
-        return 0
-    counts = verify(pairs)
-    if len(counts) != len(pairs):
-        raise InvalidValueError(f"verifier returned {len(counts)} counts for {len(pairs)} pairs")
-    new = 0
-    for (i, j), count in zip(pairs, counts, strict=True):
-        tried[i, j] = tried[j, i] = True
-        if count is None:
-            continue
-        into[(i, j)] = int(count)
-        if count >= min_inliers:
-            linked[i, j] = linked[j, i] = 1.0
-            new += 1
-    return new
+class _Graph:
+    """The pairs verified so far and the links among them, kept as lists of pairs: memory grows
+    with the pairs, not with n x n (a 20,000-frame case would need gigabytes of dense matrices
+    and ~10 s of matrix product per round)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        # Pair (i, j), i < j, as the key i x n + j; one array per batch verified.
+        self._tried: list[np.ndarray] = []
+        self._link_rows: list[int] = []
+        self._link_cols: list[int] = []
+
+    def record(
+        self,
+        verify: PairVerifier,
+        pairs: Sequence[tuple[int, int]],
+        into: dict[tuple[int, int], int],
+        min_inliers: int,
+    ) -> int:
+        """Verify `pairs`, record them; the number of new links."""
+        if not pairs:
+            return 0
+        counts = verify(pairs)
+        if len(counts) != len(pairs):
+            raise InvalidValueError(
+                f"verifier returned {len(counts)} counts for {len(pairs)} pairs"
+            )
+        self._tried.append(np.array([i * self.n + j for i, j in pairs], np.int64))
+        new = 0
+        for (i, j), count in zip(pairs, counts, strict=True):
+            if count is None:
+                continue
+            into[(i, j)] = int(count)
+            if count >= min_inliers:
+                self._link_rows.append(i)
+                self._link_cols.append(j)
+                new += 1
+        return new
+
+    def candidates(self, min_shared: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every unverified pair (i, j), i < j, with at least one common linked neighbour and
+        linked-neighbour overlap `min_shared` or more, in row-major order, and its overlap."""
+        n = self.n
+        rows = np.array(self._link_rows + self._link_cols, np.int64)
+        cols = np.array(self._link_cols + self._link_rows, np.int64)
+        linked = sparse.csr_array(
+            (np.ones(len(rows), np.int32), (rows, cols)), shape=(n, n), dtype=np.int32
+        )
+        # Common linked neighbours of every pair that has one, (L @ L)[i, j], over the geometric
+        # mean of the two degrees: 1 when both frames link to exactly the same others. Float32
+        # as the dense matrices were, so the overlaps and their ties are the same to the bit.
+        degree = np.diff(linked.indptr).astype(np.float32)
+        common = sparse.triu(linked @ linked, k=1, format="csr")
+        common.sum_duplicates()
+        common.sort_indices()
+        i = np.repeat(np.arange(n, dtype=np.int64), np.diff(common.indptr))
+        j = common.indices.astype(np.int64)
+        count = common.data.astype(np.float32)
+        shared = count / np.sqrt(np.maximum(degree[i] * degree[j], 1.0))
+        keep = (count >= 1) & (shared >= min_shared)
+        if self._tried:
+            keep &= ~np.isin(i * n + j, np.concatenate(self._tried))
+        return i[keep], j[keep], shared[keep]

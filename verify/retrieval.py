@@ -52,6 +52,13 @@ SHORTLIST_MIN_SIMILARITY = 0.5
 # in its finding (`not_compared`). Small cases compare every reference.
 REFERENCE_TOP_K = 5
 
+# Queries whose similarities are computed at once: 512 x 20,000 frames is 40 MB of float32, a
+# few such arrays at a time (the whole 20,000 x 20,000 matrix was 1.6 GB, and its argsort 3.2
+# GB). benchmarks/bench_link_search_scale.py, 10,000 frames of 8,192 dimensions: 1,024 rows
+# peak 233 MB above the descriptors, 512 rows 88 MB, in the same time (17.6 s, 18.0 s; the
+# matrix product is as efficient at 512 rows).
+SHORTLIST_BLOCK = 512
+
 _FORMAT_VERSION = 1
 
 
@@ -177,13 +184,15 @@ def shortlist(
     *,
     exclude_self: bool = False,
     min_similarity: float = SHORTLIST_MIN_SIMILARITY,
+    block: int = SHORTLIST_BLOCK,
 ) -> list[CandidatePair]:
     """Candidate pairs: each query's `k` most similar database entries, plus every entry at least
     `min_similarity` similar, sorted by (query, target).
 
     With `exclude_self` the queries ARE the database (footage against footage): an image is not
     paired with itself and each unordered pair appears once, as (i, j) with i < j, whenever
-    either image shortlists the other.
+    either image shortlists the other. Similarities are computed `block` queries at a time, so
+    memory grows with `block` x database, never with queries x database.
     """
     q = _as_matrix(queries, "queries")
     db = _as_matrix(database, "database")
@@ -193,25 +202,128 @@ def shortlist(
         raise InvalidValueError("exclude_self needs the queries to be the database")
     if k < 0:
         raise InvalidValueError(f"shortlist size must be >= 0, got {k}")
+    if block < 1:
+        raise InvalidValueError(f"shortlist block must be >= 1, got {block}")
     n_q, n_db = q.shape[0], db.shape[0]
     if n_q == 0 or n_db == 0:
         return []
-    sims = q @ db.T
-    if exclude_self:
-        np.fill_diagonal(sims, -np.inf)
-    keep = sims >= min_similarity
     top = min(k, n_db - 1 if exclude_self else n_db)
-    if top > 0:
-        # Stable sort: ties at the top-k boundary go to the lower index, so results are repeatable.
-        order = np.argsort(-sims, axis=1, kind="stable")[:, :top]
-        keep[np.arange(n_q)[:, None], order] = True
     if exclude_self:
-        np.fill_diagonal(keep, False)
-        keep = np.triu(keep | keep.T, k=1)
-    rows, cols = np.nonzero(keep)
+        i, j, sim = _self_pairs(db, top, min_similarity, block)
+    else:
+        i, j, sim = _query_pairs(q, db, top, min_similarity, block)
     return [
-        CandidatePair(int(i), int(j), float(sims[i, j])) for i, j in zip(rows, cols, strict=True)
+        CandidatePair(a, b, s)
+        for a, b, s in zip(i.tolist(), j.tolist(), sim.astype(np.float64).tolist(), strict=True)
     ]
+
+
+def _query_pairs(
+    q: np.ndarray, db: np.ndarray, top: int, min_similarity: float, block: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(query, target, similarity) of each query's `top` most similar targets and those at
+    least `min_similarity` similar, in row-major order, `block` queries at a time."""
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    sims: list[np.ndarray] = []
+    for start, stop in _blocks(len(q), block):
+        s = q[start:stop] @ db.T
+        keep = s >= min_similarity
+        if top > 0:
+            keep |= _top_mask(s, top)
+        r, c = np.nonzero(keep)
+        rows.append(r + start)
+        cols.append(c)
+        sims.append(s[r, c])
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(sims)
+
+
+def _self_pairs(
+    g: np.ndarray, top: int, min_similarity: float, block: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, similarity), i < j, sorted, of footage against itself: pairs where either image
+    has the other among its `top` most similar, or similarity at least `min_similarity`.
+
+    Only the upper triangle is computed (half the products, as the whole matrix's symmetric
+    product did), `block` rows at a time. A row's similarities to earlier images come from
+    earlier blocks; each row keeps the best `top` of those seen so far, which is all its final
+    top needs from them (ties go to the lower index, and earlier images are lower)."""
+    n = len(g)
+    # Best `top` (or as many as seen) similarities to earlier images of every image still to
+    # come, with their indices in increasing order.
+    seen_sim = np.zeros((n, 0), np.float32)
+    seen_idx = np.zeros((n, 0), np.int64)
+    lo: list[np.ndarray] = []
+    hi: list[np.ndarray] = []
+    sims: list[np.ndarray] = []
+    for start, stop in _blocks(n, block):
+        m = stop - start
+        s = g[start:stop] @ g[start:].T
+        # Within the block's square, the lower triangle takes the upper's values: a pair's
+        # similarity is the one computed in its lower index's row, whichever row chooses it.
+        below = np.tril_indices(m, -1)
+        s[:, :m][below] = s[:, :m].T[below]
+        r, c = np.nonzero(np.triu(s >= min_similarity, k=1))
+        lo.append(r + start)
+        hi.append(c + start)
+        sims.append(s[r, c])
+        if top == 0:
+            continue
+        s[np.arange(m), np.arange(m)] = -np.inf
+        width = seen_sim.shape[1]
+        # This block's rows: what they saw of earlier images, then the rest of their row.
+        row_sims = np.concatenate([seen_sim[:m], s], axis=1)
+        r, c = np.nonzero(_top_mask(row_sims, top))
+        rows = r + start
+        cols = c - width + start
+        if width:
+            cols = np.where(c < width, seen_idx[r, np.minimum(c, width - 1)], cols)
+        mine = rows != cols
+        lo.append(np.minimum(rows, cols)[mine])
+        hi.append(np.maximum(rows, cols)[mine])
+        sims.append(row_sims[r, c][mine])
+        # Later rows see this block's images.
+        later = np.concatenate([seen_sim[m:], s[:, m:].T], axis=1)
+        kept = min(top, later.shape[1])
+        if kept < later.shape[1]:
+            r, c = np.nonzero(_top_mask(later, kept))
+            idx = c - width + start
+            if width:
+                idx = np.where(c < width, seen_idx[m:][r, np.minimum(c, width - 1)], idx)
+            seen_sim = later[r, c].reshape(-1, kept)
+            seen_idx = idx.reshape(-1, kept)
+        else:
+            seen_sim = later
+            seen_idx = np.concatenate(
+                [seen_idx[m:], np.broadcast_to(np.arange(start, stop), (n - stop, m))], axis=1
+            )
+    key = np.concatenate(lo) * n + np.concatenate(hi)
+    key, first = np.unique(key, return_index=True)
+    return key // n, key % n, np.concatenate(sims)[first]
+
+
+def _blocks(n: int, block: int) -> list[tuple[int, int]]:
+    """(start, stop) of consecutive query blocks. A last block of one query joins the one
+    before: numpy computes a single row by a matrix-vector product, whose rounding differs
+    from the matrix product's, and every block should round as the whole product would."""
+    bounds = [(start, min(start + block, n)) for start in range(0, n, block)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+def _top_mask(sims: np.ndarray, top: int) -> np.ndarray:
+    """Each row's `top` largest entries, ties going to the lower index: exactly the first
+    `top` of a stable argsort of -sims (NaN last), without sorting whole rows."""
+    key = -sims
+    kth = np.partition(key, top - 1, axis=1)[:, top - 1 : top]
+    nan_kth = np.isnan(kth)
+    # Entries strictly before the top-th in sort order, then as many of those equal to it as
+    # are still needed, in index order (what a stable sort keeps). NaN sorts after everything.
+    before = np.where(nan_kth, ~np.isnan(key), key < kth)
+    equal = np.where(nan_kth, np.isnan(key), key == kth)
+    need = top - before.sum(axis=1, keepdims=True)
+    return before | (equal & (np.cumsum(equal, axis=1, dtype=np.int32) <= need))
 
 
 def _as_float(descriptors: np.ndarray) -> np.ndarray:

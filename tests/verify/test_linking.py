@@ -6,10 +6,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from verify.errors import InvalidValueError
 from verify.footage_graph import LINK_MIN_INLIERS
-from verify.linking import reuse_order, search_links
+from verify.linking import LinkSearch, PairVerifier, reuse_order, search_links
+from verify.retrieval import shortlist
 
 
 def _descriptors(n: int, seed: int = 0) -> np.ndarray:
@@ -108,3 +111,165 @@ def test_bad_settings_and_verifier_are_refused():
         search_links(_descriptors(3), lambda p: [0] * len(p), pairs_per_node=-1)
     with pytest.raises(InvalidValueError):
         search_links(_descriptors(3), lambda p: [])
+
+
+def _dense_search_links(
+    descriptors: np.ndarray,
+    verify: PairVerifier,
+    *,
+    top_k: int,
+    min_similarity: float,
+    min_shared: float,
+    rounds: int,
+    batch_per_node: float,
+    pairs_per_node: float | None,
+    min_inliers: int = LINK_MIN_INLIERS,
+) -> LinkSearch:
+    """The closure as it was with n x n matrices (`search_links` must give exactly this)."""
+    n = int(descriptors.shape[0])
+    pairs = shortlist(
+        descriptors, descriptors, top_k, exclude_self=True, min_similarity=min_similarity
+    )
+    first = reuse_order([(c.query, c.target) for c in pairs])
+    tried = np.zeros((n, n), bool)
+    linked = np.zeros((n, n), np.float32)
+    inliers: dict[tuple[int, int], int] = {}
+
+    def run(batch: list[tuple[int, int]]) -> int:
+        if not batch:
+            return 0
+        new = 0
+        for (i, j), count in zip(batch, verify(batch), strict=True):
+            tried[i, j] = tried[j, i] = True
+            if count is None:
+                continue
+            inliers[(i, j)] = int(count)
+            if count >= min_inliers:
+                linked[i, j] = linked[j, i] = 1.0
+                new += 1
+        return new
+
+    run(first)
+    expanded = done_rounds = 0
+    budget = None if pairs_per_node is None else int(pairs_per_node * n)
+    batch_size = max(1, int(batch_per_node * n))
+    for _ in range(rounds):
+        room = batch_size if budget is None else min(batch_size, budget - len(inliers))
+        if room <= 0:
+            break
+        common = linked @ linked
+        degree = linked.sum(axis=1)
+        shared = common / np.sqrt(np.maximum(np.outer(degree, degree), 1.0))
+        candidates = np.triu((common >= 1) & (shared >= min_shared) & ~tried, k=1)
+        rows, cols = np.nonzero(candidates)
+        if len(rows) == 0:
+            break
+        best = np.argsort(-shared[rows, cols], kind="stable")[:room]
+        batch = reuse_order(list(zip(rows[best].tolist(), cols[best].tolist(), strict=True)))
+        expanded += len(batch)
+        done_rounds += 1
+        if not run(batch):
+            break
+    return LinkSearch(inliers, len(first), expanded, done_rounds)
+
+
+def _planted_verifier(
+    places: np.ndarray, seed: int, p_link: float, p_declined: float
+) -> tuple[PairVerifier, list[list[tuple[int, int]]]]:
+    """A verifier that links pairs of one place with probability `p_link` (fixed per pair),
+    declines some pairs, and records the batches it was given."""
+    calls: list[list[tuple[int, int]]] = []
+
+    def verify(pairs: Sequence[tuple[int, int]]) -> list[int | None]:
+        calls.append(list(pairs))
+        out: list[int | None] = []
+        for i, j in pairs:
+            u = np.random.default_rng([seed, i, j]).random(2)
+            if u[0] < p_declined:
+                out.append(None)
+            elif places[i] == places[j] and u[1] < p_link:
+                out.append(LINK_MIN_INLIERS + int(100 * u[1]))
+            else:
+                out.append(int(LINK_MIN_INLIERS * u[1]))
+        return out
+
+    return verify, calls
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    n=st.integers(0, 40),
+    place_count=st.integers(1, 5),
+    seed=st.integers(0, 2**16),
+    top_k=st.integers(0, 4),
+    min_similarity=st.sampled_from([2.0, 0.6, 0.0]),
+    min_shared=st.sampled_from([1.0, 0.5, 0.3, 0.25, 0.1, 0.01]),
+    rounds=st.integers(0, 12),
+    batch_per_node=st.sampled_from([0.01, 0.1, 0.5, 1.0, 4.0]),
+    pairs_per_node=st.sampled_from([None, None, 0.5, 2.0, 6.0]),
+    p_link=st.sampled_from([0.2, 0.6, 1.0]),
+    p_declined=st.sampled_from([0.0, 0.0, 0.1]),
+)
+def test_sparse_closure_is_the_dense_closure(
+    n,
+    place_count,
+    seed,
+    top_k,
+    min_similarity,
+    min_shared,
+    rounds,
+    batch_per_node,
+    pairs_per_node,
+    p_link,
+    p_declined,
+):
+    # Frames of one place look alike (centre plus noise); same pairs verified in the same
+    # batches, in the same order, and the same search result as the n x n matrices gave.
+    rng = np.random.default_rng(seed)
+    places = rng.integers(0, place_count, n)
+    centres = rng.normal(size=(place_count, 16))
+    d = (centres[places] + rng.normal(size=(n, 16))).astype(np.float32).reshape(n, 16)
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    settings_ = {
+        "top_k": top_k,
+        "min_similarity": min_similarity,
+        "min_shared": min_shared,
+        "rounds": rounds,
+        "batch_per_node": batch_per_node,
+        "pairs_per_node": pairs_per_node,
+    }
+    verify, calls = _planted_verifier(places, seed, p_link, p_declined)
+    expected = _dense_search_links(d, verify, **settings_)
+    dense_calls = list(calls)
+    calls.clear()
+    got = search_links(d, verify, **settings_)
+    assert calls == dense_calls
+    assert got == expected
+
+
+def test_sparse_closure_matches_dense_over_many_rounds():
+    # A few hundred frames in places of 10-60: the closure runs round after round (ties of
+    # overlap everywhere) and must choose exactly as the dense matrices did.
+    rng = np.random.default_rng(11)
+    sizes = rng.integers(10, 60, 12)
+    places = np.repeat(np.arange(len(sizes)), sizes)
+    n = len(places)
+    centres = rng.normal(size=(len(sizes), 32))
+    d = (centres[places] + 1.5 * rng.normal(size=(n, 32))).astype(np.float32)
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    verify, calls = _planted_verifier(places, 3, 0.5, 0.02)
+    settings_ = {
+        "top_k": 3,
+        "min_similarity": 2.0,
+        "min_shared": 0.25,
+        "rounds": 50,
+        "batch_per_node": 0.2,
+        "pairs_per_node": None,
+    }
+    expected = _dense_search_links(d, verify, **settings_)
+    dense_calls = list(calls)
+    calls.clear()
+    got = search_links(d, verify, **settings_)
+    assert expected.rounds >= 20 and expected.expanded > expected.shortlisted
+    assert calls == dense_calls
+    assert got == expected
