@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from verify.hashing import HashMatch, ImageHashes, compare, hash_file
 from verify.keyframes import extract_keyframes
 from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image, sniff_media_type
 from verify.samepicture import (
+    ALIGNMENT_SETTINGS,
     ANCHOR_RADIUS,
     ANCHOR_SET,
     CONFIRM_SIDE,
@@ -56,6 +58,8 @@ from verify.samepicture import (
     PictureAlignment,
     PictureFeatures,
     align_pictures,
+    alignment_from_dict,
+    alignment_to_dict,
     anchor_descriptors,
     anchor_words,
     in_near_band,
@@ -88,6 +92,63 @@ PixelLoader = Callable[[StoredFrame], PictureFeatures | None]
 # A stored frame's anchors under the current definition, or None when they cannot be made.
 AnchorLoader = Callable[[StoredFrame], np.ndarray | None]
 
+# Derived-store namespace of pixel alignments between stored pictures, one file per query frame.
+ALIGNMENTS_NAMESPACE = "alignments"
+
+
+class AlignmentStore:
+    """Pixel alignments already made between two stored pictures, kept in the derived store so
+    that a verify run re-run after adding one item aligns only the pairs it has not seen. Keyed
+    by both pictures' SHA-256 and frame, the orientation tried, and `ALIGNMENT_SETTINGS`: the
+    same two pictures under the same settings always align the same way. With `originals`, an
+    entry involving an original that no longer matches its SHA-256 is not used (its pixels are
+    not examined either)."""
+
+    def __init__(self, ws: Workspace, originals: OriginalsCheck | None = None) -> None:
+        self._ws = ws
+        self._originals = originals
+
+    def load(self, sha256: str, frame_index: int) -> dict[str, PictureAlignment]:
+        """Alignments made with this stored frame as the query, by `pair_key`."""
+        if not self._usable(sha256):
+            return {}
+        data = self._ws.derived.read(ALIGNMENTS_NAMESPACE, sha256, _alignments_name(frame_index))
+        try:
+            raw = json.loads(data) if data is not None else {}
+        except ValueError:
+            return {}  # a damaged cache entry: the pairs are aligned again and it is rewritten
+        out: dict[str, PictureAlignment] = {}
+        if not isinstance(raw, dict):
+            return out
+        for key, value in raw.items():
+            if not isinstance(value, dict) or not self._usable(key.split(":", 1)[0]):
+                continue
+            with contextlib.suppress(InvalidValueError):
+                out[key] = alignment_from_dict(value)
+        return out
+
+    def save(self, sha256: str, frame_index: int, found: dict[str, PictureAlignment]) -> None:
+        if self._ws.read_only:
+            return
+        data = json.dumps({k: alignment_to_dict(v) for k, v in sorted(found.items())})
+        # The cache only saves time: if it cannot be written, the next run aligns again.
+        with contextlib.suppress(BlobError):
+            self._ws.derived.write(
+                ALIGNMENTS_NAMESPACE, sha256, _alignments_name(frame_index), data.encode()
+            )
+
+    def _usable(self, sha256: str) -> bool:
+        return self._originals is None or self._originals.intact(sha256)
+
+
+def pair_key(frame: StoredFrame, mirrored: bool) -> str:
+    """Key of an alignment of `frame` with a query frame, in `AlignmentStore` files."""
+    return f"{frame.item.sha256}:{frame.frame_index}:{int(mirrored)}"
+
+
+def _alignments_name(frame_index: int) -> str:
+    return f"{ALIGNMENT_SETTINGS}-{frame_index:08d}.json"
+
 
 class FrameIndex:
     """The frames of many items, searched with the two-stage rule: `compare` on the hashes; then
@@ -101,9 +162,11 @@ class FrameIndex:
         items: Iterable[ItemInfo],
         pixels: PixelLoader | None = None,
         anchors: AnchorLoader | None = None,
+        alignments: AlignmentStore | None = None,
     ) -> None:
         """`anchors` gives the current anchors of frames stored under another anchor definition
-        (by default made from `pixels`)."""
+        (by default made from `pixels`); `alignments` keeps the alignments of queries that are
+        themselves stored frames (`find(..., query_frame=...)`) across calls."""
         self.frames: list[StoredFrame] = []
         anchor_keys: list[str] = []
         anchor_hex: list[str] = []
@@ -123,6 +186,7 @@ class FrameIndex:
         self.item_codes = {f.item.code for f in self.frames}
         self._pixels = pixels
         self._anchors_of = anchors
+        self._alignments = alignments
         self._index = ImageHashIndex()
         keys = [str(i) for i in range(len(self.frames))]
         self._index.add_many(keys, [f.hashes for f in self.frames])
@@ -133,8 +197,15 @@ class FrameIndex:
     def __len__(self) -> int:
         return len(self.frames)
 
-    def find(self, query: ImageHashes, query_pixels: Pixels | None = None) -> list[FrameMatch]:
-        """Stored frames that are the same picture as `query`, closest first."""
+    def find(
+        self,
+        query: ImageHashes,
+        query_pixels: Pixels | None = None,
+        *,
+        query_frame: StoredFrame | None = None,
+    ) -> list[FrameMatch]:
+        """Stored frames that are the same picture as `query`, closest first. `query_frame`:
+        the query is that stored frame, so its alignments can be cached."""
         if query_pixels is None or self._pixels is None:
             return [
                 FrameMatch(self.frames[int(m.key)], m.match)
@@ -170,18 +241,28 @@ class FrameIndex:
         for i, n in votes.most_common():
             if n >= MIN_ANCHOR_VOTES and i not in to_align and id(self.frames[i]) not in matched:
                 to_align[i] = (near.get(i) or compare(query, self.frames[i].hashes), False)
+        store = self._alignments if query_frame is not None else None
+        known = store.load(query_frame.item.sha256, query_frame.frame_index) if store else {}
+        made = 0
         for i, (match, flip) in list(to_align.items())[:MAX_ALIGNMENTS_PER_QUERY]:
             theirs = self._pixels(self.frames[i])
             if theirs is None:
                 continue
-            try:
-                alignment = align_pictures(theirs, mine, mirrored=flip)
-            except VerifyError:
-                # The stored picture's pixels were lost after its features were cached: the
-                # pair is judged on its hashes alone, like any pair without pixels.
-                continue
+            key = pair_key(self.frames[i], flip)
+            alignment = known.get(key)
+            if alignment is None:
+                try:
+                    alignment = align_pictures(theirs, mine, mirrored=flip)
+                except VerifyError:
+                    # The stored picture's pixels were lost after its features were cached:
+                    # the pair is judged on its hashes alone, like any pair without pixels.
+                    continue
+                known[key] = alignment
+                made += 1
             if alignment.is_same:
                 found.append(FrameMatch(self.frames[i], match, alignment))
+        if store is not None and query_frame is not None and made:
+            store.save(query_frame.item.sha256, query_frame.frame_index, known)
         return found
 
     def _refresh_stale_anchors(self) -> None:
@@ -297,7 +378,9 @@ def stored_queries(item: ItemInfo, pixels: PixelLoader) -> list[QueryPicture]:
     queries = []
     for f in item.frames:
         frame = StoredFrame(item, f.index, f.time_s, ImageHashes.from_dict(f.hashes))
-        queries.append(QueryPicture(f.time_s, frame.hashes, functools.partial(pixels, frame)))
+        queries.append(
+            QueryPicture(f.time_s, frame.hashes, functools.partial(pixels, frame), frame)
+        )
     return queries
 
 
@@ -334,6 +417,9 @@ class QueryPicture:
     time_s: float | None
     hashes: ImageHashes
     pixels: Pixels | None = None
+    # The stored frame this query is, when it is one (checks search the store with its own
+    # frames): its alignments are then cached (`AlignmentStore`).
+    frame: StoredFrame | None = None
 
 
 def query_pictures(path: Path) -> list[QueryPicture]:

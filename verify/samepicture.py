@@ -15,10 +15,12 @@ people, other light).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -237,6 +239,42 @@ ANCHOR_SET = (
     f"grid{ANCHOR_GRID}x{ANCHORS_PER_CELL}-scales{'+'.join(map(str, ANCHOR_SCALES))}"
     f"-r{ANCHOR_RADIUS}-{FEATURE_SETTINGS}"
 )
+
+
+# Names every setting an alignment's outcome depends on, for caches of alignments: one made
+# under other settings is a different measurement and must not be reused.
+ALIGNMENT_SETTINGS = (
+    f"align-{FEATURE_SETTINGS}-ratio{_RATIO_TEST}-ransac{_RANSAC_THRESHOLD_PX}"
+    f"-in{MIN_INLIERS}-ov{MIN_OVERLAP}-corr{MIN_CORRELATION}-blur{_GRADIENT_BLUR_SIGMA}-v1"
+)
+
+
+def alignment_to_dict(alignment: PictureAlignment) -> dict[str, object]:
+    """Every field at full precision (`as_dict` rounds for display), for caching."""
+    return dataclasses.asdict(alignment)
+
+
+def alignment_from_dict(data: dict[str, object]) -> PictureAlignment:
+    """The alignment `alignment_to_dict` wrote; InvalidValueError if `data` is not one."""
+    try:
+        return PictureAlignment(
+            is_same=_strict(data["is_same"], bool),
+            inliers=_strict(data["inliers"], int),
+            scale=float(_strict(data["scale"], float | int)),
+            rotation_deg=float(_strict(data["rotation_deg"], float | int)),
+            overlap=float(_strict(data["overlap"], float | int)),
+            correlation=float(_strict(data["correlation"], float | int)),
+            mirrored=_strict(data["mirrored"], bool),
+        )
+    except (KeyError, TypeError) as exc:
+        raise InvalidValueError(f"not a cached alignment: {exc}") from exc
+
+
+def _strict(value: object, kind: Any) -> Any:
+    # bool is an int to isinstance: a cached flag must be a bool and a count must not be one.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"unexpected {type(value).__name__}")
+    return value
 
 
 def anchor_descriptors(image: np.ndarray | PictureFeatures) -> np.ndarray:

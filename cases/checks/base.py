@@ -42,6 +42,14 @@ class SharedAnalyses:
             self._results[key] = compute(item)
         return cast(T, self._results[key])
 
+    def once(self, name: str, compute: Callable[[], T]) -> T:
+        """`compute()` the first time `name` is asked in this run (e.g. an index over the
+        workspace several checks search), else its result."""
+        key = (name, "")
+        if key not in self._results:
+            self._results[key] = compute()
+        return cast(T, self._results[key])
+
 
 class ProgressTask(Protocol):
     def advance(self, steps: int = 1) -> None: ...

@@ -15,7 +15,7 @@ recycled_footage check's question, which reaches a mismatch when a copy predates
 from __future__ import annotations
 
 from cases.checks.base import CheckContext, FindingDraft
-from cases.search import FrameIndex, stored_queries, workspace_anchors, workspace_pixels
+from cases.checks.same_pictures import same_pictures
 from cases.snapshot import ItemInfo
 from verify.hashing import HashDistances
 from verify.verdict import Verdict
@@ -84,21 +84,20 @@ class DuplicatesCheck:
         return drafts
 
     def _near(self, ctx: CheckContext, visual: list[ItemInfo]) -> list[FindingDraft]:
-        pixels = workspace_pixels(ctx.ws, ctx.originals)
-        index = FrameIndex(visual, pixels, workspace_anchors(ctx.ws, pixels))
         best: dict[tuple[str, str], HashDistances] = {}
         items = {i.code: i for i in visual}
         task = ctx.progress.task("duplicates", len(visual))
         for item in visual:
-            for query in stored_queries(item, pixels):
-                for found in index.find(query.hashes, query.pixels):
-                    other = found.frame.item.code
-                    if other == item.code:
-                        continue
-                    pair = (min(item.code, other), max(item.code, other))
-                    d = found.match.distances
-                    if pair not in best or (d.pdq, d.phash) < (best[pair].pdq, best[pair].phash):
-                        best[pair] = d
+            # The search covers the workspace (shared with recycled_footage); the near
+            # duplicates this check reports are the ones among this case's pictures.
+            for found in same_pictures(ctx, item):
+                other = found.match.frame.item.code
+                if other == item.code or other not in items:
+                    continue
+                pair = (min(item.code, other), max(item.code, other))
+                d = found.match.match.distances
+                if pair not in best or (d.pdq, d.phash) < (best[pair].pdq, best[pair].phash):
+                    best[pair] = d
             task.advance()
         drafts = []
         for (a, b), d in sorted(best.items()):

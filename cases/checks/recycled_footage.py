@@ -30,15 +30,13 @@ from datetime import datetime
 
 from cases.checks.base import CheckContext, FindingDraft
 from cases.checks.copy_dating import CopyDating, date_copy, incident_start
-from cases.checks.stored_metadata import stored_metadata
-from cases.search import (
-    FrameIndex,
-    FrameMatch,
-    PixelLoader,
-    stored_queries,
-    workspace_anchors,
-    workspace_pixels,
+from cases.checks.same_pictures import (
+    same_pictures,
+    searched_item_codes,
+    searched_picture_count,
 )
+from cases.checks.stored_metadata import stored_metadata
+from cases.search import FrameMatch
 from cases.snapshot import OFFERED_ROLES, ItemInfo
 from verify.timecheck import UtcWindow
 from verify.verdict import Verdict
@@ -87,26 +85,21 @@ class RecycledFootageCheck:
         searchable = [i for i in offered if i.frames]
         if not searchable:
             return drafts
-        pixels = workspace_pixels(ctx.ws, ctx.originals)
-        index = FrameIndex(ctx.workspace_items(), pixels, workspace_anchors(ctx.ws, pixels))
         task = ctx.progress.task("recycled footage", len(searchable))
         for item in searchable:
-            drafts.append(self._judge(ctx, item, index, pixels))
+            drafts.append(self._judge(ctx, item))
             task.advance()
         return drafts
 
-    def _judge(
-        self, ctx: CheckContext, item: ItemInfo, index: FrameIndex, pixels: PixelLoader
-    ) -> FindingDraft:
+    def _judge(self, ctx: CheckContext, item: ItemInfo) -> FindingDraft:
         by_item: dict[str, list[_Pair]] = {}
         others: dict[str, ItemInfo] = {}
-        for query in stored_queries(item, pixels):
-            for found in index.find(query.hashes, query.pixels):
-                other = found.frame.item
-                if other.code == item.code:
-                    continue
-                by_item.setdefault(other.code, []).append(_Pair(query.time_s, found))
-                others[other.code] = other
+        for found in same_pictures(ctx, item):
+            other = found.match.frame.item
+            if other.code == item.code:
+                continue
+            by_item.setdefault(other.code, []).append(_Pair(found.query_time, found.match))
+            others[other.code] = other
         incident = ctx.case.incident_date
         copies = [_Copy(others[c], by_item[c], date_copy(others[c], incident)) for c in others]
         proven = [c for c in copies if c.dating.proof is not None]
@@ -115,7 +108,7 @@ class RecycledFootageCheck:
         rest.sort(key=lambda c: (item_date(c.item), c.item.code))
         start = incident_start(incident)
         compared = f" Dates are compared with the start of the {start.describe}."
-        stored = len(index.item_codes - {item.code})
+        stored = len(searched_item_codes(ctx) - {item.code})
         if proven:
             lines = [_describe_proof(c) for c in proven]
             detail = (
@@ -146,9 +139,9 @@ class RecycledFootageCheck:
             return self._draft(item, Verdict.INCONCLUSIVE, rest, start, detail, stored)
         detail = (
             f"{item.filename}: no other copy of it found among {stored} other stored item(s) "
-            f"({len(index)} pictures) in the workspace. Inconclusive, not consistent: the store "
-            "holds only what investigators collected, so no copy here does not show the footage "
-            "is original."
+            f"({searched_picture_count(ctx)} pictures) in the workspace. Inconclusive, not "
+            "consistent: the store holds only what investigators collected, so no copy here "
+            "does not show the footage is original."
         )
         return self._draft(item, Verdict.INCONCLUSIVE, [], start, detail, stored)
 

@@ -1,0 +1,81 @@
+"""Which stored frames show the same picture as each frame of a case's items, searched once per
+verify run and shared by the checks that ask it.
+
+`duplicates` (items of this case that are one picture) and `recycled_footage` (claim and denial
+footage against every stored picture) ask the same question of the same frames; in a case of
+1,000 overlapping walk-through frames each search aligns ~80 stored pictures by their pixels
+(~15 ms each), so asking it twice doubled the longest part of a verify run after site matching.
+The search runs over one index of the whole workspace, and pixel alignments between stored
+pictures are kept in the derived store (`cases.search.AlignmentStore`), so a re-run after adding
+one item aligns only the pairs that involve it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cases.checks.base import CheckContext
+from cases.search import (
+    AlignmentStore,
+    FrameIndex,
+    FrameMatch,
+    PixelLoader,
+    stored_queries,
+    workspace_anchors,
+    workspace_pixels,
+)
+from cases.snapshot import ItemInfo
+
+
+@dataclass(frozen=True)
+class FrameFound:
+    """A stored frame showing the same picture as the frame of the item at `query_time`
+    (None for a photo)."""
+
+    query_time: float | None
+    match: FrameMatch
+
+
+@dataclass(frozen=True)
+class _Search:
+    index: FrameIndex
+    pixels: PixelLoader
+
+
+def _search(ctx: CheckContext) -> _Search:
+    def build() -> _Search:
+        pixels = workspace_pixels(ctx.ws, ctx.originals)
+        index = FrameIndex(
+            ctx.workspace_items(),
+            pixels,
+            workspace_anchors(ctx.ws, pixels),
+            AlignmentStore(ctx.ws, ctx.originals),
+        )
+        return _Search(index, pixels)
+
+    return ctx.shared.once("same_picture_index", build)
+
+
+def same_pictures(ctx: CheckContext, item: ItemInfo) -> list[FrameFound]:
+    """Every stored frame (of any case, the item's own included) judged the same picture as one
+    of `item`'s frames, by the two-stage rule of `cases.search.FrameIndex`."""
+
+    def compute(it: ItemInfo) -> list[FrameFound]:
+        search = _search(ctx)
+        return [
+            FrameFound(query.time_s, found)
+            for query in stored_queries(it, search.pixels)
+            for found in search.index.find(query.hashes, query.pixels, query_frame=query.frame)
+        ]
+
+    return ctx.shared.get("same_pictures", item, compute)
+
+
+def searched_item_codes(ctx: CheckContext) -> set[str]:
+    """Codes of the stored items the search covers."""
+    return _search(ctx).index.item_codes
+
+
+def searched_picture_count(ctx: CheckContext) -> int:
+    """How many stored pictures (photos and keyframes) the search covers."""
+    return len(_search(ctx).index)
