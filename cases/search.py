@@ -10,6 +10,7 @@ so many queries cost little more than hashing them. A match here is exactly a ma
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 from collections import Counter
@@ -107,9 +108,30 @@ class AlignmentStore:
     def __init__(self, ws: Workspace, originals: OriginalsCheck | None = None) -> None:
         self._ws = ws
         self._originals = originals
+        # Files read or written in this run, by (SHA-256, frame): read once each.
+        self._files: dict[tuple[str, int], dict[str, PictureAlignment]] = {}
 
     def load(self, sha256: str, frame_index: int) -> dict[str, PictureAlignment]:
         """Alignments made with this stored frame as the query, by `pair_key`."""
+        if (sha256, frame_index) not in self._files:
+            self._files[sha256, frame_index] = self._read(sha256, frame_index)
+        return self._files[sha256, frame_index]
+
+    def reverse(
+        self, query: StoredFrame, candidate: StoredFrame, mirrored: bool
+    ) -> PictureAlignment | None:
+        """The alignment of `query` with `candidate` as the query (made when `candidate` was
+        searched), described from `query`'s side, if one was made.
+
+        The pixel check's question, "are these the same picture", does not depend on which of
+        two stored pictures is searched: a pair aligned when one was the query is not aligned
+        again when the other is (half the alignments of a case searched against itself)."""
+        found = self.load(candidate.item.sha256, candidate.frame_index).get(
+            pair_key(query, mirrored)
+        )
+        return None if found is None else _inverse(found)
+
+    def _read(self, sha256: str, frame_index: int) -> dict[str, PictureAlignment]:
         if not self._usable(sha256):
             return {}
         data = self._ws.derived.read(ALIGNMENTS_NAMESPACE, sha256, _alignments_name(frame_index))
@@ -128,6 +150,7 @@ class AlignmentStore:
         return out
 
     def save(self, sha256: str, frame_index: int, found: dict[str, PictureAlignment]) -> None:
+        self._files[sha256, frame_index] = found
         if self._ws.read_only:
             return
         data = json.dumps({k: alignment_to_dict(v) for k, v in sorted(found.items())})
@@ -144,6 +167,16 @@ class AlignmentStore:
 def pair_key(frame: StoredFrame, mirrored: bool) -> str:
     """Key of an alignment of `frame` with a query frame, in `AlignmentStore` files."""
     return f"{frame.item.sha256}:{frame.frame_index}:{int(mirrored)}"
+
+
+def _inverse(a: PictureAlignment) -> PictureAlignment:
+    """`a` seen from the other picture: the similarity inverted. Reflection conjugates a
+    rotation to its opposite, so a mirrored fit keeps its angle and a direct one negates it."""
+    return dataclasses.replace(
+        a,
+        scale=1.0 / a.scale if a.scale else 0.0,
+        rotation_deg=a.rotation_deg if a.mirrored else -a.rotation_deg,
+    )
 
 
 def _alignments_name(frame_index: int) -> str:
@@ -250,6 +283,8 @@ class FrameIndex:
                 continue
             key = pair_key(self.frames[i], flip)
             alignment = known.get(key)
+            if alignment is None and store is not None and query_frame is not None:
+                alignment = store.reverse(query_frame, self.frames[i], flip)
             if alignment is None:
                 try:
                     alignment = align_pictures(theirs, mine, mirrored=flip)

@@ -89,6 +89,13 @@ def test_each_pair_is_aligned_once_per_run_and_never_again(case, monkeypatch):
     # Both checks ask about every denial picture; the pairs are aligned once between them.
     cached = _cached_entries(ws)
     assert len(calls) == sum(len(keys) for keys in cached.values()) > 0
+    # Nor twice as a pair: searching B after A reuses A's alignment with B.
+    for query, keys in cached.items():
+        for key in keys:
+            other, _, flip = key.split(":")
+            assert not any(
+                k.startswith(query) and k.endswith(f":{flip}") for k in cached.get(other, ())
+            )
     assert ("duplicates", "inconclusive") in {(c, v) for c, v, _ in first}
     calls.clear()
     assert _verdicts(ws, code) == first
@@ -107,10 +114,10 @@ def test_a_new_item_costs_only_its_own_pairs(case, monkeypatch, tmp_path):
     assert after == before  # adding evidence aligns nothing by itself
     found = _verdicts(ws, code)
     after = _cached_entries(ws)
-    made = len(after.get(new_sha, set())) + sum(len(after[q] - before[q]) for q in before)
-    assert len(calls) == made > 0
-    for q in before:  # old pictures gained only pairs with the new one
-        assert all(key.startswith(new_sha) for key in after[q] - before[q])
+    gained = {q: after[q] - before.get(q, set()) for q in after}
+    assert len(calls) == sum(len(keys) for keys in gained.values()) > 0
+    for q, keys in gained.items():  # old pictures gained only pairs with the new one
+        assert q == new_sha or all(key.startswith(new_sha) for key in keys)
     near = [items for c, _, items in found if c == "duplicates"]
     assert any(added.item in items for items in near)
 
@@ -139,3 +146,23 @@ def test_entries_of_a_damaged_original_are_not_used(case):
     damaged = AlignmentStore(ws, OriginalsCheck(ws.blobs)).load(query, 0)
     assert not any(key.startswith(other) for key in damaged)
     assert AlignmentStore(ws, OriginalsCheck(ws.blobs)).load(other, 0) == {}
+
+
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_an_alignment_seen_from_the_other_picture(sites_dir: Path, mirrored: bool):
+    from cases.search import _inverse
+    from verify.samepicture import align_pictures
+
+    a = load_image(sites_dir / "ettlingen_castle" / "0003.jpg")
+    h, w = a.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), 4.0, 0.8)
+    b = cv2.warpAffine(a, turn, (w, h))
+    if mirrored:
+        b = b[:, ::-1].copy()
+    forward = align_pictures(a, b, mirrored=mirrored)
+    backward = align_pictures(b, a, mirrored=mirrored)
+    assert forward.is_same and backward.is_same
+    seen = _inverse(backward)
+    assert seen.scale == pytest.approx(forward.scale, rel=0.03)
+    assert seen.rotation_deg == pytest.approx(forward.rotation_deg, abs=0.5)
+    assert abs(forward.rotation_deg) == pytest.approx(4.0, abs=0.5)
