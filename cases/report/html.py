@@ -8,16 +8,43 @@ call out.
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from cases.report import present
 from cases.report.mapsvg import draw_map
 from cases.report.present import ArtefactReader
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+# Right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko and their presentation forms).
+_RTL = "\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc"
+# A run of right-to-left text: RTL letters joined by what occurs inside a name (spaces,
+# joiners, dots, dashes, Arabic punctuation, digits), never by quotes or commas, which the
+# tool's own sentences put between a name and its number.
+_RTL_RUN = re.compile(f"[{_RTL}](?:[ \u00a0\u200c\u200d._\\-\u060c\u061b0-9]*[{_RTL}])*")
+
+
+def isolate_rtl(text: Any) -> Markup:
+    """Escape `text` and wrap each right-to-left run in `<bdi>`.
+
+    Finding details, timeline rows and captions are the tool's English sentences with user
+    text inside (file, site, witness names). Without isolation the bidirectional algorithm
+    lets a number that follows an Arabic name ("'السوق' 15") be drawn on the name's other
+    side, next to another site's name, and a sentence that starts with an Arabic file name
+    is reordered as a whole.
+    """
+    value = "" if text is None else str(text)
+    out, last = [], 0
+    for m in _RTL_RUN.finditer(value):
+        out.append(str(escape(value[last : m.start()])))
+        out.append(f"<bdi>{escape(m.group())}</bdi>")
+        last = m.end()
+    out.append(str(escape(value[last:])))
+    return Markup("".join(out))
 
 
 def _environment() -> Environment:
@@ -39,6 +66,7 @@ def _environment() -> Environment:
         shown=present.shown_values,
         columns=present.columns,
         offset=present.offset_text,
+        isolate=isolate_rtl,
     )
     env.tests["table"] = present.is_table
     return env
