@@ -683,6 +683,7 @@ def statement_add(
         str | None, typer.Option(help="Text encoding of --file when it is not UTF-8.")
     ] = None,
     source: Annotated[str | None, typer.Option(help="Where the statement came from.")] = None,
+    role: Annotated[str, typer.Option(help="supports_claim or other.")] = "supports_claim",
 ) -> None:
     """Add a witness statement, stored as a text item of its own."""
     r = add_statement(
@@ -693,6 +694,7 @@ def statement_add(
         text=text,
         file=file,
         encoding=encoding,
+        role=role,
         facts=ItemFacts(
             source=source,
             statement_date=parse_date(date) if date else None,

@@ -47,6 +47,9 @@ from verify.media import IMAGE_TYPES, VIDEO_TYPES, sniff_media_type
 
 # A witness statement is prose; anything larger than this is a document, not a statement.
 MAX_STATEMENT_BYTES = 5_000_000
+# What a witness statement can be: evidence for the claim, or other (a witness for the denial,
+# or one whose account supports neither side).
+STATEMENT_ROLES = ("supports_claim", "other")
 
 
 @dataclass(frozen=True)
@@ -471,10 +474,16 @@ def add_statement(
     role: str = "supports_claim",
 ) -> IngestResult:
     """Record a witness statement as text evidence. From a file, the original bytes are what
-    is stored (the evidence); the decoded text is checked to be readable first."""
+    is stored (the evidence); the decoded text is checked to be readable first.
+
+    `role` is supports_claim or other: not every witness supports the claim (a resident may
+    say nothing happened), and a statement is neither denial footage nor site imagery."""
     ws.require_writable()
     check_text(witness, "witness name")
-    check_link(role, None)
+    if role not in STATEMENT_ROLES:
+        raise InputError(
+            f"a witness statement's role is {' or '.join(STATEMENT_ROLES)}, not {role!r}"
+        )
     facts.check()
     if text is not None and file is not None:
         raise InputError("give the statement either as --text or as --file, not both")
