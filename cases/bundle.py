@@ -8,8 +8,10 @@ symlinks), declared and actual sizes (no zip bombs), every entry's hash against 
 the custody chain event by event, and every row against the hash its last event logged. Only
 then are blobs stored and rows written, in one transaction, as a NEW case with fresh codes
 (ids are per workspace); the first event of its chain is an `import` event naming the bundle's
-hash, the source workspace, case and chain head, and mapping old codes to new. Importing a
-case that is already here (the same source workspace and case) is refused.
+hash, the source workspace, case and chain head, mapping old codes to new, and keeping the
+verified source chain itself (`source_events`): who added what and when, and the replaced
+wording of a claim or denial, must survive the exchange. Importing a case that is already
+here (the same source workspace and case) is refused.
 """
 
 from __future__ import annotations
@@ -552,7 +554,7 @@ def _write_case(
     session.flush()
     append_event(
         session, case, "import", actor, record=case,
-        details={"source": source, "codes": codes},
+        details={"source": source, "codes": codes, "source_events": custody},
     )  # fmt: skip
     for record in imported:
         append_event(

@@ -164,14 +164,75 @@ def _case(case: Case) -> dict[str, Any]:
     }
 
 
+def _imported_events(details: Any) -> list[dict[str, Any]]:
+    """The source chain an `import` event keeps (`source_events`), or none."""
+    events = details.get("source_events") if isinstance(details, dict) else None
+    return [e for e in events if isinstance(e, dict)] if isinstance(events, list) else []
+
+
+def _history(events: Iterable[CustodyEvent]) -> list[tuple[str | None, Any]]:
+    """(record type, details) of every event, oldest first, including the chains that
+    imports kept: a case's history began in the workspace it was exported from."""
+
+    def walk(rows: Iterable[dict[str, Any]]) -> list[tuple[str | None, Any]]:
+        out: list[tuple[str | None, Any]] = []
+        for row in rows:
+            if row.get("action") == "import":
+                out += walk(_imported_events(row.get("details")))
+            out.append((row.get("record_type"), row.get("details")))
+        return out
+
+    return walk(
+        {"action": e.action, "record_type": e.record_type, "details": e.details} for e in events
+    )
+
+
 def _earlier_versions(events: Iterable[CustodyEvent], record_type: str) -> list[dict[str, Any]]:
     """Earlier versions of the claim or denial, oldest first, as each replacement logged them
-    (the canonical record it replaced): an official denial's earlier wording stays readable."""
+    (the canonical record it replaced): an official denial's earlier wording stays readable,
+    also after the case was exported and imported."""
     return [
-        dict(e.details["previous"])
-        for e in events
-        if e.record_type == record_type and isinstance((e.details or {}).get("previous"), dict)
+        dict(details["previous"])
+        for kind, details in _history(events)
+        if kind == record_type and isinstance((details or {}).get("previous"), dict)
     ]
+
+
+_EVENT_KEYS = (
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "record_type",
+    "record_id",
+    "record_hash",
+    "item_sha256",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+def _before_import(events: Iterable[CustodyEvent]) -> list[dict[str, Any]]:
+    """For each import of this case, the source chain it verified and kept, event by event
+    (codes as in the source workspace; the import event's `codes` maps them to this one)."""
+    out = []
+    for e in events:
+        kept = _imported_events(e.details) if e.action == "import" else []
+        if not kept:
+            continue
+        source = (e.details or {}).get("source") or {}
+        out.append(
+            {
+                "import_seq": e.seq,
+                "source_workspace": source.get("workspace"),
+                "source_case": source.get("case"),
+                "chain_head": source.get("chain_head"),
+                "bundle_sha256": source.get("bundle_sha256"),
+                "events": [{key: ev.get(key) for key in _EVENT_KEYS} for ev in kept],
+            }
+        )
+    return out
 
 
 def _claim(case: Case, events: list[CustodyEvent]) -> dict[str, Any] | None:
@@ -480,6 +541,9 @@ def _custody(
         ],
         "head": case.chain_head,
         "length": case.chain_seq,
+        # The source chains imports verified and kept (who added what, and when, before the
+        # case came to this workspace).
+        "before_import": _before_import(events),
         "verified_at_report_time": not problems,
         "problems": problems,
         # Every original of the case re-hashed when the report was made.

@@ -434,3 +434,49 @@ def test_a_malformed_correction_in_a_rehashed_chain_is_a_bundle_error(
     with pytest.raises(BundleError):
         import_bundle(target, "bob", tmp_path / "bad.zip")
     assert counts(target)[:2] == before[:2]
+
+
+def test_import_keeps_the_source_custody_history(source, target, tmp_path: Path):
+    """Who added what and when, and the replaced wording of the claim, are the case's history:
+    an exchange must not reduce them to one `import` event by the importing user."""
+    from cases.report.data import build_report
+    from cases.report.html import render_html
+    from cases.report.markdown import render_markdown
+    from cases.report.present import derived_reader
+
+    ws, code = source
+    workflow.set_claim(ws, "alice", code, text="Market hit, 12 killed", replace=True)
+    with ws.reading() as s:
+        events = case_events(s, workflow.load_case(s, code))
+        source_chain = [(e.seq, e.actor, e.action) for e in events]
+    out = export_case(ws, "alice", code, tmp_path / "bundle.zip")
+    result = import_bundle(target, "bob", out.path)
+    assert check_store(target).ok, check_store(target).problems
+
+    report = build_report(target, result.case)
+    assert report["claim"]["text"] == "Market hit, 12 killed"
+    assert [v["text"] for v in report["claim"]["earlier_versions"]] == ["Market hit"]
+    [before] = report["custody"]["before_import"]
+    with zipfile.ZipFile(out.path) as zf:
+        manifest = json.loads(zf.read(fmt.MANIFEST))
+    assert before["source_case"] == code and before["chain_head"] == manifest["chain_head"]
+    assert before["events"][-1]["hash"] == manifest["chain_head"]
+    kept = [(e["seq"], e["actor"], e["action"]) for e in before["events"]]
+    assert kept[: len(source_chain)] == source_chain  # then the export event itself
+    assert {"alice"} == {actor for _, actor, _ in kept}
+    html = render_html(report, derived_reader(target))
+    md = render_markdown(report, derived_reader(target), tmp_path / "r_files", "r_files")
+    assert (
+        "Custody before import" in html and '<blockquote dir="auto">Market hit</blockquote>' in html
+    )
+    assert "Custody before import" in md and "\n> Market hit\n" in md
+
+    # A second hop keeps the history too: exported again from the target, imported elsewhere.
+    again = export_case(target, "bob", result.case, tmp_path / "again.zip")
+    third = init_workspace(tmp_path / "third")
+    try:
+        moved = import_bundle(third, "carol", again.path)
+        report = build_report(third, moved.case)
+        assert [v["text"] for v in report["claim"]["earlier_versions"]] == ["Market hit"]
+    finally:
+        third.dispose()
