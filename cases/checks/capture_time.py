@@ -13,6 +13,7 @@ from cases.checks.base import CheckContext, FindingDraft
 from cases.checks.foreign_exif import exif_in_doubt, foreign_exif
 from cases.checks.stored_metadata import offered_as, stored_metadata
 from cases.snapshot import ItemInfo
+from verify.capturetime import ZoneSource
 from verify.exif import PhotoMetadata
 from verify.timecheck import check_time
 from verify.verdict import Verdict
@@ -42,6 +43,11 @@ class CaptureTimeCheck:
                 verdict, detail = result.verdict, result.detail
                 if capture is None and problems:
                     detail += f" Metadata problems: {problems}."
+                elif capture is not None and capture.zone == ZoneSource.UNKNOWN and problems:
+                    # Why the zone is unknown although the file may carry a GPS (UTC) time or
+                    # an offset tag: they disagree with the capture time or do not parse, which
+                    # is itself a trace the investigator should see beside the finding.
+                    detail += f" The file's metadata also records: {problems}."
                 values = result.to_dict() | {
                     "incident_date": case.incident_date.isoformat(),
                     "denial_date": denial_date.isoformat() if denial_date else None,

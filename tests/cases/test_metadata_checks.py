@@ -107,6 +107,25 @@ def test_real_photo_zone_unknown_is_inconclusive_on_the_incident_day(exif_dir: P
     assert f.verdict is Verdict.MISMATCH and "before the incident" in f.detail
 
 
+def test_zone_unknown_says_why_the_files_gps_time_was_not_used(exif_dir: Path, tmp_path: Path):
+    # DSCN0010 carries a GPS time (2008-10-23 14:27:07 UTC) 22 h off its DateTimeOriginal: not
+    # a time-zone offset, so the zone stays unknown. The investigator sees a GPS time in the
+    # file; the finding must say why it was not used (and the disagreement is a trace itself).
+    real = item(exif_dir / "gps" / "DSCN0010.jpg", "E-1", "supports_claim")
+    [f] = run(CaptureTimeCheck(), [real], date(2008, 10, 22)).values()
+    assert f.values["capture"]["zone"] == "unknown"
+    assert "GPS time 2008-10-23 14:27:07 UTC and DateTimeOriginal" in f.detail
+    assert "not a time-zone offset" in f.detail
+    # An offset tag that does not parse leaves the zone unknown too, and is named.
+    bad = photo(tmp_path / "bad_offset.jpg", taken="2019:07:22 10:00:00", offset="+3h")
+    [f] = run(CaptureTimeCheck(), [item(bad, "E-2", "supports_claim")], date(2019, 7, 22)).values()
+    assert f.values["capture"]["zone"] == "unknown" and "offset" in f.detail.split("records:")[1]
+    # A known zone adds nothing.
+    good = photo(tmp_path / "good.jpg", taken="2019:07:22 10:00:00", offset="+03:00")
+    [f] = run(CaptureTimeCheck(), [item(good, "E-3", "supports_claim")], date(2019, 7, 22)).values()
+    assert "also records" not in f.detail
+
+
 def test_real_photo_offered_by_a_denial_published_before_it_was_taken(exif_dir: Path):
     real = item(exif_dir / "gps" / "DSCN0042.jpg", "E-1", "denial_footage")
     [f] = run(CaptureTimeCheck(), [real], date(2008, 10, 19), date(2008, 10, 20)).values()
