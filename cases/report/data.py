@@ -440,6 +440,7 @@ def _timeline(
     claim: dict[str, Any] | None,
     denial: dict[str, Any] | None,
     items: list[dict[str, Any]],
+    statements: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = [
         {"at": case["incident_date"], "event": "incident", "what": "incident", "item": None}
@@ -462,6 +463,18 @@ def _timeline(
                 "item": None,
             }
         )
+    # When each witness gave their statement (one row per witness of the same words).
+    for st in statements:
+        if st["date"]:
+            events.append(
+                {
+                    "at": st["date"],
+                    "event": "statement",
+                    "what": f"statement of {st['witness'] or 'an unnamed witness'} "
+                    f"({st['filename']})",
+                    "item": st["item"],
+                }
+            )
     for it in items:
         cap = it["capture_time"]
         if cap:
@@ -505,7 +518,15 @@ def _timeline(
             }
         )
     # ISO texts sort chronologically; a bare date sorts before the instants of that day.
-    order = {"incident": 0, "claim": 1, "denial": 2, "capture": 3, "collected": 4, "added": 5}
+    order = {
+        "incident": 0,
+        "claim": 1,
+        "denial": 2,
+        "statement": 3,
+        "capture": 4,
+        "collected": 5,
+        "added": 6,
+    }
     events.sort(key=lambda e: (e["at"] or "", order[e["event"]], e["item"] or ""))
     return events
 
@@ -684,7 +705,7 @@ def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) 
         "claim": claim,
         "denial": denial,
         "sites": sites,
-        "timeline": _timeline(case_data, claim, denial, items),
+        "timeline": _timeline(case_data, claim, denial, items, statements),
         "verify_run": run_data,
         "findings": {
             "counts": counts,
