@@ -242,7 +242,12 @@ def case_show(case: CaseArg, as_json: JsonOpt = False) -> None:
             "perpetrator": c.claim.perpetrator,
         }
     data["denial"] = (
-        {"by": c.denial.by, "date": c.denial.date.isoformat(), "text": c.denial.text}
+        {
+            "by": c.denial.by,
+            "date": c.denial.date.isoformat(),
+            "text": c.denial.text,
+            "url": c.denial.url,
+        }
         if c.denial
         else None
     )

@@ -63,7 +63,8 @@ def test_every_command_and_json_shape(cc, tmp_path: Path, exif_dir: Path):
           "--claimed", "--imagery", str(ref)))  # fmt: skip
     footage = exif_dir / "gps" / "DSCN0010.jpg"
     _, _, err = cc("denial", "set", code, "--by", "Ministry", "--date", "2019-07-23",
-                   "--text", "no strike", "--footage", str(footage))  # fmt: skip
+                   "--text", "no strike", "--url", "https://mod.example/statement",
+                   "--footage", str(footage))  # fmt: skip
     assert err.strip() == "added DSCN0010.jpg as E-000002"  # no progress noise off a terminal
     ok(cc("evidence", "add", code, str(jpeg(tmp_path / "c.jpg", 2)), "--kind", "photo",
           "--role", "supports_claim", "--source", "https://example.org/p", "--collected-by",
@@ -80,7 +81,9 @@ def test_every_command_and_json_shape(cc, tmp_path: Path, exif_dir: Path):
     assert shown["claim"] == {"text": "strike", "source": "NGO", "url": "https://example.org/x",
                               "date": "2019-07-22", "killed": 12, "children": 3, "women": 2,
                               "perpetrator": "air force"}  # fmt: skip
-    assert shown["denial"] == {"by": "Ministry", "date": "2019-07-23", "text": "no strike"}
+    # The denial's URL is where it was published: shown like the claim's.
+    assert shown["denial"] == {"by": "Ministry", "date": "2019-07-23", "text": "no strike",
+                               "url": "https://mod.example/statement"}  # fmt: skip
     assert shown["items"] == 4
     assert "claim:" in ok(cc("case", "show", code))
 

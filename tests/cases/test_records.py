@@ -265,7 +265,12 @@ def test_a_missing_footage_file_records_no_denial(cc, photo):
     _one_line_error(cc(*denial), "--replace")
     status, _, err = cc("denial", "set", code, "--text", "Never.", "--replace")
     assert status == 0, err
-    assert _show(cc, code)["denial"] == {"by": "M", "date": "2021-01-01", "text": "Never."}
+    assert _show(cc, code)["denial"] == {
+        "by": "M",
+        "date": "2021-01-01",
+        "text": "Never.",
+        "url": None,
+    }
     log = json.loads(cc("log", code, "--json")[1])["events"]
     assert log[-1]["action"] == "denial-update"
     assert log[-1]["details"]["previous"]["text"] == "No."
