@@ -794,7 +794,9 @@ def fsck(as_json: JsonOpt = False) -> None:
     """Re-hash every blob and re-walk every custody chain; exit 1 on any problem."""
     from evidence_store.fsck import check_store
 
-    report = check_store(ws())
+    with RichProgress() as progress:  # re-hashing every original of a large store takes long
+        task = progress.task("re-hashing originals", None)
+        report = check_store(ws(), on_blob=lambda _done, _total: task.advance())
     problems = [str(p) for p in report.problems]
     if as_json:
         emit(

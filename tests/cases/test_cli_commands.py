@@ -256,3 +256,28 @@ def test_progress_bars_on_a_terminal(cc, tmp_path: Path, monkeypatch: pytest.Mon
     _, out, err = cc("denial", "set", code, "--by", "M", "--date", "2019-07-23", "--text", "t",
                      "--footage", str(jpeg(tmp_path / "d.jpg", 20)))  # fmt: skip
     assert out == "" and "adding evidence" in err and "added d.jpg as E-000003" in err
+
+
+def test_fsck_shows_progress_while_re_hashing(cc, tmp_path: Path, monkeypatch):
+    """fsck re-hashes every original (hours on a large store): it must show it is working."""
+    from cases import cli
+
+    ok(cc("init"))
+    code = ok(cc("case", "open", "Strike", "--date", "2019-07-22")).strip()
+    photos = [str(jpeg(tmp_path / f"p{n}.jpg", n)) for n in range(3)]
+    ok(cc("evidence", "add", code, *photos, "--kind", "photo"))
+    advanced: dict[str, float] = {}
+
+    class Recording(cli.RichProgress):
+        def task(self, description: str, total: float | None):
+            advanced.setdefault(description, 0)
+
+            class Task:
+                def advance(self, steps: float = 1) -> None:
+                    advanced[description] += steps
+
+            return Task()
+
+    monkeypatch.setattr(cli, "RichProgress", Recording)
+    assert json.loads(ok(cc("fsck", "--json")))["blobs_checked"] == 3
+    assert advanced == {"re-hashing originals": 3}
