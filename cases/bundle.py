@@ -161,6 +161,11 @@ def export_case(
     on_file: Callable[[int, int], None] | None = None,
 ) -> ExportSummary:
     """Write the case to `out` (atomically: a temp file renamed into place when complete)."""
+    if ws.holds(out):
+        raise BundleError(
+            f"will not write {out}: it is inside the workspace {ws.home}, which keeps the "
+            "evidence and its records; write the bundle elsewhere"
+        )
 
     def log_export(session: Session) -> str:
         case = load_case(session, case_code)

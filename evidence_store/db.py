@@ -82,6 +82,14 @@ class Workspace:
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
 
+    def holds(self, path: Path) -> bool:
+        """Whether `path` lies inside the workspace directory: the originals, the derived
+        store and the SQLite database. Commands that write files the user names (reports,
+        bundles) refuse such a path, so a mistyped `-o` cannot overwrite evidence."""
+        home = self.home.resolve()
+        target = path.resolve()
+        return target == home or home in target.parents
+
     def require_writable(self) -> None:
         """Refuse a change before any of it is attempted when the workspace is read-only."""
         if self.read_only:

@@ -85,6 +85,11 @@ def write_report(
     path = output or default_output(case_code, fmt)
     if path.is_dir():
         raise ReportError(f"{path} is a directory: give a file name with -o")
+    if ws.holds(path):
+        raise ReportError(
+            f"will not write {path}: it is inside the workspace {ws.home}, which keeps the "
+            "evidence and its records; write the report elsewhere"
+        )
     report = build_report(ws, case_code, now=now)
     read = derived_reader(ws)
     if fmt == "json":

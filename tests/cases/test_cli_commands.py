@@ -281,3 +281,33 @@ def test_fsck_shows_progress_while_re_hashing(cc, tmp_path: Path, monkeypatch):
     monkeypatch.setattr(cli, "RichProgress", Recording)
     assert json.loads(ok(cc("fsck", "--json")))["blobs_checked"] == 3
     assert advanced == {"re-hashing originals": 3}
+
+
+def test_report_and_export_never_write_inside_the_workspace(cc, tmp_path: Path):
+    """`-o` naming a stored original or the database (a typo, a tab completion) must not
+    overwrite evidence: everything inside the workspace directory is refused, before anything
+    is written or logged."""
+    import hashlib
+
+    home = tmp_path / "ws"
+    ok(cc("init"))
+    code = ok(cc("case", "open", "Strike", "--date", "2019-07-22")).strip()
+    photo = jpeg(tmp_path / "p.jpg", 1)
+    ok(cc("evidence", "add", code, str(photo), "--kind", "photo"))
+    sha = hashlib.sha256(photo.read_bytes()).hexdigest()
+    [blob] = [p for p in (home / "blobs").rglob("*") if p.is_file() and sha.endswith(p.name)]
+    database = home / "claimcheck.db"
+    before = {p: p.read_bytes() for p in (blob, database)}
+    (tmp_path / "link").symlink_to(home, target_is_directory=True)
+    events = len(json.loads(ok(cc("log", code, "--json")))["events"])
+    for target in (blob, database, home / "report.html", tmp_path / "link" / "r.html"):
+        fails(cc("report", code, "-o", str(target)), "inside the workspace")
+        fails(cc("report", code, "--format", "md", "-o", str(target)), "inside the workspace")
+        fails(cc("export", code, "-o", str(target)), "inside the workspace")
+    assert {p: p.read_bytes() for p in (blob, database)} == before
+    assert not (home / "report.html").exists() and not (home / "r.html").exists()
+    assert len(json.loads(ok(cc("log", code, "--json")))["events"]) == events  # no export logged
+    assert json.loads(ok(cc("fsck", "--json")))["ok"]
+    # Beside the workspace is fine.
+    ok(cc("report", code, "-o", str(tmp_path / "report.html")))
+    ok(cc("export", code, "-o", str(tmp_path / "bundle.zip")))
