@@ -775,6 +775,10 @@ def log(case: CaseArg, as_json: JsonOpt = False) -> None:
                 "action": e.action,
                 "item_sha256": e.item_sha256,
                 "record": e.record_id,
+                # With record_type and record_hash every field the event's hash covers is here:
+                # the chain can be re-verified from this output alone, without claimcheck.
+                "record_type": e.record_type,
+                "record_hash": e.record_hash,
                 # e.g. the previous wording of a replaced claim or denial
                 "details": e.details,
                 "hash": e.hash,

@@ -311,3 +311,30 @@ def test_report_and_export_never_write_inside_the_workspace(cc, tmp_path: Path):
     # Beside the workspace is fine.
     ok(cc("report", code, "-o", str(tmp_path / "report.html")))
     ok(cc("export", code, "-o", str(tmp_path / "bundle.zip")))
+
+
+def test_log_json_is_enough_to_re_verify_the_chain_without_claimcheck(cc, tmp_path: Path):
+    """The report names `claimcheck log CASE --json` as the way to re-verify the custody chain:
+    its output must carry every field an event's hash covers, so anyone can recompute it."""
+    import hashlib
+
+    ok(cc("init"))
+    code = ok(cc("case", "open", "غارة", "--date", "2019-07-22")).strip()
+    ok(cc("site", "add", code, "السوق", "--lat", "35.6", "--lon", "36.6", "--claimed"))
+    ok(cc("evidence", "add", code, str(jpeg(tmp_path / "p.jpg", 3)), "--kind", "photo"))
+    ok(cc("claim", "set", code, "--text", "strike", "--source", "NGO"))
+    ok(cc("claim", "set", code, "--replace", "--killed", "3"))
+    events = json.loads(ok(cc("log", code, "--json")))["events"]
+    previous = "0" * 64
+    for e in events:
+        payload = {
+            "case": code, "seq": e["seq"], "at": e["at"], "actor": e["actor"],
+            "action": e["action"], "item_sha256": e["item_sha256"],
+            "record_type": e["record_type"], "record_id": e["record"],
+            "record_hash": e["record_hash"], "details": e["details"], "prev_hash": e["prev_hash"],
+        }  # fmt: skip
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert e["prev_hash"] == previous
+        assert hashlib.sha256(text.encode("utf-8")).hexdigest() == e["hash"], e["action"]
+        previous = e["hash"]
+    assert any(e["record_type"] == "claim" and e["record_hash"] for e in events)
