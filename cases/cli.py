@@ -23,7 +23,7 @@ from cases.ingest import ItemFacts, LinkSpec, add_evidence, add_statement, prech
 from cases.originals import recorded_problems
 from cases.report.data import attribution_dict
 from cases.snapshot import reference_sites
-from cases.validate import parse_date, parse_when
+from cases.validate import EARLIEST_COLLECTION, parse_date, parse_when
 from cases.verification import current_findings, run_verify
 from evidence_store.custody import case_events
 from evidence_store.db import Workspace, default_home, init_workspace, open_workspace
@@ -527,7 +527,11 @@ def evidence_add(
     facts = ItemFacts(
         source=source,
         collected_by=collected_by,
-        collected_at=parse_when(collected_at, "collection time") if collected_at else None,
+        collected_at=(
+            parse_when(collected_at, "collection time", EARLIEST_COLLECTION)
+            if collected_at
+            else None
+        ),
         notes=notes,
     )
     add_with_progress(case, files, kind, LinkSpec(role, site), facts)

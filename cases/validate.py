@@ -48,9 +48,17 @@ def parse_datetime(text: str, what: str = "time") -> datetime:
     return value.astimezone(UTC)
 
 
-def parse_when(text: str, what: str = "time") -> datetime:
+# When investigators collect digital files: nobody collected one before consumer digital
+# cameras and the web (the floor verify.timecheck uses for capture dates). A collection time
+# dates every copy of the picture for recycled_footage ("provably existed before the
+# incident"), so a mistyped year must be refused, not turned into a finding.
+EARLIEST_COLLECTION = datetime(1990, 1, 1, tzinfo=UTC)
+
+
+def parse_when(text: str, what: str = "time", earliest: datetime | None = None) -> datetime:
     """A date (that day, 00:00 UTC) or an ISO 8601 time; never in the future, since it records
-    something that already happened (a day of slack for clocks and zones)."""
+    something that already happened (a day of slack for clocks and zones), nor before
+    `earliest` when given."""
     raw = text.strip()
     if len(raw) == 10:
         day = parse_date(raw, what)
@@ -59,6 +67,8 @@ def parse_when(text: str, what: str = "time") -> datetime:
         value = parse_datetime(raw, what)
     if value > datetime.now(UTC) + timedelta(days=1):
         raise InputError(f"bad {what} {text!r}: it is in the future")
+    if earliest is not None and value < earliest:
+        raise InputError(f"bad {what} {text!r}: before {earliest:%Y}; check the year")
     return value
 
 

@@ -178,6 +178,11 @@ def test_error_paths_are_one_line(cc, tmp_path: Path):
           "yesterday"), ["collection time"]),
         (("evidence", "add", code, str(photo), "--kind", "photo", "--collected-at",
           "2999-01-01"), ["future"]),
+        # A mistyped year would date every copy of the picture before the incident.
+        (("evidence", "add", code, str(photo), "--kind", "photo", "--collected-at",
+          "1850-01-01"), ["collection time", "before 1990", "check the year"]),
+        (("evidence", "add", code, str(photo), "--kind", "photo", "--collected-at",
+          "1989-12-31T23:00:00Z"), ["before 1990"]),
         (("site", "add", code, "s", "--lat", "91", "--lon", "0"), ["latitude"]),
         (("site", "add", code, "s", "--lat", "0", "--lon", "-180.5"), ["longitude"]),
         (("site", "add", code, "s", "--lat", "0", "--lon", "x"), ["--lon"]),
