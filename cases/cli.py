@@ -583,6 +583,8 @@ def item_dict(i: Any) -> dict[str, Any]:
         "media_type": i.media_type,
         "size": i.size,
         "roles": sorted({lk.role for lk in i.links}),
+        # Which site reference imagery shows: the role alone does not say.
+        "reference_of": sorted(reference_sites(i.links)),
         "source": i.source,
         "ingested_at": iso_utc(i.ingested_at),
         "witness": i.witness,
@@ -621,7 +623,7 @@ def evidence_show(item: ItemArg, as_json: JsonOpt = False) -> None:
     metadata = data.pop("metadata") or {}
     attributions = data.pop("attributions")
     for key, value in data.items():
-        if value is not None:
+        if value is not None and value != []:
             print(f"{key}: {', '.join(value) if isinstance(value, list) else value}")
     for a in attributions:
         facts = ", ".join(f"{k}: {v}" for k, v in a.items() if v is not None and k != "seq")

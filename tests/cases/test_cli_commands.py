@@ -93,6 +93,10 @@ def test_every_command_and_json_shape(cc, tmp_path: Path, exif_dir: Path):
     assert [by_id[k]["roles"] for k in sorted(by_id)] == [
         ["site_reference"], ["denial_footage"], ["supports_claim"], ["supports_claim"]
     ]  # fmt: skip
+    # Reference imagery names the site it shows (text too).
+    assert [by_id[k]["reference_of"] for k in sorted(by_id)] == [["market"], [], [], []]
+    assert "reference_of: market" in ok(cc("evidence", "show", "E-000001"))
+    assert "reference_of" not in ok(cc("evidence", "show", "E-000002"))
     for i in listed["items"]:
         assert {"id", "kind", "sha256", "filename", "media_type", "size", "roles"} <= set(i)
         assert isinstance(i["size"], int) and len(i["sha256"]) == 64
