@@ -578,8 +578,16 @@ def _write_case(
     return case, len(items), n_findings
 
 
-def import_bundle(ws: Workspace, actor: str, bundle: Path) -> ImportSummary:
-    """Check a bundle completely, then add its case to this workspace as a new case."""
+def import_bundle(
+    ws: Workspace,
+    actor: str,
+    bundle: Path,
+    *,
+    on_file: Callable[[int, int], None] | None = None,
+) -> ImportSummary:
+    """Check a bundle completely, then add its case to this workspace as a new case.
+
+    `on_file(done, total)` reports progress through the (slow) hashing of the entries."""
     ws.require_writable()
     try:
         bundle_sha = sha256_file(bundle)
@@ -590,7 +598,7 @@ def import_bundle(ws: Workspace, actor: str, bundle: Path) -> ImportSummary:
         raise BundleError(f"{bundle.name} is not a readable zip bundle: {exc}") from exc
     staging = Path(tempfile.mkdtemp(prefix="import-", dir=ws.home))
     try:
-        return _import_checked(ws, actor, bundle, zf, staging, bundle_sha)
+        return _import_checked(ws, actor, bundle, zf, staging, bundle_sha, on_file)
     except _CORRUPT_ZIP as exc:
         raise BundleError(f"{bundle.name} is damaged: {exc}") from exc
     finally:
@@ -604,6 +612,7 @@ def _import_checked(
     zf: zipfile.ZipFile,
     staging: Path,
     bundle_sha: str,
+    on_file: Callable[[int, int], None] | None = None,
 ) -> ImportSummary:
     with zf:
         entries = _check_entries(zf)
@@ -645,6 +654,8 @@ def _import_checked(
             if name.startswith(fmt.ORIGINALS) and digest != name[len(fmt.ORIGINALS) :]:
                 raise BundleError(f"{name} does not hash to its name")
             line["staged"] = target
+            if on_file is not None:
+                on_file(n + 1, len(present))
         try:
             rows = json.loads(listed[fmt.ROWS]["staged"].read_text(encoding="utf-8"))
             custody = json.loads(listed[fmt.CUSTODY]["staged"].read_text(encoding="utf-8"))

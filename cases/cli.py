@@ -894,7 +894,9 @@ def import_(
     """Check a bundle completely, then add its case to this workspace as a new case."""
     from cases.bundle import import_bundle
 
-    out = import_bundle(ws(), actor(), bundle)
+    with RichProgress() as progress:  # every entry is hashed before anything is accepted
+        task = progress.task("checking bundle", None)
+        out = import_bundle(ws(), actor(), bundle, on_file=lambda _n, _t: task.advance())
     if as_json:
         emit(
             {

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -269,12 +270,19 @@ def test_progress_bars_on_a_terminal(cc, tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_fsck_shows_progress_while_re_hashing(cc, tmp_path: Path, monkeypatch):
     """fsck re-hashes every original (hours on a large store): it must show it is working."""
-    from cases import cli
-
     ok(cc("init"))
     code = ok(cc("case", "open", "Strike", "--date", "2019-07-22")).strip()
     photos = [str(jpeg(tmp_path / f"p{n}.jpg", n)) for n in range(3)]
     ok(cc("evidence", "add", code, *photos, "--kind", "photo"))
+    advanced = record_progress(monkeypatch)
+    assert json.loads(ok(cc("fsck", "--json")))["blobs_checked"] == 3
+    assert advanced == {"re-hashing originals": 3}
+
+
+def record_progress(monkeypatch) -> dict[str, float]:
+    """Replace the CLI's progress bars with one that records how far each task advanced."""
+    from cases import cli
+
     advanced: dict[str, float] = {}
 
     class Recording(cli.RichProgress):
@@ -288,8 +296,22 @@ def test_fsck_shows_progress_while_re_hashing(cc, tmp_path: Path, monkeypatch):
             return Task()
 
     monkeypatch.setattr(cli, "RichProgress", Recording)
-    assert json.loads(ok(cc("fsck", "--json")))["blobs_checked"] == 3
-    assert advanced == {"re-hashing originals": 3}
+    return advanced
+
+
+def test_import_shows_progress_while_checking_the_bundle(cc, tmp_path: Path, capsys, monkeypatch):
+    ok(cc("init"))
+    code = ok(cc("case", "open", "Strike", "--date", "2019-07-22")).strip()
+    photos = [str(jpeg(tmp_path / f"p{n}.jpg", n)) for n in range(2)]
+    ok(cc("evidence", "add", code, *photos, "--kind", "photo"))
+    ok(cc("export", code, "-o", str(tmp_path / "bundle.zip")))
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as zf:
+        entries = len(zf.namelist()) - 1  # all but the manifest are checked against it
+    other = in_process_cli(tmp_path / "other", None, capsys, monkeypatch)
+    ok(other("init"))
+    advanced = record_progress(monkeypatch)
+    ok(other("import", str(tmp_path / "bundle.zip")))
+    assert advanced == {"checking bundle": entries}
 
 
 def test_report_and_export_never_write_inside_the_workspace(cc, tmp_path: Path):
