@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import exifread
+from exifread.core.exceptions import ExifNotFound
 
 from verify.errors import UnreadableMediaError
 
@@ -181,6 +182,11 @@ class _ThreadWarnings(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.thread != self._thread:
+            return
+        # exifread logs "PNG file does not have exif data." as a warning: a file without EXIF
+        # is not a reading problem (the metadata checks say "no EXIF" in their own words), and
+        # as a recorded problem it showed library chatter in findings and reports.
+        if isinstance(record.msg, ExifNotFound):
             return
         message = f"exifread: {record.getMessage()[:160]}"
         # Hostile files repeat the same warning thousands of times; keep each once, and few.

@@ -605,3 +605,13 @@ def test_webp_declaring_a_bomb_canvas_is_recorded_not_raised(tmp_path):
     assert meta.make == "TestCam"
     assert meta.decoded_size is None
     assert any("not decodable" in p for p in meta.problems), meta.problems
+
+
+@pytest.mark.parametrize("fmt,suffix", [("PNG", "png"), ("WEBP", "webp")])
+def test_a_file_without_exif_records_no_problem(tmp_path, fmt, suffix):
+    # exifread logs "PNG file does not have exif data." as a warning; having no EXIF is not a
+    # reading problem, and recorded as one it reached findings as library chatter.
+    path = tmp_path / f"plain.{suffix}"
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(path, fmt)
+    meta = extract_photo_metadata(path)
+    assert not meta.problems and meta.exif_tag_count == 0
