@@ -79,3 +79,13 @@ def test_finding_details_are_left_to_right_with_names_isolated(arabic_case) -> N
     for _, body in details:
         outside = re.sub(r"<bdi>.*?</bdi>", "", body)
         assert not re.search("[\u0600-\u06ff]", outside), body
+
+
+def test_header_names_are_isolated_so_coordinates_keep_their_order(arabic_case) -> None:
+    # "أريتسو (43.4675, 11.8852)" without isolation is drawn "(11.8852 ,43.4675) أريتسو":
+    # latitude and longitude swap places on the page.
+    w, report = arabic_case
+    report["case"] |= {"place": "أريتسو", "lat": 43.4675, "lon": 11.8852}
+    html = render_html(report, derived_reader(w))
+    assert "<bdi>أريتسو</bdi> (43.4675, 11.8852)" in html
+    assert "by <bdi>محقق</bdi>, finished" in html
