@@ -959,9 +959,15 @@ def report(
     if output is not None and str(output) == "-":
         if fmt != "json":
             fail("only --format json can be written to stdout; give a file name with -o")
-        sys.stdout.write(report_json(build_report(ws(), case)))
+        with RichProgress() as progress:
+            task = progress.task("re-hashing originals", None)
+            report_data = build_report(ws(), case, on_original=task.advance)
+        sys.stdout.write(report_json(report_data))
         return
-    print(write_report(ws(), case, fmt, output))
+    with RichProgress() as progress:  # every original is re-hashed for the report's header
+        task = progress.task("re-hashing originals", None)
+        path = write_report(ws(), case, fmt, output, on_original=task.advance)
+    print(path)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -75,13 +75,18 @@ class OriginalsCheck:
     def intact(self, sha256: str) -> bool:
         return self.problem(sha256) is None
 
-    def damaged(self, items: Iterable[ItemView]) -> list[DamagedOriginal]:
-        """The items among `items` whose originals are missing or altered, in the given order."""
+    def damaged(
+        self, items: Iterable[ItemView], on_item: Callable[[], None] | None = None
+    ) -> list[DamagedOriginal]:
+        """The items among `items` whose originals are missing or altered, in the given order.
+        `on_item()` is called after each item (re-hashing large videos takes long)."""
         out = []
         for item in items:
             problem = self.problem(item.sha256)
             if problem is not None:
                 out.append(DamagedOriginal(item.code, item.filename, item.sha256, problem))
+            if on_item is not None:
+                on_item()
         return out
 
     @property

@@ -7,7 +7,7 @@ the report shows one consistent state of the store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
@@ -643,8 +643,15 @@ def _map(
     return {"sites": sites, "positions": positions, "incident": incident}
 
 
-def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """The whole report of a case as plain data (see the module docstring)."""
+def build_report(
+    ws: Workspace,
+    case_code: str,
+    *,
+    now: datetime | None = None,
+    on_original: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """The whole report of a case as plain data (see the module docstring). Every original is
+    re-hashed; `on_original()` is called after each (progress through the slow part)."""
     with ws.reading() as session:
         case = load_case(session, case_code)
         run = latest_run(session, case)
@@ -661,7 +668,9 @@ def build_report(ws: Workspace, case_code: str, *, now: datetime | None = None) 
         by_code = {i.code: i for i in case.items}
         findings = [_finding(ws, f, by_code) for f in current]
         changes = changes_since_run(case, run, case_events(session, case))
-        damaged = {d.item: d for d in OriginalsCheck(ws.blobs).damaged(case.items)}
+        damaged = {
+            d.item: d for d in OriginalsCheck(ws.blobs).damaged(case.items, on_item=on_original)
+        }
         statements = [
             s
             for i in case.items

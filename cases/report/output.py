@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ def write_report(
     output: Path | None = None,
     *,
     now: datetime | None = None,
+    on_original: Callable[[], None] | None = None,
 ) -> Path:
     """Build the report of a case and write it as `fmt`; returns the path written.
 
@@ -90,7 +92,7 @@ def write_report(
             f"will not write {path}: it is inside the workspace {ws.home}, which keeps the "
             "evidence and its records; write the report elsewhere"
         )
-    report = build_report(ws, case_code, now=now)
+    report = build_report(ws, case_code, now=now, on_original=on_original)
     read = derived_reader(ws)
     if fmt == "json":
         data = report_json(report).encode("utf-8")

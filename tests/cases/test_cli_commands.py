@@ -369,3 +369,16 @@ def test_log_json_is_enough_to_re_verify_the_chain_without_claimcheck(cc, tmp_pa
         assert hashlib.sha256(text.encode("utf-8")).hexdigest() == e["hash"], e["action"]
         previous = e["hash"]
     assert any(e["record_type"] == "claim" and e["record_hash"] for e in events)
+
+
+def test_report_shows_progress_while_re_hashing_originals(cc, tmp_path: Path, monkeypatch):
+    ok(cc("init"))
+    code = ok(cc("case", "open", "Strike", "--date", "2019-07-22")).strip()
+    photos = [str(jpeg(tmp_path / f"p{n}.jpg", n)) for n in range(3)]
+    ok(cc("evidence", "add", code, *photos, "--kind", "photo"))
+    advanced = record_progress(monkeypatch)
+    ok(cc("report", code, "--format", "md", "-o", str(tmp_path / "r.md")))
+    assert advanced == {"re-hashing originals": 3}
+    advanced.clear()
+    assert json.loads(ok(cc("report", code, "--format", "json", "-o", "-")))["case"]["id"] == code
+    assert advanced == {"re-hashing originals": 3}
