@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -70,6 +71,13 @@ def parse_when(text: str, what: str = "time", earliest: datetime | None = None) 
     if earliest is not None and value < earliest:
         raise InputError(f"bad {what} {text!r}: before {earliest:%Y}; check the year")
     return value
+
+
+def site_name_key(name: str) -> str:
+    """What makes two site names the same to a reader: Unicode form, case and spacing do not
+    ("Piazza", "piazza" and "Piazza " would be three sites that look alike in a report, and
+    findings naming one would seem to name the others)."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
 def check_latitude(value: float) -> float:

@@ -22,6 +22,7 @@ from cases.validate import (
     check_not_future,
     check_radius,
     check_text,
+    site_name_key,
 )
 from evidence_store.custody import append_event, lock_case
 from evidence_store.db import Workspace
@@ -294,6 +295,12 @@ def add_site(
         case = load_case(session, code)
         if any(s.name == name for s in case.sites):
             raise InputError(f"case {case.code} already has a site named {name!r}")
+        alike = [s.name for s in case.sites if site_name_key(s.name) == site_name_key(name)]
+        if alike:
+            raise InputError(
+                f"case {case.code} already has a site named {alike[0]!r}, which {name!r} would "
+                "look like in findings and reports (names differ only in case or spacing)"
+            )
         if claimed and any(s.claimed for s in case.sites):
             other = next(s.name for s in case.sites if s.claimed)
             raise InputError(f"case {case.code} already has a claimed site ({other!r})")

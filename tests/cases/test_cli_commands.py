@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -382,3 +383,22 @@ def test_report_shows_progress_while_re_hashing_originals(cc, tmp_path: Path, mo
     advanced.clear()
     assert json.loads(ok(cc("report", code, "--format", "json", "-o", "-")))["case"]["id"] == code
     assert advanced == {"re-hashing originals": 3}
+
+
+@pytest.mark.parametrize("name", ["piazza", "Piazza ", " PIAZZA", "Piazza  "])
+def test_site_names_that_would_look_alike_are_refused(cc, name: str):
+    """'Piazza', 'piazza' and 'Piazza ' would be three sites that read the same in findings
+    ("matches site 'Piazza'") and reports."""
+    ok(cc("init"))
+    code = ok(cc("case", "open", "Strike", "--date", "2019-07-22")).strip()
+    ok(cc("site", "add", code, "Piazza", "--lat", "45.43", "--lon", "12.33"))
+    fails(cc("site", "add", code, name, "--lat", "1", "--lon", "1"), "'Piazza'", "look like")
+    # Arabic names: the same in composed and decomposed Unicode forms (hamza above alif).
+    composed = "سوق أ"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    ok(cc("site", "add", code, composed, "--lat", "35.6", "--lon", "36.6"))
+    fails(cc("site", "add", code, decomposed, "--lat", "1", "--lon", "1"), "look like")
+    shown = json.loads(ok(cc("case", "show", code, "--json")))
+    assert [s["name"] for s in shown["sites"]] == ["Piazza", composed]
+    ok(cc("site", "add", code, "Piazza San Marco", "--lat", "45.43", "--lon", "12.33"))
