@@ -18,6 +18,10 @@ from verify.exif import PhotoMetadata
 from verify.timecheck import check_time
 from verify.verdict import Verdict
 
+# How findings and reports name the sides (cases.freshness.SIDE_LABEL, not imported: it
+# imports the verification that imports the checks).
+_AS = {"claim": "claim evidence", "denial": "denial footage", "other": "other evidence"}
+
 
 class CaptureTimeCheck:
     name = "capture_time"
@@ -34,9 +38,13 @@ class CaptureTimeCheck:
             if not self.examines(item):
                 continue
             meta, problems = stored_metadata(item)
-            for role in offered_as(item) or ["other"]:
+            roles = offered_as(item) or ["other"]
+            for role in roles:
+                # One finding per side offering the item; their texts must say which is which
+                # when the metadata is missing (the sentence then names no side).
+                name = f"{item.filename} (as {_AS[role]})" if len(roles) > 1 else item.filename
                 if meta is None:
-                    drafts.append(self._unreadable(item, role, problems))
+                    drafts.append(self._unreadable(item, name, role, problems))
                     continue
                 capture = meta.capture if isinstance(meta, PhotoMetadata) else meta.creation
                 result = check_time(capture, case.incident_date, denial_date, role)
@@ -62,17 +70,16 @@ class CaptureTimeCheck:
                         verdict,
                         (item.code,),
                         values,
-                        f"{item.filename}: {detail}",
+                        f"{name}: {detail}",
                     )
                 )
         return drafts
 
-    def _unreadable(self, item: ItemInfo, role: str, problems: str) -> FindingDraft:
+    def _unreadable(self, item: ItemInfo, name: str, role: str, problems: str) -> FindingDraft:
         return FindingDraft(
             self.name,
             Verdict.INCONCLUSIVE,
             (item.code,),
             {"role": role, "capture": None, "problems": problems},
-            f"{item.filename}: no capture time could be read, so the time cannot be checked "
-            f"({problems}).",
+            f"{name}: no capture time could be read, so the time cannot be checked ({problems}).",
         )

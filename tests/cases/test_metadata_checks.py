@@ -126,6 +126,22 @@ def test_zone_unknown_says_why_the_files_gps_time_was_not_used(exif_dir: Path, t
     assert "also records" not in f.detail
 
 
+def test_one_file_offered_by_both_sides_gets_findings_that_say_which_side(tmp_path: Path):
+    # Without a capture time the sentence names no side: two identical lines would leave the
+    # reader guessing which finding is about the claim's use of the file and which the denial's.
+    bare = photo(tmp_path / "bare.jpg", camera=False)
+    found = run(CaptureTimeCheck(), [item(bare, "E-1", "supports_claim", "denial_footage")],
+                date(2019, 7, 22), date(2019, 7, 23))  # fmt: skip
+    claim, denial = found["E-1", "claim"], found["E-1", "denial"]
+    assert claim.detail.startswith("bare.jpg (as claim evidence): ")
+    assert denial.detail.startswith("bare.jpg (as denial footage): ")
+    # One side only: the file name alone, as before.
+    [alone] = run(
+        CaptureTimeCheck(), [item(bare, "E-2", "supports_claim")], date(2019, 7, 22)
+    ).values()
+    assert alone.detail.startswith("bare.jpg: ")
+
+
 def test_real_photo_offered_by_a_denial_published_before_it_was_taken(exif_dir: Path):
     real = item(exif_dir / "gps" / "DSCN0042.jpg", "E-1", "denial_footage")
     [f] = run(CaptureTimeCheck(), [real], date(2008, 10, 19), date(2008, 10, 20)).values()
