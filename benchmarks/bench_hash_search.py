@@ -1,14 +1,20 @@
 """Hash search latency on 1,000,000 generated stored hashes, pinned to one core.
 
 Run: python benchmarks/bench_hash_search.py
+     python benchmarks/bench_hash_search.py --anchors   (batched anchor search only)
 
 Stored hashes are uniform random; half of the queries are stored hashes with a few bits flipped
 (so there is something to find), half are fresh random hashes. Radii are the ones the matcher
 searches at (verify.hashing.INDEX_SEARCH_RADII: dHash 5, PDQ 42), plus pHash's 16 for reference.
+
+`--anchors` times `HashIndex.search_many` as `cases/search.py` calls it for one query picture: 144
+ORB anchors (256 bits) at ANCHOR_RADIUS against 150,000 stored anchors, some of them planted near
+copies of the queries.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
@@ -20,9 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from verify.hashindex import HashIndex, SearchMethod
 from verify.hashing import INDEX_SEARCH_RADII, PHASH_MATCH_DISTANCE, HashKind
+from verify.samepicture import ANCHOR_RADIUS
 
 N = 1_000_000
 QUERIES = 300
+# --anchors: the lead's 1,000-frame walk-through case stores 146,538 anchors, 144 per picture.
+ANCHOR_STORE = 150_000
+ANCHORS_PER_PICTURE = 144
+ANCHOR_CALLS = 12
 
 
 def _queries(words: np.ndarray, rng: np.random.Generator, bits: int) -> list[np.ndarray]:
@@ -47,8 +58,58 @@ def _latencies(index: HashIndex, queries, radius: int, method: SearchMethod) -> 
     return np.array(times) * 1e3
 
 
+def _flip(q: np.ndarray, n_bits: int, rng: np.random.Generator) -> np.ndarray:
+    out = q.copy()
+    for f in rng.choice(64 * len(q), size=n_bits, replace=False):
+        out[f // 64] ^= np.uint64(1) << np.uint64(63 - f % 64)
+    return out
+
+
+def anchors_main() -> None:
+    """ms per `search_many` call of one picture's anchors, by method."""
+    rng = np.random.default_rng(7)
+    words = rng.integers(0, 2**64, size=(ANCHOR_STORE, 4), dtype=np.uint64)
+    calls = [
+        rng.integers(0, 2**64, size=(ANCHORS_PER_PICTURE, 4), dtype=np.uint64)
+        for _ in range(ANCHOR_CALLS)
+    ]
+    # Every other query has 1-4 stored near copies (0-40 bits flipped, uniform), so each call
+    # finds a few hundred hits, as a picture shared with other stored frames does.
+    slots = iter(rng.permutation(ANCHOR_STORE))
+    for queries in calls:
+        for q in queries[::2]:
+            for _ in range(int(rng.integers(1, 5))):
+                words[next(slots)] = _flip(q, int(rng.integers(0, ANCHOR_RADIUS + 1)), rng)
+    index = HashIndex(256)
+    index.add_many([str(i // 144) for i in range(ANCHOR_STORE)], words)
+    index.search(words[0], 0, method=SearchMethod.MULTI_INDEX)  # builds the tables
+    print(
+        f"Stored anchors: {ANCHOR_STORE:,} (256-bit, uniform random + planted near copies), "
+        f"{ANCHORS_PER_PICTURE} queries per call, radius {ANCHOR_RADIUS}, {ANCHOR_CALLS} calls, "
+        "pinned to one core\n"
+    )
+    print("| method | p50 ms per call | max ms per call | hits per call |")
+    print("| --- | --- | --- | --- |")
+    for method in SearchMethod:
+        times, hits = [], []
+        for queries in calls:
+            start = time.perf_counter()
+            found = index.search_many(queries, ANCHOR_RADIUS, method=method)
+            times.append((time.perf_counter() - start) * 1e3)
+            hits.append(sum(len(h) for h in found))
+        print(
+            f"| {method} | {np.percentile(times, 50):.1f} | {max(times):.1f} | "
+            f"{np.mean(hits):.0f} |"
+        )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--anchors", action="store_true", help="batched anchor search only")
     os.sched_setaffinity(0, {0})
+    if parser.parse_args().anchors:
+        anchors_main()
+        return
     rng = np.random.default_rng(4)
     print(f"Stored hashes: {N:,} (uniform random), {QUERIES} queries, pinned to one core\n")
     print("| hash | radius | method | p50 ms | p99 ms | mean hits |")

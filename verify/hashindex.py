@@ -10,6 +10,7 @@ every true neighbour, which are then checked exactly. Both paths return identica
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,11 @@ BRUTE_FORCE_MAX_ITEMS = 20_000
 # Multi-index hashing wins only while it checks a small share of the store; beyond this share of
 # expected candidates the brute-force scan is cheaper (one pass, no gathers).
 _MIH_MAX_CANDIDATE_SHARE = 0.1
+# Multi-index search of many queries runs in passes over at most this many probes (table runs) and
+# this many candidate positions (a run's stored hashes), so its temporaries stay at tens of MB
+# however many queries come at once or however crowded the probed runs are.
+_MIH_RUNS_PER_PASS = 1 << 20
+_MIH_POSITIONS_PER_PASS = 1 << 20
 
 
 class SearchMethod(StrEnum):
@@ -62,6 +68,27 @@ def _masks_within(radius: int) -> np.ndarray:
     values = np.arange(_SUBSTRING_VALUES, dtype=np.uint32)
     counts = np.bitwise_count(values)
     return values[counts <= radius].astype(np.uint32)
+
+
+@cache
+def _probe_plan(n_substrings: int, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which (substring, mask) pairs to probe for a search radius: (table index, XOR mask) arrays.
+
+    The tighter pigeonhole bound of Norouzi et al. (section 3.1): with max_distance = m * r + a,
+    a true neighbour is within r bits on one of the first a + 1 substrings or within r - 1 on
+    one of the others (else its distance would be at least (a + 1)(r + 1) + (m - a - 1) r =
+    max_distance + 1). At 256 bits and radius 40 this probes 1,352 substrings instead of 2,192.
+    """
+    r, a = divmod(max_distance, n_substrings)
+    tables, masks = [], []
+    for j in range(n_substrings):
+        radius = r if j <= a else r - 1
+        if radius < 0:
+            continue
+        within = _masks_within(radius)
+        tables.append(np.full(len(within), j, dtype=np.int64))
+        masks.append(within)
+    return np.concatenate(tables), np.concatenate(masks)
 
 
 @dataclass
@@ -134,12 +161,10 @@ class HashIndex:
         if method is SearchMethod.AUTO:
             method = self._choose_method(max_distance)
         if method is SearchMethod.MULTI_INDEX:
-            ids, dist = self._search_multi_index(words, q, max_distance)
-        else:
-            ids, dist = _search_brute_force(words, q, max_distance)
+            return self._search_multi_index(words, q[None, :], max_distance)[0]
+        ids, dist = _search_brute_force(words, q, max_distance)
         order = np.lexsort((ids, dist))
-        keys = self._keys
-        return [IndexHit(keys[i], int(d)) for i, d in zip(ids[order], dist[order], strict=True)]
+        return self._hits(ids[order], dist[order])
 
     def search_many(
         self,
@@ -148,9 +173,10 @@ class HashIndex:
         *,
         method: SearchMethod = SearchMethod.AUTO,
     ) -> list[list[IndexHit]]:
-        """`search` for each row of `queries` ((k, bits // 64) uint64), with identical results:
-        brute force scores all queries against the store in one vectorised pass, which for the
-        dozens of ORB anchors of one picture costs about what a single search does."""
+        """`search` for each row of `queries` ((k, bits // 64) uint64), with identical results,
+        all queries at once: brute force scores them against the store in one vectorised pass;
+        multi-index hashing probes the tables for all of them together. For the 144 ORB anchors
+        of one picture either costs about what a handful of single searches do."""
         if max_distance < 0:
             raise InvalidValueError(f"search radius must be >= 0, got {max_distance}")
         qs = np.asarray(queries)
@@ -158,12 +184,15 @@ class HashIndex:
             raise InvalidValueError(
                 f"expected uint64 words of shape (k, {self.n_words}), got {qs.dtype} {qs.shape}"
             )
+        words = self._all_words()
+        if len(words) == 0:
+            return [[] for _ in range(len(qs))]
         if method is SearchMethod.AUTO:
             method = self._choose_method(max_distance)
-        words = self._all_words()
-        if method is SearchMethod.MULTI_INDEX or not 0 < len(words) <= _BRUTE_FORCE_BLOCK:
+        if method is SearchMethod.MULTI_INDEX:
+            return self._search_multi_index(words, qs, max_distance)
+        if len(words) > _BRUTE_FORCE_BLOCK:
             return [self.search(q, max_distance, method=method) for q in qs]
-        keys = self._keys
         out: list[list[IndexHit]] = [[] for _ in range(len(qs))]
         columns = np.ascontiguousarray(words.T)
         rows = max(1, _BRUTE_FORCE_CELLS // len(words))
@@ -172,19 +201,22 @@ class HashIndex:
             for r, row in enumerate(_distance_matrix(block, columns)):
                 ids = np.flatnonzero(row <= max_distance)
                 order = ids[np.lexsort((ids, row[ids]))]
-                out[start + r] = [IndexHit(keys[i], int(row[i])) for i in order]
+                out[start + r] = self._hits(order, row[order])
         return out
 
     def _choose_method(self, max_distance: int) -> SearchMethod:
         n = len(self)
         if n <= BRUTE_FORCE_MAX_ITEMS:
             return SearchMethod.BRUTE_FORCE
-        m = self.bits // _SUBSTRING_BITS
-        probes = len(_masks_within(max_distance // m))
-        expected_candidates = m * probes * n / _SUBSTRING_VALUES
+        _, masks = _probe_plan(self.bits // _SUBSTRING_BITS, max_distance)
+        expected_candidates = len(masks) * n / _SUBSTRING_VALUES
         if expected_candidates > _MIH_MAX_CANDIDATE_SHARE * n:
             return SearchMethod.BRUTE_FORCE
         return SearchMethod.MULTI_INDEX
+
+    def _hits(self, ids: np.ndarray, dist: np.ndarray) -> list[IndexHit]:
+        keys = self._keys
+        return [IndexHit(keys[i], d) for i, d in zip(ids.tolist(), dist.tolist(), strict=True)]
 
     def _query_words(self, value: PerceptualHash | np.ndarray) -> np.ndarray:
         if isinstance(value, PerceptualHash):
@@ -207,28 +239,34 @@ class HashIndex:
         return self._words
 
     def _search_multi_index(
-        self, words: np.ndarray, q: np.ndarray, max_distance: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, words: np.ndarray, queries: np.ndarray, max_distance: int
+    ) -> list[list[IndexHit]]:
+        """Multi-index search of every row of `queries`, in passes of bounded size."""
         tables = self._tables or self._build_tables(words)
-        m = self.bits // _SUBSTRING_BITS
         n = len(words)
-        probes = _substrings(q[None, :])[0][:, None] ^ _masks_within(max_distance // m)[None, :]
-        rows = np.arange(m)[:, None]
-        starts = tables.offsets[rows, probes].ravel()
-        lengths = tables.offsets[rows, probes + 1].ravel() - starts
-        starts = starts + np.repeat(np.arange(m, dtype=np.int64) * n, probes.shape[1])
-        keep = lengths > 0
-        starts, lengths = starts[keep], lengths[keep]
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        # Expand the runs [start, start + length) into one array of positions without a loop.
-        run_base = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        positions = run_base + np.arange(total)
-        candidates = np.unique(tables.order[positions])
-        dist = _distances(words[candidates], q)
-        hit = dist <= max_distance
-        return candidates[hit].astype(np.int64), dist[hit]
+        plan_tables, plan_masks = _probe_plan(self.bits // _SUBSTRING_BITS, max_distance)
+        # A hit is encoded as one int64 sort key, (query, distance, entry id) most significant
+        # first, so one np.unique both drops candidates found through several substrings and puts
+        # each query's hits nearest first, ties in the order added.
+        key_span = (self.bits + 1) * n
+        per_pass = max(1, min(_MIH_RUNS_PER_PASS // len(plan_masks), (1 << 62) // key_span))
+        # Row j of `columns` is word j of every stored hash: gathering one word of many candidates
+        # at a time keeps the popcount on flat uint64 arrays.
+        columns = np.ascontiguousarray(words.T)
+        out: list[list[IndexHit]] = []
+        for first in range(0, len(queries), per_pass):
+            block = queries[first : first + per_pass]
+            keys = _multi_index_hit_keys(
+                tables, columns, block, max_distance, plan_tables, plan_masks
+            )
+            keys = np.unique(keys)
+            ids = keys % n
+            dist = (keys // n) % (self.bits + 1)
+            which = keys // key_span
+            bounds = np.searchsorted(which, np.arange(len(block) + 1))
+            for a, b in itertools.pairwise(bounds.tolist()):
+                out.append(self._hits(ids[a:b], dist[a:b]))
+        return out
 
     def _build_tables(self, words: np.ndarray) -> _MultiIndexTables:
         subs = _substrings(words)  # (n, m)
@@ -252,6 +290,81 @@ def _substrings(words: np.ndarray) -> np.ndarray:
     )
     parts = (words[:, :, None] >> shifts) & np.uint64(_SUBSTRING_VALUES - 1)
     return parts.reshape(len(words), -1).astype(np.uint32)
+
+
+def _multi_index_hit_keys(
+    tables: _MultiIndexTables,
+    columns: np.ndarray,
+    queries: np.ndarray,
+    max_distance: int,
+    plan_tables: np.ndarray,
+    plan_masks: np.ndarray,
+) -> np.ndarray:
+    """Every (query, stored hash) pair within `max_distance` that the probes find, as sort keys
+    (query * (bits + 1) + distance) * n + entry id, duplicates included (a neighbour close on
+    several substrings is found once per substring)."""
+    n_words, n = columns.shape
+    bits = 64 * n_words
+    query_columns = np.ascontiguousarray(queries.T)
+    probes = _substrings(queries)[:, plan_tables] ^ plan_masks  # (k, probes)
+    flat = plan_tables * (_SUBSTRING_VALUES + 1) + probes
+    offsets = tables.offsets.ravel()
+    starts = offsets[flat]
+    lengths = offsets[flat + 1] - starts
+    keep = np.flatnonzero(lengths)
+    if not len(keep):
+        return np.zeros(0, dtype=np.int64)
+    run_query = keep // probes.shape[1]
+    starts = starts.ravel()[keep] + plan_tables[keep % probes.shape[1]] * n
+    lengths = lengths.ravel()[keep]
+    ends = np.cumsum(lengths)
+    found: list[np.ndarray] = []
+    # Runs are expanded in passes of about _MIH_POSITIONS_PER_PASS positions (whole runs).
+    cuts = np.searchsorted(ends, np.arange(0, int(ends[-1]), _MIH_POSITIONS_PER_PASS), "right")
+    for a, b in itertools.pairwise([*cuts.tolist(), len(lengths)]):
+        if a == b:
+            continue
+        run_len = lengths[a:b]
+        total = int(run_len.sum())
+        # Expand the runs [start, start + length) into one array of positions without a loop.
+        run_base = starts[a:b] - (ends[a:b] - ends[a] + lengths[a]) + run_len
+        positions = np.repeat(run_base, run_len) + np.arange(total)
+        candidates = tables.order[positions]
+        # Runs come query after query: repeat each query once per its positions in this pass.
+        first_runs = np.flatnonzero(np.diff(run_query[a:b], prepend=-1))
+        query = np.repeat(run_query[a + first_runs], np.add.reduceat(run_len, first_runs))
+        ids, dist = _distances_within(columns, query_columns, candidates, query, max_distance)
+        found.append((query[ids] * (bits + 1) + dist) * n + candidates[ids])
+    return np.concatenate(found)
+
+
+def _distances_within(
+    columns: np.ndarray,
+    query_columns: np.ndarray,
+    candidates: np.ndarray,
+    query: np.ndarray,
+    max_distance: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which (query[i], candidates[i]) pairs are within `max_distance`, and their distances.
+
+    The first half of the words is scored for every pair, the rest only for pairs still within
+    the radius: a partial distance is a lower bound, and for an unrelated 256-bit pair the first
+    128 bits alone already exceed 40 all but once in 10^5 (halves the work; measured in
+    benchmarks/bench_hash_search.py --anchors)."""
+    n_words = columns.shape[0]
+    head = max(1, n_words // 2)
+    dist = np.zeros(len(candidates), dtype=np.int64)
+    for w in range(head):
+        dist += np.bitwise_count(columns[w][candidates] ^ query_columns[w][query])
+    live = np.flatnonzero(dist <= max_distance)
+    dist = dist[live]
+    if head < n_words:
+        candidates, query = candidates[live], query[live]
+        for w in range(head, n_words):
+            dist += np.bitwise_count(columns[w][candidates] ^ query_columns[w][query])
+        within = dist <= max_distance
+        live, dist = live[within], dist[within]
+    return live, dist
 
 
 def _distances(words: np.ndarray, q: np.ndarray) -> np.ndarray:
