@@ -116,7 +116,7 @@ def _planted_batch(
 
 
 @st.composite
-def anchor_batches(draw):
+def anchor_batches(draw: st.DrawFn) -> tuple[int, np.ndarray, list[str], np.ndarray, int]:
     """Stores on either side of the brute-force / multi-index switch, radii 0, the anchor radius
     and others (on large stores only those at which multi-index hashing is worth it: forcing it
     at wide radii is slow)."""
@@ -137,7 +137,11 @@ def anchor_batches(draw):
 
 @settings(max_examples=60, deadline=None)
 @given(anchor_batches(), st.integers(1, 5_000), st.integers(1, 20_000))
-def test_batched_search_equals_single_searches(batch, positions_per_pass, runs_per_pass):
+def test_batched_search_equals_single_searches(
+    batch: tuple[int, np.ndarray, list[str], np.ndarray, int],
+    positions_per_pass: int,
+    runs_per_pass: int,
+) -> None:
     """search_many == one search per query == the reference, for every method, whether the
     batch is probed in one pass or in many small ones (passes split inside a query's runs)."""
     bits, words, keys, queries, radius = batch
@@ -154,7 +158,7 @@ def test_batched_search_equals_single_searches(batch, positions_per_pass, runs_p
 
 
 @pytest.mark.parametrize(("bits", "radius"), [(256, ANCHOR_RADIUS), (256, 0), (64, 5)])
-def test_anchor_sized_batch_above_the_switch(bits: int, radius: int):
+def test_anchor_sized_batch_above_the_switch(bits: int, radius: int) -> None:
     """Just above BRUTE_FORCE_MAX_ITEMS, AUTO searches a batch by multi-index hashing, with
     the reference's hits, distances and order."""
     rng = np.random.default_rng(bits + radius)
@@ -168,7 +172,7 @@ def test_anchor_sized_batch_above_the_switch(bits: int, radius: int):
     assert any(len({h.distance for h in hits}) < len(hits) for hits in found)
 
 
-def test_ties_come_in_the_order_added():
+def test_ties_come_in_the_order_added() -> None:
     """Equal distances keep the order of entry, not of key, in every path."""
     base = np.uint64(0b1011)
     index = HashIndex(64)
@@ -179,7 +183,7 @@ def test_ties_come_in_the_order_added():
         assert index.search_many(np.array([[base], [base]]), 1, method=method) == [expected] * 2
 
 
-def test_search_many_on_an_empty_store_or_batch():
+def test_search_many_on_an_empty_store_or_batch() -> None:
     index = HashIndex(256)
     for method in SearchMethod:
         assert index.search_many(np.zeros((3, 4), np.uint64), 40, method=method) == [[]] * 3
