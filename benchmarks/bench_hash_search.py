@@ -2,6 +2,7 @@
 
 Run: python benchmarks/bench_hash_search.py
      python benchmarks/bench_hash_search.py --anchors   (batched anchor search only)
+     python benchmarks/bench_hash_search.py --photo-anchors   (the same on real ORB anchors)
 
 Stored hashes are uniform random; half of the queries are stored hashes with a few bits flipped
 (so there is something to find), half are fresh random hashes. Radii are the ones the matcher
@@ -9,7 +10,10 @@ searches at (verify.hashing.INDEX_SEARCH_RADII: dHash 5, PDQ 42), plus pHash's 1
 
 `--anchors` times `HashIndex.search_many` as `cases/search.py` calls it for one query picture: 144
 ORB anchors (256 bits) at ANCHOR_RADIUS against 150,000 stored anchors, some of them planted near
-copies of the queries.
+copies of the queries. `--photo-anchors` does the same with real anchors: 16 random crops (75-100%
+of each side) of each of the 68 dev photos (`hash_transforms.dev_images`) stored, ~157,000
+anchors, many near one another as in a walk-through video; the queries are the anchors of one
+further crop of a photo. ORB descriptors are far from uniform, so the tables' runs are uneven.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from verify.hashindex import HashIndex, SearchMethod
 from verify.hashing import INDEX_SEARCH_RADII, PHASH_MATCH_DISTANCE, HashKind
-from verify.samepicture import ANCHOR_RADIUS
+from verify.media import load_image
+from verify.samepicture import ANCHOR_RADIUS, anchor_descriptors, anchor_words
 
 N = 1_000_000
 QUERIES = 300
@@ -88,6 +93,17 @@ def anchors_main() -> None:
         f"{ANCHORS_PER_PICTURE} queries per call, radius {ANCHOR_RADIUS}, {ANCHOR_CALLS} calls, "
         "pinned to one core\n"
     )
+    _time_calls(index, calls)
+
+
+def _random_crop(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    ch, cw = int(h * rng.uniform(0.75, 1.0)), int(w * rng.uniform(0.75, 1.0))
+    top, left = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+    return np.ascontiguousarray(rgb[top : top + ch, left : left + cw])
+
+
+def _time_calls(index: HashIndex, calls: list[np.ndarray]) -> None:
     print("| method | p50 ms per call | max ms per call | hits per call |")
     print("| --- | --- | --- | --- |")
     for method in SearchMethod:
@@ -103,12 +119,44 @@ def anchors_main() -> None:
         )
 
 
+def photo_anchors_main() -> None:
+    """`anchors_main` on the ORB anchors of random crops of the dev photos."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from hash_transforms import dev_images
+
+    rng = np.random.default_rng(11)
+    stored: list[np.ndarray] = []
+    calls: list[np.ndarray] = []
+    for k, image in enumerate(dev_images()):
+        rgb = load_image(image.path, max_side=640)
+        stored += [anchor_words(anchor_descriptors(_random_crop(rgb, rng))) for _ in range(16)]
+        if k % 5 == 0:
+            calls.append(anchor_words(anchor_descriptors(_random_crop(rgb, rng))))
+    words = np.concatenate(stored)
+    index = HashIndex(256)
+    index.add_many([str(i) for i, w in enumerate(stored) for _ in range(len(w))], words)
+    index.search(words[0], 0, method=SearchMethod.MULTI_INDEX)  # builds the tables
+    print(
+        f"Stored anchors: {len(words):,} (ORB, {len(stored)} crops of the dev photos), "
+        f"{len(calls)} calls of {np.mean([len(c) for c in calls]):.0f} queries, radius "
+        f"{ANCHOR_RADIUS}, pinned to one core\n"
+    )
+    _time_calls(index, calls)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--anchors", action="store_true", help="batched anchor search only")
+    parser.add_argument(
+        "--photo-anchors", action="store_true", help="batched search of real ORB anchors only"
+    )
     os.sched_setaffinity(0, {0})
-    if parser.parse_args().anchors:
+    args = parser.parse_args()
+    if args.anchors:
         anchors_main()
+        return
+    if args.photo_anchors:
+        photo_anchors_main()
         return
     rng = np.random.default_rng(4)
     print(f"Stored hashes: {N:,} (uniform random), {QUERIES} queries, pinned to one core\n")
