@@ -179,8 +179,9 @@ class HashIndex:
     ) -> list[list[IndexHit]]:
         """`search` for each row of `queries` ((k, bits // 64) uint64), with identical results,
         all queries at once: brute force scores them against the store in one vectorised pass;
-        multi-index hashing probes the tables for all of them together. For the 144 ORB anchors
-        of one picture either costs about what a handful of single searches do."""
+        multi-index hashing probes the tables for all of them together (the 144 ORB anchors of
+        one picture against 150,000 stored: 15 ms, 140 ms one query at a time; real anchors,
+        whose substrings are uneven: 65 ms, 450 ms; benchmarks/bench_hash_search.py)."""
         if max_distance < 0:
             raise InvalidValueError(f"search radius must be >= 0, got {max_distance}")
         qs = np.asarray(queries)
