@@ -829,7 +829,13 @@ def scale_cli_retime(code: str | None = None) -> None:
     code = _scale_cli_case(home, code)
     cli = [sys.executable, "-m", "cases.cli", "--home", str(home / "ws"), "--actor", "bench"]
     derived = home / "ws" / "derived"
-    for namespace in ("site_matches", "site_match_manifest", "footage_links", "footage_graph"):
+    for namespace in (
+        "site_matches",
+        "site_match_manifest",
+        "footage_links",
+        "footage_graph",
+        "alignments",
+    ):
         shutil.rmtree(derived / namespace, ignore_errors=True)
     found = _timed_verify(home, code, "verify with features cached, every pair verified again")
     with_file = {}
