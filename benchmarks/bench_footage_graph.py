@@ -808,7 +808,7 @@ def _scale_cli_case(home: Path, code: str | None) -> str:
 
     cli = [sys.executable, "-m", "cases.cli", "--home", str(home / "ws")]
     listed = subprocess.run([*cli, "case", "list", "--json"], capture_output=True, text=True)
-    return str(json.loads(listed.stdout)["cases"][0]["code"])
+    return str(json.loads(listed.stdout)["cases"][0]["id"])
 
 
 def scale_cli_retime(code: str | None = None) -> None:
