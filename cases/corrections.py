@@ -25,6 +25,7 @@ from cases.validate import (
     check_radius,
     check_role,
     check_text,
+    site_name_key,
 )
 from cases.workflow import find_site, locked_case
 from evidence_store.custody import ALSO_LOGGED, append_event, logged_entry, removal_entry
@@ -122,6 +123,17 @@ def edit_site(
             raise InputError(f"nothing to change: site {name!r} already has the values given")
         if "name" in changes and any(s.name == changes["name"] for s in case.sites):
             raise InputError(f"case {case.code} already has a site named {changes['name']!r}")
+        if "name" in changes:
+            # As `add_site`: another site whose name differs only in case, spacing or Unicode
+            # form would read as this one in findings (fixing this site's own spelling is fine).
+            key = site_name_key(changes["name"])
+            alike = [s.name for s in case.sites if s is not site and site_name_key(s.name) == key]
+            if alike:
+                raise InputError(
+                    f"case {case.code} already has a site named {alike[0]!r}, which "
+                    f"{changes['name']!r} would look like in findings and reports (names differ "
+                    "only in case or spacing)"
+                )
         other = _claimed_elsewhere(case, site)
         if changes.get("claimed") and other is not None:
             raise InputError(

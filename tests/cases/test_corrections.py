@@ -115,6 +115,8 @@ def test_edit_refuses_a_no_op_a_taken_name_and_a_second_claimed_site(ws, case):
         corrections.edit_site(ws, "t", case, "depot", lat=35.2, radius_m=200, claimed=False)
     with pytest.raises(InputError, match="already has a site named 'market'"):
         corrections.edit_site(ws, "t", case, "depot", rename="market")
+    with pytest.raises(InputError, match="'Market' would look like"):
+        corrections.edit_site(ws, "t", case, "depot", rename="Market ")
     with pytest.raises(InputError, match="already has a claimed site"):
         corrections.edit_site(ws, "t", case, "depot", claimed=True)
     with pytest.raises(InputError, match="latitude"):
@@ -146,6 +148,8 @@ def test_rename_carries_the_reference_imagery_and_keeps_fsck_clean(ws, case):
     # The old name is free again.
     workflow.add_site(ws, "t", case, name="depot", lat=1.0, lon=1.0)
     _assert_consistent(ws)
+    # A site may fix its own spelling (only other sites' look-alikes are refused).
+    corrections.edit_site(ws, "t", case, "fuel depot", rename="Fuel Depot")
 
 
 # --- site remove ---------------------------------------------------------------------------
