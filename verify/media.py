@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from pillow_heif import register_heif_opener
 
 from verify.errors import MediaTooLargeError, UnreadableMediaError, UnsupportedMediaError
 
@@ -20,6 +21,10 @@ MAX_IMAGE_PIXELS = 200_000_000
 
 # Pillow's own bomb check fires at MAX_IMAGE_PIXELS; ours is checked first with a clearer message.
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+# HEIC/HEIF photos (iPhones' default) decode through Pillow once pillow-heif registers its opener;
+# it applies the container's rotation itself, as the camera app shows the photo.
+register_heif_opener()
 
 IMAGE_TYPES = frozenset(
     {"image/jpeg", "image/png", "image/gif", "image/webp", "image/tiff", "image/heif", "image/bmp"}

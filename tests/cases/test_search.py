@@ -298,3 +298,17 @@ def test_older_anchor_sets_and_lost_caches_are_recomputed(tmp_path, photos):
     )
     expected = anchor_descriptors(load_image(photos["church"], max_side=CONFIRM_SIDE))
     assert church_anchors == expected.tobytes()
+
+
+def test_heic_evidence_is_hashed_and_found(tmp_path, sites_dir):
+    """A phone's HEIC photo is decoded at ingest like a JPEG: the JPEG it shows finds it."""
+    from PIL import Image
+
+    ws = init_workspace(tmp_path / "ws")
+    code = workflow.open_case(ws, "t", title="t", incident_date=date(2020, 1, 1)).code
+    castle = sites_dir / "ettlingen_castle" / "0003.jpg"
+    Image.open(castle).save(tmp_path / "IMG_0001.heic", quality=80)
+    (added,) = add_evidence(ws, "t", code, [tmp_path / "IMG_0001.heic"], kind="photo")
+    assert added.warning is None
+    (result,) = search_files(ws, [castle])
+    assert [m.item for m in result.matches] == [added.item]

@@ -185,3 +185,17 @@ def test_hashes_round_trip_through_their_stored_form(castle: Path):
         assert ImageHashes.from_dict(h.as_dict()) == h
     with pytest.raises(InvalidValueError):
         ImageHashes.from_dict({"phash": "00"})
+
+
+def test_a_heic_copy_of_a_photo_is_the_same_picture(sites_dir: Path, tmp_path: Path):
+    """iPhones store HEIC: a HEIC copy must hash like the JPEG it shows, and a HEIC of another
+    picture must not match it."""
+    from verify.hashing import compare, hash_file
+
+    castle = sites_dir / "ettlingen_castle" / "0003.jpg"
+    Image.open(castle).save(tmp_path / "castle.heic", quality=80)
+    bridge = sites_dir / "london_bridge" / "london_bridge_94185272_3874562886.jpg"
+    Image.open(bridge).save(tmp_path / "bridge.heic", quality=80)
+    original = hash_file(castle)
+    assert compare(original, hash_file(tmp_path / "castle.heic")).is_match
+    assert not compare(original, hash_file(tmp_path / "bridge.heic")).is_match
