@@ -275,7 +275,9 @@ class FrameIndex:
             if n >= MIN_ANCHOR_VOTES and i not in to_align and id(self.frames[i]) not in matched:
                 to_align[i] = (near.get(i) or compare(query, self.frames[i].hashes), False)
         store = self._alignments if query_frame is not None else None
-        known = store.load(query_frame.item.sha256, query_frame.frame_index) if store else {}
+        known: dict[str, PictureAlignment] = {}
+        if store is not None and query_frame is not None:
+            known = store.load(query_frame.item.sha256, query_frame.frame_index)
         made = 0
         for i, (match, flip) in list(to_align.items())[:MAX_ALIGNMENTS_PER_QUERY]:
             theirs = self._pixels(self.frames[i])
