@@ -30,6 +30,7 @@ from cases.analysis import (
     PICTURE_FEATURES_NAMESPACE,
     picture_features_name,
 )
+from cases.anchor_votes import VoteStore
 from cases.errors import InputError
 from cases.originals import OriginalsCheck, naming
 from cases.snapshot import ItemInfo, item_info
@@ -196,10 +197,12 @@ class FrameIndex:
         pixels: PixelLoader | None = None,
         anchors: AnchorLoader | None = None,
         alignments: AlignmentStore | None = None,
+        votes: VoteStore | None = None,
     ) -> None:
         """`anchors` gives the current anchors of frames stored under another anchor definition
-        (by default made from `pixels`); `alignments` keeps the alignments of queries that are
-        themselves stored frames (`find(..., query_frame=...)`) across calls."""
+        (by default made from `pixels`); `alignments` and `votes` keep the alignments and anchor
+        votes of queries that are themselves stored frames (`find(..., query_frame=...)`)
+        across calls."""
         self.frames: list[StoredFrame] = []
         anchor_keys: list[str] = []
         anchor_hex: list[str] = []
@@ -224,8 +227,15 @@ class FrameIndex:
         keys = [str(i) for i in range(len(self.frames))]
         self._index.add_many(keys, [f.hashes for f in self.frames])
         self._anchors = HashIndex(256)
+        # Every indexed anchor's frame position and words, to count votes against a subset.
+        self._anchor_rows = np.array([int(k) for k in anchor_keys], np.int64)
+        self._anchor_words = np.zeros((0, 4), np.uint64)
         if anchor_hex:
-            self._anchors.add_many(anchor_keys, words_from_hex(anchor_hex, 256))
+            self._anchor_words = words_from_hex(anchor_hex, 256)
+            self._anchors.add_many(anchor_keys, self._anchor_words)
+        self._votes = votes
+        if votes is not None:
+            votes.bind([f"{f.item.code}:{f.frame_index}" for f in self.frames])
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -256,10 +266,10 @@ class FrameIndex:
         if mine is None:
             return found
         self._refresh_stale_anchors()
-        votes = self._anchor_votes(mine)
+        votes = self._cached_votes(mine, query_frame, mirrored=False)
         any_mirrored = any(hm.mirrored for hm in near.values())
         mirrored_votes = (
-            self._anchor_votes(mine.mirror())
+            self._cached_votes(mine.mirror(), query_frame, mirrored=True)
             if MIN_ANCHOR_VOTES_NEAR > 0 and any_mirrored
             else votes
         )
@@ -317,15 +327,41 @@ class FrameIndex:
             words.append(anchor_words(anchors))
         self._stale_anchors = []
         if keys:
-            self._anchors.add_many(keys, np.concatenate(words))
+            added = np.concatenate(words)
+            self._anchors.add_many(keys, added)
+            rows = np.array([int(k) for k in keys], np.int64)
+            self._anchor_rows = np.concatenate([self._anchor_rows, rows])
+            self._anchor_words = np.concatenate([self._anchor_words, added])
 
-    def _anchor_votes(self, mine: PictureFeatures) -> Counter[int]:
+    def _cached_votes(
+        self, mine: PictureFeatures, query_frame: StoredFrame | None, *, mirrored: bool
+    ) -> Counter[int]:
+        if self._votes is None or query_frame is None:
+            return self._anchor_votes(mine, self._anchors)
+        return self._votes.votes(
+            query_frame.item.sha256,
+            query_frame.frame_index,
+            "mirrored" if mirrored else "direct",
+            lambda: self._anchor_votes(mine, self._anchors),
+            lambda positions: self._anchor_votes(mine, self._anchors_of_frames(positions)),
+        )
+
+    def _anchors_of_frames(self, positions: Sequence[int]) -> HashIndex:
+        """An index of the anchors of the frames at `positions` only."""
+        keep = np.isin(self._anchor_rows, np.asarray(positions, np.int64))
+        index = HashIndex(256)
+        if keep.any():
+            index.add_many([str(p) for p in self._anchor_rows[keep]], self._anchor_words[keep])
+        return index
+
+    @staticmethod
+    def _anchor_votes(mine: PictureFeatures, anchors: HashIndex) -> Counter[int]:
         """Per stored frame, how many of the query's anchors it shares (within ANCHOR_RADIUS)."""
         votes: Counter[int] = Counter()
-        if not len(self._anchors):
+        if not len(anchors):
             return votes
         mine_words = anchor_words(anchor_descriptors(mine))
-        for hits in self._anchors.search_many(mine_words, ANCHOR_RADIUS):
+        for hits in anchors.search_many(mine_words, ANCHOR_RADIUS):
             votes.update({int(h.key) for h in hits})
         return votes
 

@@ -5,15 +5,17 @@ verify run and shared by the checks that ask it.
 footage against every stored picture) ask the same question of the same frames; in a case of
 1,000 overlapping walk-through frames each search aligns ~80 stored pictures by their pixels
 (~15 ms each), so asking it twice doubled the longest part of a verify run after site matching.
-The search runs over one index of the whole workspace, and pixel alignments between stored
-pictures are kept in the derived store (`cases.search.AlignmentStore`), so a re-run after adding
-one item aligns only the pairs that involve it.
+The search runs over one index of the whole workspace, and pixel alignments and anchor votes
+between stored pictures are kept in the derived store (`cases.search.AlignmentStore`,
+`cases.anchor_votes.VoteStore`), so a re-run after adding one item aligns only the pairs that
+involve it and counts votes against its pictures only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cases.anchor_votes import VoteStore
 from cases.checks.base import CheckContext
 from cases.search import (
     AlignmentStore,
@@ -50,6 +52,7 @@ def _search(ctx: CheckContext) -> _Search:
             pixels,
             workspace_anchors(ctx.ws, pixels),
             AlignmentStore(ctx.ws, ctx.originals),
+            VoteStore(ctx.ws),
         )
         return _Search(index, pixels)
 

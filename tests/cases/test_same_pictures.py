@@ -5,6 +5,7 @@ again, and a re-run after adding one item aligns only pairs that involve it."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 import cases.search as search_module
 from cases import workflow
+from cases.anchor_votes import VOTES_NAMESPACE
 from cases.checks.duplicates import DuplicatesCheck
 from cases.checks.recycled_footage import RecycledFootageCheck
 from cases.ingest import LinkSpec, add_evidence
@@ -22,7 +24,7 @@ from cases.search import ALIGNMENTS_NAMESPACE, AlignmentStore
 from cases.verification import run_verify
 from evidence_store.db import Workspace, init_workspace
 from verify.media import load_image
-from verify.samepicture import ALIGNMENT_SETTINGS
+from verify.samepicture import ALIGNMENT_SETTINGS, ANCHOR_COUNT
 
 
 def _save(path: Path, rgb: np.ndarray) -> Path:
@@ -166,3 +168,53 @@ def test_an_alignment_seen_from_the_other_picture(sites_dir: Path, mirrored: boo
     assert seen.scale == pytest.approx(forward.scale, rel=0.03)
     assert seen.rotation_deg == pytest.approx(forward.rotation_deg, abs=0.5)
     assert abs(forward.rotation_deg) == pytest.approx(4.0, abs=0.5)
+
+
+def _count_votes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Anchors counted per call (the size of the index searched)."""
+    sizes: list[int] = []
+    real = search_module.FrameIndex._anchor_votes
+
+    def counting(mine, anchors):
+        sizes.append(len(anchors))
+        return real(mine, anchors)
+
+    monkeypatch.setattr(search_module.FrameIndex, "_anchor_votes", staticmethod(counting))
+    return sizes
+
+
+def _findings(ws: Workspace, code: str) -> list[tuple[str, str, tuple[str, ...], str]]:
+    out = run_verify(ws, "t", code, checks=[DuplicatesCheck(), RecycledFootageCheck()])
+    return sorted((f.check, f.verdict, tuple(f.items), f.detail) for f in out.findings)
+
+
+def test_anchor_votes_are_counted_again_only_against_new_pictures(
+    case, monkeypatch, tmp_path: Path
+):
+    ws, code, castle = case
+    _findings(ws, code)
+    sizes = _count_votes(monkeypatch)
+    _findings(ws, code)
+    assert sizes == []  # nothing new: every picture's votes are read back
+    new = _save(tmp_path / "copy_b.jpg", _crop(castle, 0.18, 0.15, "OFFICIAL"))
+    add_evidence(ws, "t", code, [new], kind="photo", links=[LinkSpec("denial_footage")])
+    incremental = _findings(ws, code)
+    anchors_of_new = ANCHOR_COUNT
+    # The new picture is counted against all; the three others against its anchors only.
+    assert sorted(sizes)[:3] == [anchors_of_new] * 3 and len(sizes) == 4
+    # The same findings as counting everything from scratch.
+    shutil.rmtree(ws.derived.root / VOTES_NAMESPACE)
+    shutil.rmtree(ws.derived.root / ALIGNMENTS_NAMESPACE)
+    sizes.clear()
+    assert _findings(ws, code) == incremental
+    assert len(sizes) == 4 and min(sizes) > anchors_of_new
+
+
+def test_damaged_vote_files_are_counted_again(case, monkeypatch):
+    ws, code, _ = case
+    first = _findings(ws, code)
+    for path in (ws.derived.root / VOTES_NAMESPACE).rglob("*.json"):
+        path.write_text('{"manifest": 3}')
+    sizes = _count_votes(monkeypatch)
+    assert _findings(ws, code) == first
+    assert len(sizes) >= 3

@@ -276,9 +276,9 @@ def test_older_anchor_sets_and_lost_caches_are_recomputed(tmp_path, photos):
     castle_id = add_evidence(ws, "t", "C-0001", [photos["castle"]], kind="photo")[0].item
     index = FrameIndex(stored_items(ws), workspace_pixels(ws))
     query = PictureFeatures(load_image(crop, max_side=CONFIRM_SIDE))
-    assert index._anchor_votes(query) == {}  # stale anchors are not compared
+    assert index._anchor_votes(query, index._anchors) == {}  # stale anchors are not compared
     index._refresh_stale_anchors()
-    votes = index._anchor_votes(query)
+    votes = index._anchor_votes(query, index._anchors)
     church_frame = next(i for i, f in enumerate(index.frames) if f.item.code == church_id)
     assert votes.most_common(1)[0][0] == church_frame
     assert votes[church_frame] >= MIN_ANCHOR_VOTES
