@@ -873,11 +873,14 @@ def scale_cli_add_one(code: str | None = None) -> None:
     code = _scale_cli_case(home, code)
     # What an investigator pays for adding one more photo to a verified case: the re-run must
     # compare only that photo (its references and its footage pairs), not the whole case again.
-    extra = home / "frames" / "added_later.jpg"
+    # A new picture of a place already in the case: the first frame, its border cropped away
+    # (a different border each time this is run, so each run adds a new picture).
+    k = len(list((home / "frames").glob("added_later*.jpg")))
+    extra = home / "frames" / f"added_later{k or ''}.jpg"
     first = next(iter(_scale_images(ids[:1]).values()))
     h, w = first.shape[:2]
-    # A new picture of a place already in the case: the first frame, its border cropped away.
-    Image.fromarray(first[h // 10 : h - h // 10, w // 10 : w - w // 10].copy()).save(
+    b = 10 + k
+    Image.fromarray(first[h // b : h - h // b, w // b : w - w // b].copy()).save(
         extra, "JPEG", quality=95
     )
     ws = open_workspace(home / "ws")
