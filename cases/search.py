@@ -266,10 +266,11 @@ class FrameIndex:
         if mine is None:
             return found
         self._refresh_stale_anchors()
-        votes = self._cached_votes(mine, query_frame, mirrored=False)
+        votes = self._cached_votes(lambda: mine, query_frame, mirrored=False)
         any_mirrored = any(hm.mirrored for hm in near.values())
         mirrored_votes = (
-            self._cached_votes(mine.mirror(), query_frame, mirrored=True)
+            # The mirror image's features are made only if its votes must be counted.
+            self._cached_votes(mine.mirror, query_frame, mirrored=True)
             if MIN_ANCHOR_VOTES_NEAR > 0 and any_mirrored
             else votes
         )
@@ -334,16 +335,20 @@ class FrameIndex:
             self._anchor_words = np.concatenate([self._anchor_words, added])
 
     def _cached_votes(
-        self, mine: PictureFeatures, query_frame: StoredFrame | None, *, mirrored: bool
+        self,
+        picture: Callable[[], PictureFeatures],
+        query_frame: StoredFrame | None,
+        *,
+        mirrored: bool,
     ) -> Counter[int]:
         if self._votes is None or query_frame is None:
-            return self._anchor_votes(mine, self._anchors)
+            return self._anchor_votes(picture(), self._anchors)
         return self._votes.votes(
             query_frame.item.sha256,
             query_frame.frame_index,
             "mirrored" if mirrored else "direct",
-            lambda: self._anchor_votes(mine, self._anchors),
-            lambda positions: self._anchor_votes(mine, self._anchors_of_frames(positions)),
+            lambda: self._anchor_votes(picture(), self._anchors),
+            lambda positions: self._anchor_votes(picture(), self._anchors_of_frames(positions)),
         )
 
     def _anchors_of_frames(self, positions: Sequence[int]) -> HashIndex:
