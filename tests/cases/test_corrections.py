@@ -9,13 +9,10 @@ import json
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from sqlalchemy import delete
 
 from cases import corrections, workflow
-from cases.checks.base import CheckContext, FindingDraft
 from cases.errors import InputError, UnknownSiteError
 from cases.ingest import LinkSpec, add_evidence
 from cases.report.data import build_report
@@ -27,26 +24,7 @@ from evidence_store.db import init_workspace
 from evidence_store.fsck import check_store
 from evidence_store.models import ItemLink, Site
 from tests.cases.cli_helpers import in_process_cli
-from verify.verdict import Verdict
-
-
-def _photo(path: Path, seed: int) -> Path:
-    pixels = (np.random.default_rng(seed).random((48, 64, 3)) * 255).astype("uint8")
-    Image.fromarray(pixels).save(path)
-    return path
-
-
-class EveryItemCheck:
-    """An inconclusive finding per item: enough to have a verify run and findings."""
-
-    name = "every_item"
-    title = "Every item"
-
-    def run(self, ctx: CheckContext) -> list[FindingDraft]:
-        return [
-            FindingDraft(self.name, Verdict.INCONCLUSIVE, (i.code,), {}, f"{i.filename} seen")
-            for i in ctx.case.items
-        ]
+from tests.cases.test_freshness import EveryItemCheck, _photo
 
 
 @pytest.fixture

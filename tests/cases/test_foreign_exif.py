@@ -33,6 +33,7 @@ from cases.verification import run_verify
 from evidence_store.db import init_workspace
 from tests.cases.test_metadata_checks import item
 from tests.verify.test_provenance import jpeg_bytes, scene
+from tests.verify.test_video import write_video
 from verify.provenance import THUMBNAIL_PHASH_MAX_DISTANCE
 from verify.verdict import Verdict
 
@@ -208,13 +209,9 @@ def test_an_unreadable_or_absent_thumbnail_changes_nothing(tmp_path: Path):
 
 
 def test_videos_are_not_compared(tmp_path: Path):
-    import cv2
-
-    path = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
-    for i in range(10):
-        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
-    writer.release()
+    path = write_video(
+        tmp_path / "clip.mp4", [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(10)], 10
+    )
     video = item(path, "E-1", "denial_footage")
     assert item_thumbnail_trace(context([video], BEFORE_CAPTURE, (MARKET,)), video) is None
 

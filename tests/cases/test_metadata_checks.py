@@ -18,6 +18,7 @@ from cases.checks.provenance import ProvenanceCheck
 from cases.snapshot import CaseSnapshot, DenialInfo, ItemInfo
 from evidence_store.timeutil import utcnow
 from tests.verify.test_provenance import jpeg_bytes, photo_with_thumbnail, scene
+from tests.verify.test_video import write_video
 from verify.provenance import NOT_PROOF
 from verify.verdict import Verdict
 
@@ -297,13 +298,9 @@ def test_missing_blob_is_inconclusive(tmp_path: Path):
 
 
 def test_video_without_creation_time(tmp_path: Path):
-    import cv2
-
-    path = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
-    for i in range(10):
-        writer.write(np.full((48, 64, 3), 20 * i, np.uint8))
-    writer.release()
+    path = write_video(
+        tmp_path / "clip.mp4", [np.full((48, 64, 3), 20 * i, np.uint8) for i in range(10)], 10
+    )
     video = item(path, "E-1", "denial_footage")
     assert video.metadata["media_type"] == "video/mp4"
     [t] = run(CaptureTimeCheck(), [video], date(2019, 7, 22), date(2019, 7, 23)).values()
