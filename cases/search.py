@@ -234,6 +234,7 @@ class FrameIndex:
             self._anchor_words = words_from_hex(anchor_hex, 256)
             self._anchors.add_many(anchor_keys, self._anchor_words)
         self._votes = votes
+        self._subsets: dict[tuple[int, ...], HashIndex] = {}
         if votes is not None:
             votes.bind([f"{f.item.code}:{f.frame_index}" for f in self.frames])
 
@@ -352,11 +353,17 @@ class FrameIndex:
         )
 
     def _anchors_of_frames(self, positions: Sequence[int]) -> HashIndex:
-        """An index of the anchors of the frames at `positions` only."""
-        keep = np.isin(self._anchor_rows, np.asarray(positions, np.int64))
-        index = HashIndex(256)
-        if keep.any():
-            index.add_many([str(p) for p in self._anchor_rows[keep]], self._anchor_words[keep])
+        """An index of the anchors of the frames at `positions` only (every old query of a
+        re-run asks for the same new frames: built once)."""
+        key = tuple(positions)
+        index = self._subsets.get(key)
+        if index is None:
+            keep = np.isin(self._anchor_rows, np.asarray(positions, np.int64))
+            index = HashIndex(256)
+            if keep.any():
+                keys = [str(p) for p in self._anchor_rows[keep]]
+                index.add_many(keys, self._anchor_words[keep])
+            self._subsets[key] = index
         return index
 
     @staticmethod
