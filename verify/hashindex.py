@@ -1,7 +1,8 @@
 """Exact Hamming-distance search over stored perceptual hashes.
 
-Small stores are searched by brute force (XOR and a vectorised popcount over uint64 words). Large
-stores use multi-index hashing (Norouzi et al., "Fast Search in Hamming Space with Multi-Index
+Small stores, and searches that multi-index hashing would not narrow much, are scanned by brute
+force (faiss's exact binary scan, `verify.hamming`, about a nanosecond a pair). Large stores use
+multi-index hashing (Norouzi et al., "Fast Search in Hamming Space with Multi-Index
 Hashing", CVPR 2012): each hash is cut into 16-bit substrings, each with its own table; by the
 pigeonhole principle every hash within distance r of the query agrees with it to within r // m bits
 on at least one of the m substrings, so probing each table with all substrings that close yields
@@ -21,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from verify.errors import InvalidValueError
+from verify.hamming import BinaryScan, codes_from_words
 from verify.hashing import (
     INDEX_SEARCH_RADII,
     HashKind,
@@ -37,12 +39,15 @@ _SUBSTRINGS_PER_WORD = 64 // _SUBSTRING_BITS
 # Below this many stored hashes brute force is as fast as multi-index hashing and needs no tables
 # (benchmarks/bench_hash_search.py: 20,000 hashes scan in well under a millisecond).
 BRUTE_FORCE_MAX_ITEMS = 20_000
-# Multi-index hashing wins only while it checks a small share of the store; beyond this share of
-# expected candidates, per 64-bit word of the hash, the brute-force scan is cheaper (one pass, no
-# gathers; its cost grows with the words). Crossovers measured on 1,000,000 uniform stored hashes,
-# single and batched queries alike: 64 bits near a share of 0.035 (radius 14), 256 bits near 0.1
-# (radius 54); the rule errs towards brute force at 64 bits (from radius 13).
-_MIH_MAX_CANDIDATE_SHARE_PER_WORD = 0.025
+# Multi-index hashing costs per candidate position its probes touch (a gather, XOR and popcount
+# per word, and a sort: 30-70 ns on 1,000,000 stored hashes) plus a fixed start (~0.3 ms of
+# probing); the faiss scan costs ~1-2.5 ns per (query, stored hash) pair. AUTO counts the
+# positions the probes would really touch (real ORB anchors crowd some substrings: 144 of them
+# against 150,000 stored touch ~5x the positions uniform hashes would) and scans by brute force
+# when `_MIH_START_PAIRS + _MIH_PAIRS_PER_POSITION * positions` exceeds the pairs a scan scores.
+# Measured on 2 shared cores (benchmarks/RESULTS.md, issue 4, sixth session).
+_MIH_PAIRS_PER_POSITION = 33
+_MIH_START_PAIRS = 200_000
 # Multi-index search of many queries runs in passes over at most this many probes (table runs) and
 # this many candidate positions (a run's stored hashes), so its temporaries stay at tens of MB
 # however many queries come at once or however crowded the probed runs are.
@@ -114,6 +119,7 @@ class HashIndex:
     _chunks: list[np.ndarray] = field(default_factory=list, init=False, repr=False)
     _words: np.ndarray | None = field(default=None, init=False, repr=False)
     _tables: _MultiIndexTables | None = field(default=None, init=False, repr=False)
+    _scan: BinaryScan | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.bits <= 0 or self.bits % 64:
@@ -146,6 +152,7 @@ class HashIndex:
         self._keys.extend(keys)
         self._chunks.append(np.ascontiguousarray(arr))
         self._tables = None
+        self._scan = None
 
     def search(
         self,
@@ -162,13 +169,7 @@ class HashIndex:
         words = self._all_words()
         if len(words) == 0:
             return []
-        if method is SearchMethod.AUTO:
-            method = self._choose_method(max_distance)
-        if method is SearchMethod.MULTI_INDEX:
-            return self._search_multi_index(words, q[None, :], max_distance)[0]
-        ids, dist = _search_brute_force(words, q, max_distance)
-        order = np.lexsort((ids, dist))
-        return self._hits(ids[order], dist[order])
+        return self.search_many(q[None, :], max_distance, method=method)[0]
 
     def search_many(
         self,
@@ -193,31 +194,33 @@ class HashIndex:
         if len(words) == 0:
             return [[] for _ in range(len(qs))]
         if method is SearchMethod.AUTO:
-            method = self._choose_method(max_distance)
+            method = self._choose_method(max_distance, qs)
         if method is SearchMethod.MULTI_INDEX:
             return self._search_multi_index(words, qs, max_distance)
-        if len(words) > _BRUTE_FORCE_BLOCK:
-            return [self.search(q, max_distance, method=method) for q in qs]
-        out: list[list[IndexHit]] = [[] for _ in range(len(qs))]
-        columns = np.ascontiguousarray(words.T)
-        rows = max(1, _BRUTE_FORCE_CELLS // len(words))
-        for start in range(0, len(qs), rows):
-            block = qs[start : start + rows]
-            for r, row in enumerate(_distance_matrix(block, columns)):
-                ids = np.flatnonzero(row <= max_distance)
-                order = ids[np.lexsort((ids, row[ids]))]
-                out[start + r] = self._hits(order, row[order])
-        return out
+        return self._search_brute_force(words, qs, max_distance)
 
-    def _choose_method(self, max_distance: int) -> SearchMethod:
+    def _choose_method(self, max_distance: int, queries: np.ndarray) -> SearchMethod:
         n = len(self)
         if n <= BRUTE_FORCE_MAX_ITEMS:
             return SearchMethod.BRUTE_FORCE
-        _, masks = _probe_plan(self.bits // _SUBSTRING_BITS, max_distance)
-        expected_candidates = len(masks) * n / _SUBSTRING_VALUES
-        if expected_candidates > _MIH_MAX_CANDIDATE_SHARE_PER_WORD * self.n_words * n:
+        tables = self._tables or self._build_tables(self._all_words())
+        plan_tables, plan_masks = _probe_plan(self.bits // _SUBSTRING_BITS, max_distance)
+        positions = _probe_positions(tables, queries, plan_tables, plan_masks)
+        if _MIH_START_PAIRS + _MIH_PAIRS_PER_POSITION * positions > len(queries) * n:
             return SearchMethod.BRUTE_FORCE
         return SearchMethod.MULTI_INDEX
+
+    def _search_brute_force(
+        self, words: np.ndarray, queries: np.ndarray, max_distance: int
+    ) -> list[list[IndexHit]]:
+        if self._scan is None:
+            self._scan = BinaryScan(codes_from_words(words))
+        query, ids, dist = self._scan.within(codes_from_words(queries), max_distance)
+        # Per query, nearest first, ties in the order added.
+        order = np.lexsort((ids, dist, query))
+        query, ids, dist = query[order], ids[order], dist[order]
+        bounds = np.searchsorted(query, np.arange(len(queries) + 1))
+        return [self._hits(ids[a:b], dist[a:b]) for a, b in itertools.pairwise(bounds.tolist())]
 
     def _hits(self, ids: np.ndarray, dist: np.ndarray) -> list[IndexHit]:
         keys = self._keys
@@ -339,6 +342,21 @@ def _multi_index_hit_keys(
     return np.concatenate(found)
 
 
+def _probe_positions(
+    tables: _MultiIndexTables,
+    queries: np.ndarray,
+    plan_tables: np.ndarray,
+    plan_masks: np.ndarray,
+) -> int:
+    """How many stored positions multi-index hashing would examine for `queries`: the lengths of
+    every run their probes hit, summed (one table lookup per probe, no candidate touched)."""
+    flat = plan_tables * (_SUBSTRING_VALUES + 1) + (
+        _substrings(queries)[:, plan_tables] ^ plan_masks
+    )
+    offsets = tables.offsets.ravel()
+    return int((offsets[flat + 1] - offsets[flat]).sum())
+
+
 def _expand_runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The positions of the runs [start, start + length) one after another, without a loop: a
     cumulative sum of steps of 1 with a jump where each run begins (four times faster than
@@ -378,51 +396,6 @@ def _distances_within(
         within = dist <= max_distance
         live, dist = live[within], dist[within]
     return live, dist
-
-
-def _distances(words: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Hamming distances of the rows of `words` to `q`, one word at a time: summing the popcounts
-    over a trailing axis of 4 words is five times slower in numpy (1,000,000 256-bit hashes:
-    26 ms that way, 5 ms this way)."""
-    dist = np.bitwise_count(words[:, 0] ^ q[0]).astype(np.uint16)
-    for w in range(1, words.shape[1]):
-        dist += np.bitwise_count(words[:, w] ^ q[w])
-    return dist
-
-
-def _distance_matrix(queries: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """(k, n) Hamming distances between k queries and n stored hashes given word by word
-    (`columns` is (words, n)). One word at a time into preallocated buffers: summing a trailing
-    axis of 4 words is ten times slower in numpy."""
-    k, n = len(queries), columns.shape[1]
-    dist = np.zeros((k, n), np.uint16)
-    xor = np.empty((k, n), np.uint64)
-    count = np.empty((k, n), np.uint8)
-    for w in range(columns.shape[0]):
-        np.bitwise_xor(queries[:, w, None], columns[w][None, :], out=xor)
-        np.bitwise_count(xor, out=count)
-        dist += count
-    return dist
-
-
-# Brute force walks the store in blocks small enough to stay in cache (the XOR and popcount
-# temporaries of a whole million-hash store would not).
-_BRUTE_FORCE_BLOCK = 65_536
-# `search_many` scores this many (query, stored hash) pairs per pass: a few MB of temporaries.
-_BRUTE_FORCE_CELLS = 262_144
-
-
-def _search_brute_force(
-    words: np.ndarray, q: np.ndarray, max_distance: int
-) -> tuple[np.ndarray, np.ndarray]:
-    ids: list[np.ndarray] = []
-    dists: list[np.ndarray] = []
-    for start in range(0, len(words), _BRUTE_FORCE_BLOCK):
-        dist = _distances(words[start : start + _BRUTE_FORCE_BLOCK], q)
-        hit = np.flatnonzero(dist <= max_distance)
-        ids.append(hit + start)
-        dists.append(dist[hit])
-    return np.concatenate(ids), np.concatenate(dists)
 
 
 @dataclass(frozen=True)

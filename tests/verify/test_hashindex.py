@@ -165,7 +165,7 @@ def test_anchor_sized_batch_above_the_switch(bits: int, radius: int) -> None:
     words, keys, queries = _planted_batch(rng, bits, BRUTE_FORCE_MAX_ITEMS + 1, 144, radius)
     index = HashIndex(bits)
     index.add_many(keys, words)
-    assert index._choose_method(radius) is SearchMethod.MULTI_INDEX
+    assert index._choose_method(radius, queries) is SearchMethod.MULTI_INDEX
     found = index.search_many(queries, radius)
     assert found == [_reference(words, keys, q, radius) for q in queries]
     assert sum(len(hits) for hits in found) > len(queries) // 3
@@ -249,3 +249,19 @@ def test_image_index_returns_exactly_what_compare_matches(sites_dir: Path):
         assert {m.key for m in found} == expected
         assert found[0].key == paths[3].name
     assert index.find_matches(queries[1])[0].match.mirrored
+
+
+def test_auto_scans_by_brute_force_when_the_probes_would_touch_most_of_the_store() -> None:
+    """Uneven hashes (here: every stored hash's first 128 bits are the same, as real ORB anchors
+    crowd some substrings) make multi-index hashing examine most of the store; AUTO counts the
+    positions its probes would touch and scans instead, with the same results."""
+    rng = np.random.default_rng(11)
+    words, keys, queries = _planted_batch(rng, 256, BRUTE_FORCE_MAX_ITEMS + 1, 20, ANCHOR_RADIUS)
+    words[:, :2] = np.uint64(0)
+    queries[:, :2] = np.uint64(0)
+    index = HashIndex(256)
+    index.add_many(keys, words)
+    assert index._choose_method(ANCHOR_RADIUS, queries) is SearchMethod.BRUTE_FORCE
+    expected = [_reference(words, keys, q, ANCHOR_RADIUS) for q in queries]
+    assert index.search_many(queries, ANCHOR_RADIUS) == expected
+    assert index.search_many(queries, ANCHOR_RADIUS, method=SearchMethod.MULTI_INDEX) == expected
