@@ -8,24 +8,17 @@ call out.
 from __future__ import annotations
 
 import base64
-import re
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 
 from cases.report import present
+from cases.report.bidi import isolate_runs, show_controls
 from cases.report.mapsvg import draw_map
 from cases.report.present import ArtefactReader
 
 CONTENT_SECURITY_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-
-# Right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko and their presentation forms).
-_RTL = "\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc"
-# A run of right-to-left text: RTL letters joined by what occurs inside a name (spaces,
-# joiners, dots, dashes, Arabic punctuation, digits), never by quotes or commas, which the
-# tool's own sentences put between a name and its number.
-_RTL_RUN = re.compile(f"[{_RTL}](?:[ \u00a0\u200c\u200d._\\-\u060c\u061b0-9]*[{_RTL}])*")
 
 
 def isolate_rtl(text: Any) -> Markup:
@@ -38,13 +31,19 @@ def isolate_rtl(text: Any) -> Markup:
     is reordered as a whole.
     """
     value = "" if text is None else str(text)
-    out, last = [], 0
-    for m in _RTL_RUN.finditer(value):
-        out.append(str(escape(value[last : m.start()])))
-        out.append(f"<bdi>{escape(m.group())}</bdi>")
-        last = m.end()
-    out.append(str(escape(value[last:])))
-    return Markup("".join(out))
+    return Markup(
+        isolate_runs(value, lambda run: f"<bdi>{escape(run)}</bdi>", lambda t: str(escape(t)))
+    )
+
+
+def _finalize(value: Any) -> Any:
+    """Every `{{ }}` value: reordering controls in text shown (`cases.report.bidi`)."""
+    if isinstance(value, Markup):
+        # Built by this module or a filter from escaped parts; the controls, if any, are text.
+        return Markup(show_controls(str(value)))
+    if isinstance(value, str):
+        return show_controls(value)
+    return value
 
 
 def _environment() -> Environment:
@@ -55,6 +54,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.do"],
+        finalize=_finalize,
     )
     env.filters.update(
         hop=present.hop_text,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
+from cases.report.bidi import show_controls
 from cases.report.maplayout import (
     PAD_PX,
     Box,
@@ -89,7 +90,7 @@ def _length_text(metres: float) -> str:
 def _text(x: float, y: float, body: str, cls: str, anchor: str = "start") -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" class={quoteattr(cls)} '
-        f'text-anchor="{anchor}">{escape(body)}</text>'
+        f'text-anchor="{anchor}">{escape(show_controls(body))}</text>'
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from cases.report import present
+from cases.report.bidi import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE, isolate_runs
 from cases.report.errors import ReportError
 from cases.report.mapsvg import draw_map
 from cases.report.present import ArtefactReader
@@ -29,14 +30,22 @@ class MdRaw(str):
     """Markdown this module produced from escaped parts: emitted as is."""
 
 
-def escape_markdown(value: Any) -> str:
+def escape_markdown(value: Any, *, isolate: bool = True) -> str:
     """Text as Markdown that renders as exactly that text: HTML characters become entities,
-    punctuation that could start markup is backslash-escaped, line breaks become spaces."""
+    punctuation that could start markup is backslash-escaped, line breaks become spaces.
+    Right-to-left runs are isolated (`isolate=False`: text that is a paragraph of its own,
+    whose direction its first letter should set) and reordering controls shown."""
     if isinstance(value, MdRaw):
         return value
     if value is None:
         return ""
-    text = str(value)
+    # See `cases.report.bidi`; the isolate marks are no Markdown syntax, so escaping after
+    # them is unaffected.
+    text = isolate_runs(
+        str(value),
+        (lambda run: f"{FIRST_STRONG_ISOLATE}{run}{POP_DIRECTIONAL_ISOLATE}") if isolate else str,
+        str,
+    )
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _INLINE.sub(r"\\\1", text)
     text = _LINE_START.sub(r"\1\\\2", text)
@@ -46,7 +55,8 @@ def escape_markdown(value: Any) -> str:
 
 def quote_block(value: Any) -> MdRaw:
     """Multi-line text as a block quote that keeps its line breaks (a witness's words)."""
-    bodies = [escape_markdown(line).strip() for line in str(value or "").splitlines()] or [""]
+    lines = str(value or "").splitlines()
+    bodies = [escape_markdown(line, isolate=False).strip() for line in lines] or [""]
     out = []
     for body, following in zip(bodies, [*bodies[1:], ""], strict=True):
         # A trailing backslash is a hard line break in CommonMark, but only inside a

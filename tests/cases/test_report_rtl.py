@@ -15,6 +15,7 @@ from cases.demo.exifwrite import CameraTags, write_jpeg
 from cases.ingest import LinkSpec, add_evidence
 from cases.report.data import build_report
 from cases.report.html import isolate_rtl, render_html
+from cases.report.markdown import escape_markdown, render_markdown
 from cases.report.present import derived_reader
 from cases.verification import run_verify
 from evidence_store.db import init_workspace
@@ -89,3 +90,42 @@ def test_header_names_are_isolated_so_coordinates_keep_their_order(arabic_case) 
     html = render_html(report, derived_reader(w))
     assert "<bdi>أريتسو</bdi> (43.4675, 11.8852)" in html
     assert "by <bdi>محقق</bdi>, finished" in html
+
+
+def test_markdown_isolates_right_to_left_runs(arabic_case, tmp_path) -> None:
+    w, report = arabic_case
+    md = render_markdown(report, derived_reader(w), tmp_path / "files", "files")
+    fsi, pdi = "\u2068", "\u2069"
+    # The site's score follows the isolated name, outside it.
+    assert re.search(f"{fsi}{SITE}{pdi}' \\d+", md), md[:2000]
+    # No right-to-left letter is left outside an isolate.
+    outside = re.sub(f"{fsi}[^{pdi}]*{pdi}", "", md)
+    assert not re.search("[\u0600-\u06ff]", outside)
+    assert escape_markdown("plain text, 3 sites") == "plain text, 3 sites"
+
+
+SPOOF = "photo\u202egpj.exe"
+
+
+def test_reordering_controls_are_shown_not_obeyed(arabic_case, tmp_path) -> None:
+    """A name carrying a right-to-left override ("photo<RLO>gpj.exe" displays as
+    "photoexe.jpg") is shown as it is in every rendering; marks common in typed Arabic stay."""
+    w, report = arabic_case
+    report["case"] |= {"place": f"{SPOOF} \u2067x\u2069 \u200f"}
+    html = render_html(report, derived_reader(w))
+    md = render_markdown(report, derived_reader(w), tmp_path / "files", "files")
+    # Markdown escapes the brackets and plus sign, which it renders as the same text.
+    shown = {html: "photo[U+202E]gpj.exe", md: r"photo\[U\+202E\]gpj.exe"}
+    for text, name in shown.items():
+        assert name in text
+        assert re.search(r"U\\?\+2067\\?\]x\\?\[U\\?\+2069", text)
+        assert "\u200f" in text
+        assert not re.search("[\u202a-\u202e\u2066\u2067]", text)
+    assert str(isolate_rtl(SPOOF)) == "photo[U+202E]gpj.exe"
+    assert escape_markdown(SPOOF) == r"photo\[U\+202E\]gpj.exe"
+
+
+def test_map_labels_show_reordering_controls() -> None:
+    from cases.report.mapsvg import _text
+
+    assert "photo[U+202E]gpj.exe" in _text(0, 0, SPOOF, "label")
