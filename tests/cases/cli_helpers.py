@@ -51,11 +51,12 @@ def in_process_cli(
     """The CLI run in this process (fast: no interpreter start), as `run(*args)` returning
     (exit code, stdout, stderr)."""
     from cases import cli
+    from cases.cli import context
 
     db = [] if db_url is None else ["--db", db_url]
 
     def run(*args: str) -> tuple[int, str, str]:
-        cli._state.clear()
+        context._state.clear()
         monkeypatch.setattr(sys, "argv", ["claimcheck", "--home", str(home), *db, *args])
         monkeypatch.setenv("CLAIMCHECK_ACTOR", "tester")
         try:
@@ -64,8 +65,8 @@ def in_process_cli(
         except SystemExit as exc:
             code = int(exc.code or 0)
         finally:
-            if "ws" in cli._state:
-                cli._state["ws"].dispose()
+            if "ws" in context._state:
+                context._state["ws"].dispose()
         out = capsys.readouterr()
         return code, out.out, out.err
 

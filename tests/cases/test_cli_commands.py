@@ -282,11 +282,11 @@ def test_fsck_shows_progress_while_re_hashing(cc, tmp_path: Path, monkeypatch):
 
 def record_progress(monkeypatch) -> dict[str, float]:
     """Replace the CLI's progress bars with one that records how far each task advanced."""
-    from cases import cli
+    from cases.cli import bundle, custody, progress, report
 
     advanced: dict[str, float] = {}
 
-    class Recording(cli.RichProgress):
+    class Recording(progress.RichProgress):
         def task(self, description: str, total: float | None):
             advanced.setdefault(description, 0)
 
@@ -296,7 +296,10 @@ def record_progress(monkeypatch) -> dict[str, float]:
 
             return Task()
 
-    monkeypatch.setattr(cli, "RichProgress", Recording)
+    # Each command module binds the class when imported: replace it in the modules of the
+    # commands these tests watch (fsck, import, report).
+    for module in (custody, bundle, report):
+        monkeypatch.setattr(module, "RichProgress", Recording)
     return advanced
 
 
