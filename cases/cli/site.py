@@ -14,6 +14,7 @@ from cases.cli.evidence import add_with_progress
 from cases.cli.options import CaseArg, JsonOpt, SiteArg
 from cases.cli.output import emit
 from cases.ingest import ItemFacts, LinkSpec, precheck_files
+from cases.site_history import site_history
 from cases.snapshot import reference_sites
 from evidence_store.timeutil import iso_utc
 
@@ -98,11 +99,13 @@ def site_list(case: CaseArg, as_json: JsonOpt = False) -> None:
 
 @site_app.command("show")
 def site_show(case: CaseArg, name: SiteArg, as_json: JsonOpt = False) -> None:
-    """Show one site: its point, radius, whether it is the claimed site, its reference imagery."""
+    """Show one site: its point, radius, whether it is the claimed site, its reference imagery,
+    and its earlier versions (each correction, with the values it replaced)."""
     c = workflow.get_case(ws(), case)
+    history = site_history(ws(), c.code, name)
     data = {"case": c.code} | site_dict(workflow.find_site(c, name), c.items)
     if as_json:
-        emit(data)
+        emit(data | {"history": history.as_dict()})
         return
     refs = data.pop("reference_items")
     for key, value in data.items():
@@ -110,6 +113,19 @@ def site_show(case: CaseArg, name: SiteArg, as_json: JsonOpt = False) -> None:
     print("reference imagery:" + ("" if refs else " none"))
     for r in refs:
         print(f"  {r['id']}  {r['filename']}")
+    if history.registered_at is not None:
+        print(f"registered: {history.registered_at} by {history.registered_by}")
+    print("corrections:" + ("" if history.changes else " none"))
+    for change in history.changes:
+        before = ", ".join(f"{f} {_shown(change.before.get(f))}" for f in change.changed)
+        print(
+            f"  {change.at} by {change.actor} (custody event {change.seq}): "
+            f"changed {', '.join(change.changed)}; before: {before}"
+        )
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else repr(value)
 
 
 @site_app.command("edit")

@@ -361,3 +361,34 @@ def test_cli_site_list_show_edit_remove_and_unlink(cc, tmp_path: Path):
     removal = next(e for e in events if e["action"] == "site-remove")
     assert removal["details"]["removed"]["name"] == "old market"
     assert _ok(cc("fsck"))[1].startswith("store consistent")
+
+
+def test_site_show_gives_earlier_versions_through_renames(cc):
+    """Findings made before a correction measured the old values: `site show` gives each
+    correction with the values it replaced, following renames back to the registration; a
+    site removed and registered again under the same name starts a history of its own."""
+    code = _ok(cc("case", "open", "Strike", "--date", "2020-01-01"))[0].strip()
+    _ok(cc("site", "add", code, "market", "--lat", "35.1", "--lon", "36.1", "--claimed"))
+    _ok(cc("site", "add", code, "depot", "--lat", "35.2", "--lon", "36.2"))
+    _ok(cc("site", "edit", code, "market", "--lat", "35.15"))
+    _ok(cc("site", "edit", code, "depot", "--radius", "300"))
+    _ok(cc("site", "edit", code, "market", "--rename", "old market"))
+    _ok(cc("site", "edit", code, "old market", "--radius", "90", "--not-claimed"))
+
+    shown = json.loads(_ok(cc("site", "show", code, "old market", "--json"))[0])
+    history = shown["history"]
+    assert history["registered"]["actor"] == "tester"
+    changes = history["changes"]
+    assert [c["changed"] for c in changes] == [["lat"], ["name"], ["claimed", "radius_m"]]
+    assert [c["before"]["lat"] for c in changes] == [35.1, 35.15, 35.15]
+    assert [c["before"]["name"] for c in changes] == ["market", "market", "old market"]
+    assert changes[2]["before"]["claimed"] is True and changes[2]["before"]["radius_m"] == 150.0
+    assert [c["seq"] for c in changes] == sorted(c["seq"] for c in changes)
+    text = _ok(cc("site", "show", code, "old market"))[0]
+    assert "changed lat; before: lat 35.1" in text and "before: name 'market'" in text
+
+    _ok(cc("site", "remove", code, "depot"))
+    _ok(cc("site", "add", code, "depot", "--lat", "35.3", "--lon", "36.3"))
+    again = json.loads(_ok(cc("site", "show", code, "depot", "--json"))[0])["history"]
+    assert again["changes"] == [] and again["registered"]["seq"] > changes[-1]["seq"]
+    assert "corrections: none" in _ok(cc("site", "show", code, "depot"))[0]
