@@ -117,11 +117,19 @@ app.command()(demo.demo)
 app.command()(report.report)
 
 
+# The shell's exit status for a process stopped by SIGINT (128 + 2).
+_INTERRUPTED = 130
+
+
 def main() -> None:
     try:
         # Without standalone mode the parser returns a command's `typer.Exit` code instead
         # of exiting with it.
         code = app(standalone_mode=False)
+        if code == _INTERRUPTED:
+            # Typer turns Ctrl-C inside a command into this exit code instead of raising
+            # KeyboardInterrupt, which would leave the run's stop unexplained.
+            raise KeyboardInterrupt
         if isinstance(code, int) and code != 0:
             sys.exit(code)
     except typer.Exit as exc:
@@ -130,8 +138,12 @@ def main() -> None:
         print(f"claimcheck: error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        print("claimcheck: interrupted", file=sys.stderr)
-        sys.exit(130)
+        print(
+            "claimcheck: interrupted (what was stored before the interruption is kept; run the "
+            "command again to finish)",
+            file=sys.stderr,
+        )
+        sys.exit(_INTERRUPTED)
     except Exception as exc:  # the last line of defence: never a traceback
         # Usage errors from the command-line parser carry their own message and exit code.
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):

@@ -85,3 +85,22 @@ def test_errors_are_one_line_and_nonzero(tmp_path: Path):
         assert r.returncode != 0, args
         assert len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_an_interrupted_command_says_so_on_one_line(tmp_path: Path, capsys, monkeypatch):
+    """Ctrl-C inside a command (typer turns it into exit code 130 without a word) is reported
+    on stderr with the shell's status for SIGINT."""
+    from cases.cli import findings
+    from tests.cases.cli_helpers import in_process_cli
+
+    run = in_process_cli(tmp_path / "ws", None, capsys, monkeypatch)
+    assert run("init")[0] == 0
+    code = run("case", "open", "Strike", "--date", "2020-01-01")[1].strip()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(findings, "run_verify", interrupted)
+    status, out, err = run("verify", code)
+    assert status == 130 and out == ""
+    assert err.startswith("claimcheck: interrupted") and err.count("\n") == 1, err
