@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -35,6 +35,7 @@ from cases.errors import InputError
 from cases.originals import OriginalsCheck, naming
 from cases.snapshot import ItemInfo, item_info
 from cases.workflow import load_case
+from evidence_store.blobs import BlobStore, DerivedStore
 from evidence_store.db import Workspace
 from evidence_store.errors import BlobError, SourceFileError
 from evidence_store.models import EvidenceItem, ItemLink
@@ -93,6 +94,55 @@ Pixels = Callable[[], PictureFeatures | None]
 PixelLoader = Callable[[StoredFrame], PictureFeatures | None]
 # A stored frame's anchors under the current definition, or None when they cannot be made.
 AnchorLoader = Callable[[StoredFrame], np.ndarray | None]
+
+# Aligns a stored picture (`theirs`, the candidate frame) with the query (`mine`; the query's
+# stored frame, if it is one) in the given orientation: `align_pictures`, here or elsewhere.
+# Raises VerifyError when a picture's pixels cannot be had.
+Aligner = Callable[
+    [StoredFrame | None, StoredFrame, PictureFeatures, PictureFeatures, bool], PictureAlignment
+]
+
+
+def align_in_process(
+    query_frame: StoredFrame | None,
+    frame: StoredFrame,
+    theirs: PictureFeatures,
+    mine: PictureFeatures,
+    flip: bool,
+) -> PictureAlignment:
+    return align_pictures(theirs, mine, mirrored=flip)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """A query's first stage (`FrameIndex.candidates`): the stored frames its hashes match, the
+    stored frames to align with it (index position, hash match, mirrored?), in order and at most
+    MAX_ALIGNMENTS_PER_QUERY, and its prepared picture (None: no pixels, nothing to align)."""
+
+    found: list[FrameMatch]
+    to_align: list[tuple[int, HashMatch, bool]]
+    mine: PictureFeatures | None
+
+
+class AlignmentCache(Protocol):
+    """What `FrameIndex.confirm` needs of an `AlignmentStore`."""
+
+    def load(self, sha256: str, frame_index: int) -> dict[str, PictureAlignment]: ...
+
+    def reverse(
+        self, query: StoredFrame, candidate: StoredFrame, mirrored: bool
+    ) -> PictureAlignment | None: ...
+
+    def save(self, sha256: str, frame_index: int, found: dict[str, PictureAlignment]) -> None: ...
+
+
+class OriginalsState(Protocol):
+    """What reading a stored picture needs of `OriginalsCheck`."""
+
+    def intact(self, sha256: str) -> bool: ...
+
+    def problem(self, sha256: str) -> str | None: ...
+
 
 # Derived-store namespace of pixel alignments between stored pictures, one file per query frame.
 ALIGNMENTS_NAMESPACE = "alignments"
@@ -241,6 +291,16 @@ class FrameIndex:
     def __len__(self) -> int:
         return len(self.frames)
 
+    @property
+    def alignments(self) -> AlignmentStore | None:
+        """Where alignments of stored queries are kept across calls (None: not kept)."""
+        return self._alignments
+
+    @property
+    def has_pixels(self) -> bool:
+        """Whether `find` aligns pixels (else it judges on hashes alone)."""
+        return self._pixels is not None
+
     def find(
         self,
         query: ImageHashes,
@@ -255,6 +315,16 @@ class FrameIndex:
                 FrameMatch(self.frames[int(m.key)], m.match)
                 for m in self._index.find_matches(query)
             ]
+        candidates = self.candidates(query, query_pixels, query_frame=query_frame)
+        return self.confirm(candidates, query_frame=query_frame)
+
+    def candidates(
+        self, query: ImageHashes, query_pixels: Pixels, *, query_frame: StoredFrame | None = None
+    ) -> Candidates:
+        """The first stage of `find` (with pixels): matches by hashes, and the stored pictures
+        to align. It depends on the hashes and anchor votes only, never on an alignment, so a
+        search of many queries can decide every query's pairs before aligning any
+        (`cases.search_pool`)."""
         found: list[FrameMatch] = []
         near: dict[int, HashMatch] = {}
         for m in self._index.find_near(query, NEAR_RADII["pdq"], NEAR_RADII["dhash"]):
@@ -265,7 +335,7 @@ class FrameIndex:
                 near[i] = m.match
         mine = query_pixels()
         if mine is None:
-            return found
+            return Candidates(found, [], None)
         self._refresh_stale_anchors()
         votes = self._cached_votes(lambda: mine, query_frame, mirrored=False)
         any_mirrored = any(hm.mirrored for hm in near.values())
@@ -286,12 +356,36 @@ class FrameIndex:
         for i, n in votes.most_common():
             if n >= MIN_ANCHOR_VOTES and i not in to_align and id(self.frames[i]) not in matched:
                 to_align[i] = (near.get(i) or compare(query, self.frames[i].hashes), False)
-        store = self._alignments if query_frame is not None else None
+        pairs = [(i, m, flip) for i, (m, flip) in to_align.items()]
+        return Candidates(found, pairs[:MAX_ALIGNMENTS_PER_QUERY], mine)
+
+    def confirm(
+        self,
+        candidates: Candidates,
+        *,
+        query_frame: StoredFrame | None = None,
+        store: AlignmentCache | None = None,
+        align: Aligner | None = None,
+    ) -> list[FrameMatch]:
+        """The second stage of `find`: `candidates.found` plus the pictures to align that
+        align. Alignments come from `store` (by default this index's `AlignmentStore`, for a
+        stored query), made with the other picture as the query (reused inverted), or by
+        `align` (by default `align_pictures` in this process); new ones are saved in `store`."""
+        found = list(candidates.found)
+        mine = candidates.mine
+        if mine is None:
+            return found
+        assert self._pixels is not None
+        if query_frame is None:
+            store = None
+        elif store is None:
+            store = self._alignments
+        align = align or align_in_process
         known: dict[str, PictureAlignment] = {}
         if store is not None and query_frame is not None:
             known = store.load(query_frame.item.sha256, query_frame.frame_index)
         made = 0
-        for i, (match, flip) in list(to_align.items())[:MAX_ALIGNMENTS_PER_QUERY]:
+        for i, match, flip in candidates.to_align:
             theirs = self._pixels(self.frames[i])
             if theirs is None:
                 continue
@@ -301,7 +395,7 @@ class FrameIndex:
                 alignment = store.reverse(query_frame, self.frames[i], flip)
             if alignment is None:
                 try:
-                    alignment = align_pictures(theirs, mine, mirrored=flip)
+                    alignment = align(query_frame, self.frames[i], theirs, mine, flip)
                 except VerifyError:
                     # The stored picture's pixels were lost after its features were cached:
                     # the pair is judged on its hashes alone, like any pair without pixels.
@@ -388,25 +482,45 @@ def workspace_pixels(ws: Workspace, originals: OriginalsCheck | None = None) -> 
 
     @functools.lru_cache(maxsize=1024)
     def load(sha256: str, kind: str, frame_index: int) -> PictureFeatures | None:
-        name = picture_features_name(frame_index)
-        pixels = functools.partial(_stored_picture, ws, originals, sha256, kind, frame_index)
-        cached = ws.derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
-        if cached is not None:
-            try:
-                return PictureFeatures.from_bytes(cached, pixels)
-            except InvalidValueError:
-                pass  # a damaged cache entry: recomputed (and rewritten) below
-        try:
-            features = PictureFeatures(pixels())
-        except VerifyError:
-            return None
-        if not ws.read_only:
-            # The cache only saves time: if it cannot be written, the next call recomputes.
-            with contextlib.suppress(BlobError):
-                ws.derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, features.to_bytes())
-        return features
+        return stored_features(
+            ws.blobs, ws.derived, originals, sha256, kind, frame_index, write=not ws.read_only
+        )
 
     return lambda frame: load(frame.item.sha256, frame.item.kind, frame.frame_index)
+
+
+def stored_features(
+    blobs: BlobStore,
+    derived: DerivedStore,
+    originals: OriginalsState | None,
+    sha256: str,
+    kind: str,
+    frame_index: int,
+    *,
+    write: bool,
+) -> PictureFeatures | None:
+    """One stored frame's features for `workspace_pixels` (and for worker processes, which
+    have no `Workspace`): read from the derived store, else made from its pixels and written
+    there when `write`."""
+    name = picture_features_name(frame_index)
+    pixels = functools.partial(
+        _stored_picture, blobs, derived, originals, sha256, kind, frame_index
+    )
+    cached = derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
+    if cached is not None:
+        try:
+            return PictureFeatures.from_bytes(cached, pixels)
+        except InvalidValueError:
+            pass  # a damaged cache entry: recomputed (and rewritten) below
+    try:
+        features = PictureFeatures(pixels())
+    except VerifyError:
+        return None
+    if write:
+        # The cache only saves time: if it cannot be written, the next call recomputes.
+        with contextlib.suppress(BlobError):
+            derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, features.to_bytes())
+    return features
 
 
 def _anchors_from_pixels(pixels: PixelLoader, frame: StoredFrame) -> np.ndarray | None:
@@ -439,7 +553,12 @@ def workspace_anchors(ws: Workspace, pixels: PixelLoader) -> AnchorLoader:
 
 
 def _stored_picture(
-    ws: Workspace, originals: OriginalsCheck | None, sha256: str, kind: str, frame_index: int
+    blobs: BlobStore,
+    derived: DerivedStore,
+    originals: OriginalsState | None,
+    sha256: str,
+    kind: str,
+    frame_index: int,
 ) -> np.ndarray:
     """A stored frame's pixels at the pixel check's working size (raises VerifyError)."""
     if kind != "video":
@@ -448,10 +567,10 @@ def _stored_picture(
                 f"the original with SHA-256 {sha256} no longer matches it "
                 f"({originals.problem(sha256)})"
             )
-        path = ws.blobs.path(sha256)
+        path = blobs.path(sha256)
         with naming(path, f"the original with SHA-256 {sha256}"):
             return load_image(path, max_side=CONFIRM_SIDE)
-    data = ws.derived.read("keyframes", sha256, f"{frame_index:08d}.jpg")
+    data = derived.read("keyframes", sha256, f"{frame_index:08d}.jpg")
     bgr = None if data is None else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if bgr is None:
         raise UnreadableMediaError(f"keyframe {frame_index} of SHA-256 {sha256} is not available")

@@ -42,6 +42,10 @@ class SharedAnalyses:
             self._results[key] = compute(item)
         return cast(T, self._results[key])
 
+    def has(self, name: str, item: ItemInfo) -> bool:
+        """Whether `name` was computed for `item` in this run."""
+        return (name, item.code) in self._results
+
     def once(self, name: str, compute: Callable[[], T]) -> T:
         """`compute()` the first time `name` is asked in this run (e.g. an index over the
         workspace several checks search), else its result."""

@@ -15,7 +15,7 @@ recycled_footage check's question, which reaches a mismatch when a copy predates
 from __future__ import annotations
 
 from cases.checks.base import CheckContext, FindingDraft
-from cases.checks.same_pictures import same_pictures
+from cases.checks.same_pictures import same_pictures, search_items
 from cases.snapshot import ItemInfo
 from verify.hashing import HashDistances
 from verify.verdict import Verdict
@@ -86,7 +86,8 @@ class DuplicatesCheck:
     def _near(self, ctx: CheckContext, visual: list[ItemInfo]) -> list[FindingDraft]:
         best: dict[tuple[str, str], HashDistances] = {}
         items = {i.code: i for i in visual}
-        task = ctx.progress.task("duplicates", len(visual))
+        # All of them at once: the search's alignments run on several processes.
+        search_items(ctx, visual, ctx.progress.task("duplicates", len(visual)).advance)
         for item in visual:
             # The search covers the workspace (shared with recycled_footage); the near
             # duplicates this check reports are the ones among this case's pictures.
@@ -98,7 +99,6 @@ class DuplicatesCheck:
                 d = found.match.match.distances
                 if pair not in best or (d.pdq, d.phash) < (best[pair].pdq, best[pair].phash):
                     best[pair] = d
-            task.advance()
         drafts = []
         for (a, b), d in sorted(best.items()):
             first, second = items[a], items[b]

@@ -32,6 +32,7 @@ from cases.checks.base import CheckContext, FindingDraft
 from cases.checks.copy_dating import CopyDating, date_copy, incident_start
 from cases.checks.same_pictures import (
     same_pictures,
+    search_items,
     searched_item_codes,
     searched_picture_count,
 )
@@ -85,10 +86,11 @@ class RecycledFootageCheck:
         searchable = [i for i in offered if i.frames]
         if not searchable:
             return drafts
+        # All of them at once: the search's alignments run on several processes.
         task = ctx.progress.task("recycled footage", len(searchable))
+        search_items(ctx, searchable, task.advance)
         for item in searchable:
             drafts.append(self._judge(ctx, item))
-            task.advance()
         return drafts
 
     def _judge(self, ctx: CheckContext, item: ItemInfo) -> FindingDraft:

@@ -13,6 +13,7 @@ involve it and counts votes against its pictures only.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cases.anchor_votes import VoteStore
@@ -22,11 +23,16 @@ from cases.search import (
     FrameIndex,
     FrameMatch,
     PixelLoader,
+    QueryPicture,
     stored_queries,
     workspace_anchors,
     workspace_pixels,
 )
+from cases.search_pool import PictureSource, SearchReport, search_stored
 from cases.snapshot import ItemInfo
+
+# Key of an item's search in the run's shared analyses.
+_SAME_PICTURES = "same_pictures"
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,55 @@ def same_pictures(ctx: CheckContext, item: ItemInfo) -> list[FrameFound]:
             for found in search.index.find(query.hashes, query.pixels, query_frame=query.frame)
         ]
 
-    return ctx.shared.get("same_pictures", item, compute)
+    return ctx.shared.get(_SAME_PICTURES, item, compute)
+
+
+def search_items(
+    ctx: CheckContext, items: Sequence[ItemInfo], on_item: Callable[[], None] | None = None
+) -> SearchReport:
+    """`same_pictures` of each of `items` not searched yet in this run, searched in the order
+    given (with the pixel alignments on worker processes when there are many: the same results
+    and cache as asking item by item, `cases.search_pool`). `on_item()` is called once per
+    item of `items` as its search is done (at once for an item searched earlier)."""
+    todo = [it for it in items if not ctx.shared.has(_SAME_PICTURES, it)]
+    for _ in range(len(items) - len(todo)):
+        if on_item is not None:
+            on_item()
+    if not todo:
+        return SearchReport()
+    search = _search(ctx)
+    queries: list[QueryPicture] = []
+    owners: list[int] = []  # per query, its item's position in `todo`
+    for k, it in enumerate(todo):
+        mine = stored_queries(it, search.pixels)
+        queries += mine
+        owners += [k] * len(mine)
+    found: list[list[FrameFound]] = [[] for _ in todo]
+    left = [owners.count(k) for k in range(len(todo))]  # queries not done, per item
+    finished = 0
+
+    def finish_done_items() -> None:
+        nonlocal finished
+        while finished < len(todo) and left[finished] == 0:
+            _keep(ctx, todo[finished], found[finished])
+            finished += 1
+            if on_item is not None:
+                on_item()
+
+    def on_query(k: int, matches: list[FrameMatch]) -> None:
+        found[owners[k]] += [FrameFound(queries[k].time_s, m) for m in matches]
+        left[owners[k]] -= 1
+        finish_done_items()
+
+    finish_done_items()  # items without pictures before the first query
+    source = PictureSource(ctx.ws.blobs, ctx.ws.derived, ctx.originals is not None)
+    report = search_stored(search.index, queries, source, on_query, originals=ctx.originals)
+    finish_done_items()
+    return report
+
+
+def _keep(ctx: CheckContext, item: ItemInfo, found: list[FrameFound]) -> None:
+    ctx.shared.get(_SAME_PICTURES, item, lambda _: found)
 
 
 def searched_item_codes(ctx: CheckContext) -> set[str]:

@@ -1,0 +1,414 @@
+"""The same-picture search of many stored pictures, with the pixel alignments on worker
+processes and the results of the one-process search.
+
+A verify run searches every picture of a case (`FrameIndex.find` once per picture); in a case
+of 1,000 walk-through frames that is ~65 ms of anchor votes and 4-80 alignments of ~9-15 ms
+each per picture, on one core of the scale target's 2. Alignments between stored pictures are
+cached (`AlignmentStore`), and one made when either picture was the query is reused when the
+other is searched, so which pairs are aligned, and in which direction, depends on the order of
+the queries. The search is therefore split in three, all in the serial order:
+
+- plan: each query's first stage (`FrameIndex.candidates`: hashes and anchor votes, which never
+  depend on an alignment), then its second stage dry-run against a copy of the cache in which
+  every alignment the serial search would make is recorded as a job (with a placeholder result,
+  so that later queries reuse it as the serial search would);
+- execute: the jobs go to worker processes as they are planned (`AlignmentPool`), which read the
+  pictures' features from the derived store themselves;
+- assemble: each query's second stage runs for real (`FrameIndex.confirm`), in order, with the
+  workers' results in place of `align_pictures`. It is the serial code: a job the plan did not
+  foresee, or a worker could not finish, is aligned here, so the findings and the cache files
+  are the serial search's whatever happens to the workers.
+
+Small searches stay in this process: workers start only once the alignments still to come are
+estimated to pay for their start-up (`MIN_PAIRS_FOR_WORKERS`).
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+import cv2
+
+from cases.search import (
+    AlignmentStore,
+    Candidates,
+    FrameIndex,
+    FrameMatch,
+    OriginalsState,
+    QueryPicture,
+    StoredFrame,
+    align_in_process,
+    pair_key,
+    stored_features,
+)
+from evidence_store.blobs import BlobStore, DerivedStore
+from verify.errors import VerifyError
+from verify.samepicture import PictureAlignment, PictureFeatures, align_pictures
+
+# Worker processes: the scale target's 2 cores (the planning process shares them).
+WORKERS = 2
+
+# Workers start once this many alignments are still expected: start-up costs ~1 s of CPU per
+# worker (a fresh interpreter importing OpenCV and the store), against ~5 ms saved per
+# alignment (~10 ms each, on two cores instead of one).
+MIN_PAIRS_FOR_WORKERS = 300
+
+# The expected count is extrapolated from the queries planned so far: not from fewer than this.
+MIN_QUERIES_FOR_ESTIMATE = 3
+
+# Alignments per task sent to a worker: ~100-200 ms of work, so that sending a task costs
+# little next to it and the two workers stay balanced.
+CHUNK = 12
+
+# A stored picture as workers name it: SHA-256, item kind, frame index.
+FrameRef = tuple[str, str, int]
+# An alignment to make: the query's picture, the stored picture aligned with it, mirrored?
+Job = tuple[FrameRef, FrameRef, bool]
+
+# A placeholder for an alignment the plan expects to make: later queries of the plan reuse it
+# (inverted) as the serial search would reuse the real one; its values are never reported.
+_PLANNED = PictureAlignment(False, 0, 1.0, 0.0, 0.0, 0.0, False)
+
+
+@dataclass(frozen=True)
+class PictureSource:
+    """Where workers read stored pictures: the originals, the derived store, and whether an
+    original must be intact (`OriginalsCheck`) before its pixels are read."""
+
+    blobs: BlobStore
+    derived: DerivedStore
+    check_originals: bool
+
+
+@dataclass
+class SearchReport:
+    """How a search's alignments were made (for tests and measurements)."""
+
+    queries: int = 0
+    in_workers: int = 0  # alignments made by worker processes
+    here: int = 0  # alignments made in this process
+    workers_started: bool = False
+    fell_back: bool = False  # workers failed and this process finished their work
+
+
+def _ref(frame: StoredFrame) -> FrameRef:
+    return (frame.item.sha256, frame.item.kind, frame.frame_index)
+
+
+def _job(query_frame: StoredFrame | None, frame: StoredFrame, flip: bool) -> Job | None:
+    return None if query_frame is None else (_ref(query_frame), _ref(frame), flip)
+
+
+class _PlannedAlignments:
+    """A copy of an `AlignmentStore` that the plan fills with placeholders: each file is copied
+    when first asked for and never written back."""
+
+    def __init__(self, store: AlignmentStore) -> None:
+        self._store = store
+        self._files: dict[tuple[str, int], dict[str, PictureAlignment]] = {}
+
+    def load(self, sha256: str, frame_index: int) -> dict[str, PictureAlignment]:
+        if (sha256, frame_index) not in self._files:
+            self._files[sha256, frame_index] = dict(self._store.load(sha256, frame_index))
+        return self._files[sha256, frame_index]
+
+    def reverse(
+        self, query: StoredFrame, candidate: StoredFrame, mirrored: bool
+    ) -> PictureAlignment | None:
+        # Only whether there is one matters to the plan, not its values: not inverted.
+        return self.load(candidate.item.sha256, candidate.frame_index).get(
+            pair_key(query, mirrored)
+        )
+
+    def save(self, sha256: str, frame_index: int, found: dict[str, PictureAlignment]) -> None:
+        pass  # the placeholders stay in this copy (`load` returned the dict they were put in)
+
+
+@dataclass
+class _Planned:
+    query: QueryPicture
+    candidates: Candidates | None  # None: searched on hashes alone
+    jobs: list[Job] = field(default_factory=list)
+
+
+# --- worker side -------------------------------------------------------------------------------
+
+_source: PictureSource | None = None
+_problems: dict[str, str | None] = {}
+
+
+class _KnownOriginals:
+    """The planning process's `OriginalsCheck` verdicts, sent with each task."""
+
+    def problem(self, sha256: str) -> str | None:
+        if sha256 not in _problems:
+            assert _source is not None
+            _problems[sha256] = _source.blobs.verify(sha256)
+        return _problems[sha256]
+
+    def intact(self, sha256: str) -> bool:
+        return self.problem(sha256) is None
+
+
+def _start_worker(source: PictureSource) -> None:
+    global _source
+    # One OpenCV thread per worker: the workers are the parallelism.
+    cv2.setNumThreads(1)
+    _source = source
+
+
+@functools.lru_cache(maxsize=1024)
+def _features(sha256: str, kind: str, frame_index: int) -> PictureFeatures | None:
+    assert _source is not None
+    originals = _KnownOriginals() if _source.check_originals else None
+    # Not written: the planning process read (and cached) every picture of a job before it.
+    return stored_features(
+        _source.blobs, _source.derived, originals, sha256, kind, frame_index, write=False
+    )
+
+
+def _align_chunk(jobs: list[Job], problems: dict[str, str | None]) -> list[PictureAlignment | None]:
+    """Each job's alignment, or None where it could not be made here (the planning process
+    then makes it, raising what the serial search raises)."""
+    _problems.update(problems)
+    out: list[PictureAlignment | None] = []
+    for query, frame, flip in jobs:
+        mine, theirs = _features(*query), _features(*frame)
+        if mine is None or theirs is None:
+            out.append(None)
+            continue
+        try:
+            out.append(align_pictures(theirs, mine, mirrored=flip))
+        except VerifyError:
+            out.append(None)
+    return out
+
+
+# --- planning side -----------------------------------------------------------------------------
+
+
+class AlignmentPool:
+    """Worker processes that align jobs; `broken` once one died or they could not start (the
+    caller then aligns in its own process)."""
+
+    def __init__(self, source: PictureSource, workers: int = WORKERS) -> None:
+        self._source = source
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self.broken = False
+
+    @property
+    def running(self) -> bool:
+        return self._pool is not None
+
+    def start(self) -> bool:
+        try:
+            # spawn, not fork: a child forked after OpenCV started its threads can deadlock.
+            self._pool = ProcessPoolExecutor(
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self._source,),
+            )
+        except (OSError, ValueError):
+            self.broken = True
+        return self._pool is not None
+
+    def submit(
+        self, jobs: list[Job], problems: dict[str, str | None]
+    ) -> Future[list[PictureAlignment | None]] | None:
+        if self._pool is None:
+            return None
+        try:
+            return self._pool.submit(_align_chunk, jobs, problems)
+        except (BrokenProcessPool, OSError, RuntimeError):
+            self.fail()
+            return None
+
+    def fail(self) -> None:
+        """A worker died (killed, out of memory) or could not be reached: stop using them."""
+        self.broken = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class _Search:
+    def __init__(
+        self,
+        index: FrameIndex,
+        pool: AlignmentPool,
+        originals: OriginalsState | None,
+        on_query: Callable[[int, list[FrameMatch]], None],
+    ) -> None:
+        self.index = index
+        self.pool = pool
+        self.originals = originals
+        self.on_query = on_query
+        store = index.alignments
+        self.plan_store = _PlannedAlignments(store) if store is not None else None
+        self.planned: list[_Planned] = []
+        self.assembled = 0
+        self.jobs_planned = 0
+        self.unsent: list[Job] = []
+        self.unsent_jobs: set[Job] = set()
+        self.waiting: dict[Job, Future[list[PictureAlignment | None]]] = {}
+        self.chunks: dict[Future[list[PictureAlignment | None]], list[Job]] = {}
+        self.results: dict[Job, PictureAlignment | None] = {}
+        self.report = SearchReport()
+
+    def plan(self, query: QueryPicture) -> None:
+        if query.pixels is None or query.frame is None or not self.index.has_pixels:
+            self.planned.append(_Planned(query, None))
+            return
+        candidates = self.index.candidates(query.hashes, query.pixels, query_frame=query.frame)
+        planned = _Planned(query, candidates)
+
+        def record(
+            query_frame: StoredFrame | None,
+            frame: StoredFrame,
+            theirs: PictureFeatures,
+            mine: PictureFeatures,
+            flip: bool,
+        ) -> PictureAlignment:
+            job = _job(query_frame, frame, flip)
+            if job is not None:
+                planned.jobs.append(job)
+            return _PLANNED
+
+        self.index.confirm(candidates, query_frame=query.frame, store=self.plan_store, align=record)
+        self.planned.append(planned)
+        self.jobs_planned += len(planned.jobs)
+        if self.pool.running:
+            self.unsent += planned.jobs
+            self.unsent_jobs.update(planned.jobs)
+            if len(self.unsent) >= CHUNK:
+                self.send()
+
+    def send(self) -> None:
+        while self.unsent and self.pool.running:
+            jobs, self.unsent = self.unsent[:CHUNK], self.unsent[CHUNK:]
+            self.unsent_jobs.difference_update(jobs)
+            problems: dict[str, str | None] = {}
+            if self.originals is not None:
+                # Known already: planning read both pictures' cached alignments, which
+                # re-hashes their originals (`AlignmentStore`).
+                for query, frame, _ in jobs:
+                    for sha256 in (query[0], frame[0]):
+                        problems[sha256] = self.originals.problem(sha256)
+            future = self.pool.submit(jobs, problems)
+            if future is None:
+                self.report.fell_back = True
+                break
+            self.chunks[future] = jobs
+            for job in jobs:
+                self.waiting[job] = future
+        if not self.pool.running:
+            # No workers (any more): these are aligned here when their queries are assembled.
+            self.unsent, self.unsent_jobs = [], set()
+
+    def assemble(self, *, block: bool) -> None:
+        """Run the second stage of every planned query whose jobs are done, in order (with
+        `block`, of every planned query, waiting for the workers)."""
+        if block:
+            self.send()
+        while self.assembled < len(self.planned):
+            planned = self.planned[self.assembled]
+            if not block and self.unsent_jobs.intersection(planned.jobs):
+                return
+            for job in planned.jobs:
+                future = self.waiting.get(job)
+                if future is None:
+                    continue
+                if not block and not future.done():
+                    return
+                self._harvest(future)
+            self.on_query(self.assembled, self._confirm(planned))
+            self.assembled += 1
+
+    def _harvest(self, future: Future[list[PictureAlignment | None]]) -> None:
+        jobs = self.chunks.pop(future, [])
+        try:
+            found = future.result()
+        except (BrokenProcessPool, OSError):
+            # Every job not yet done is aligned in this process when its query is assembled.
+            self.pool.fail()
+            self.report.fell_back = True
+            self.waiting.clear()
+            self.chunks.clear()
+            self.unsent, self.unsent_jobs = [], set()
+            return
+        for job, alignment in zip(jobs, found, strict=True):
+            self.waiting.pop(job, None)
+            self.results[job] = alignment
+
+    def _confirm(self, planned: _Planned) -> list[FrameMatch]:
+        query = planned.query
+        if planned.candidates is None:
+            return self.index.find(query.hashes, query.pixels, query_frame=query.frame)
+
+        def align(
+            query_frame: StoredFrame | None,
+            frame: StoredFrame,
+            theirs: PictureFeatures,
+            mine: PictureFeatures,
+            flip: bool,
+        ) -> PictureAlignment:
+            job = _job(query_frame, frame, flip)
+            made = self.results.pop(job, None) if job is not None else None
+            if made is not None:
+                self.report.in_workers += 1
+                return made
+            self.report.here += 1
+            return align_in_process(query_frame, frame, theirs, mine, flip)
+
+        return self.index.confirm(planned.candidates, query_frame=query.frame, align=align)
+
+    def worth_workers(self, total: int) -> bool:
+        done = len(self.planned)
+        if self.pool.running or self.pool.broken or done < MIN_QUERIES_FOR_ESTIMATE:
+            return False
+        expected = self.jobs_planned * (total - done) / max(done, 1)
+        return expected >= MIN_PAIRS_FOR_WORKERS
+
+
+def search_stored(
+    index: FrameIndex,
+    queries: Sequence[QueryPicture],
+    source: PictureSource,
+    on_query: Callable[[int, list[FrameMatch]], None],
+    *,
+    originals: OriginalsState | None = None,
+    workers: int = WORKERS,
+) -> SearchReport:
+    """`index.find` of each query, in order, as `on_query(k, matches)` for the k-th, with the
+    same results and the same alignment cache as calling it query by query; alignments on
+    `workers` processes when there are enough of them. `originals`: the run's
+    `OriginalsCheck`, whose verdicts the workers reuse (`source.check_originals` says whether
+    there is one)."""
+    pool = AlignmentPool(source, workers)
+    search = _Search(index, pool, originals, on_query)
+    try:
+        for query in queries:
+            if workers >= 2 and search.worth_workers(len(queries)):
+                # The queries planned so far are aligned here; the rest go to the workers.
+                started = pool.start()
+                search.report.workers_started = started
+                search.report.fell_back = not started
+            search.plan(query)
+            search.assemble(block=False)
+        search.assemble(block=True)
+    finally:
+        pool.close()
+    search.report.queries = len(queries)
+    return search.report
