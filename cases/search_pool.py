@@ -389,13 +389,14 @@ def search_stored(
     on_query: Callable[[int, list[FrameMatch]], None],
     *,
     originals: OriginalsState | None = None,
-    workers: int = WORKERS,
+    workers: int | None = None,
 ) -> SearchReport:
     """`index.find` of each query, in order, as `on_query(k, matches)` for the k-th, with the
     same results and the same alignment cache as calling it query by query; alignments on
-    `workers` processes when there are enough of them. `originals`: the run's
+    `workers` processes (default `WORKERS`) when there are enough of them. `originals`: the run's
     `OriginalsCheck`, whose verdicts the workers reuse (`source.check_originals` says whether
     there is one)."""
+    workers = WORKERS if workers is None else workers
     pool = AlignmentPool(source, workers)
     search = _Search(index, pool, originals, on_query)
     try:

@@ -1,0 +1,215 @@
+"""The same-picture search of a verify run with its alignments on worker processes gives the
+one-process search's findings and alignment cache, byte for byte: with workers, when they die,
+and when a re-run adds one item."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import cases.checks.duplicates as duplicates_module
+import cases.checks.recycled_footage as recycled_module
+import cases.checks.same_pictures as same_pictures_module
+import cases.search_pool as pool_module
+from cases import workflow
+from cases.anchor_votes import VOTES_NAMESPACE
+from cases.checks.duplicates import DuplicatesCheck
+from cases.checks.recycled_footage import RecycledFootageCheck
+from cases.ingest import LinkSpec, add_evidence
+from cases.search import ALIGNMENTS_NAMESPACE
+from cases.search_pool import SearchReport
+from cases.verification import run_verify
+from evidence_store.db import Workspace, init_workspace
+from verify.media import load_image
+
+
+def _save(path: Path, rgb: np.ndarray) -> Path:
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]
+    )
+    assert ok
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+def _crop(rgb: np.ndarray, top: float, left: float, text: str) -> np.ndarray:
+    """A crop with a watermark: past the hashes, so anchors and pixels decide."""
+    h, w = rgb.shape[:2]
+    out = rgb[round(top * h) :, round(left * w) :].copy()
+    cv2.putText(out, text, (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 3)
+    return out
+
+
+def _workspace(tmp_path: Path, sites_dir: Path) -> tuple[Workspace, str]:
+    """Copies of two pictures (crops, a mirrored one) among neighbouring views of one building:
+    pairs that align, pairs that do not, and pairs seen from both sides."""
+    ws = init_workspace(tmp_path / "ws")
+    code = workflow.open_case(ws, "t", title="t", incident_date=date(2020, 1, 1)).code
+    castle = sites_dir / "ettlingen_castle"
+    church = load_image(sites_dir / "herz_jesu_church" / "0000.jpg")
+    picture = load_image(castle / "0003.jpg")
+    files = [
+        castle / "0002.jpg",
+        castle / "0003.jpg",
+        castle / "0004.jpg",
+        _save(tmp_path / "crop_a.jpg", _crop(picture, 0.12, 0.1, "MINISTRY")),
+        _save(tmp_path / "crop_b.jpg", _crop(picture, 0.2, 0.05, "OFFICIAL")),
+        _save(tmp_path / "mirror.jpg", _crop(picture, 0.1, 0.1, "TV")[:, ::-1].copy()),
+        sites_dir / "herz_jesu_church" / "0000.jpg",
+        _save(tmp_path / "church.jpg", _crop(church, 0.15, 0.12, "NEWS")),
+    ]
+    add_evidence(ws, "t", code, files, kind="photo", links=[LinkSpec("denial_footage")])
+    return ws, code
+
+
+def _one_process_per_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search as it was before workers: `same_pictures` asked item by item."""
+
+    def item_by_item(ctx, items, on_item=None) -> SearchReport:
+        for item in items:
+            same_pictures_module.same_pictures(ctx, item)
+            if on_item is not None:
+                on_item()
+        return SearchReport()
+
+    monkeypatch.setattr(duplicates_module, "search_items", item_by_item)
+    monkeypatch.setattr(recycled_module, "search_items", item_by_item)
+
+
+def _reports(monkeypatch: pytest.MonkeyPatch) -> list[SearchReport]:
+    """The reports of the searches run from now on."""
+    reports: list[SearchReport] = []
+    real = same_pictures_module.search_stored
+
+    def reporting(*args, **kwargs) -> SearchReport:
+        reports.append(real(*args, **kwargs))
+        return reports[-1]
+
+    monkeypatch.setattr(same_pictures_module, "search_stored", reporting)
+    return reports
+
+
+def _always_workers(monkeypatch: pytest.MonkeyPatch) -> list[SearchReport]:
+    """Workers from the first query on, however few the alignments; the searches' reports."""
+    monkeypatch.setattr(pool_module, "MIN_PAIRS_FOR_WORKERS", 0)
+    monkeypatch.setattr(pool_module, "MIN_QUERIES_FOR_ESTIMATE", 0)
+    monkeypatch.setattr(pool_module, "CHUNK", 2)
+    return _reports(monkeypatch)
+
+
+def _run(ws: Workspace, code: str) -> tuple[list[tuple[str, str, tuple[str, ...], str]], dict]:
+    """The findings and every cached alignment and vote file."""
+    out = run_verify(ws, "t", code, checks=[RecycledFootageCheck(), DuplicatesCheck()])
+    findings = sorted((f.check, f.verdict, tuple(f.items), f.detail) for f in out.findings)
+    files = {}
+    for namespace in (ALIGNMENTS_NAMESPACE, VOTES_NAMESPACE):
+        for path in sorted((ws.derived.root / namespace).rglob("*.json")):
+            files[path.relative_to(ws.derived.root).as_posix()] = path.read_bytes()
+    return findings, files
+
+
+@pytest.fixture()
+def serial(tmp_path: Path, sites_dir: Path) -> tuple[list, dict]:
+    """The one-process search's findings and cache files on a fresh workspace."""
+    with pytest.MonkeyPatch.context() as mp:
+        _one_process_per_item(mp)
+        ws, code = _workspace(tmp_path / "serial", sites_dir)
+        return _run(ws, code)
+
+
+def test_workers_give_the_one_process_findings_and_cache(serial, tmp_path, sites_dir, monkeypatch):
+    reports = _always_workers(monkeypatch)
+    ws, code = _workspace(tmp_path / "parallel", sites_dir)
+    findings, files = _run(ws, code)
+    assert any(r.in_workers for r in reports) and not any(r.fell_back for r in reports)
+    assert sum(r.here for r in reports) == 0
+    assert any(name.startswith(ALIGNMENTS_NAMESPACE) for name in files)
+    assert any(check == "duplicates" for check, *_ in findings)
+    assert (findings, files) == serial
+
+
+def test_below_the_threshold_everything_stays_in_this_process(
+    serial, tmp_path, sites_dir, monkeypatch
+):
+    reports = _reports(monkeypatch)
+    ws, code = _workspace(tmp_path / "small", sites_dir)
+    assert _run(ws, code) == serial
+    assert not any(r.workers_started for r in reports)
+    assert sum(r.here for r in reports) > 0
+
+
+class _DyingPool:
+    """A pool whose first task is done (in this process) and whose worker then dies."""
+
+    def __init__(self, *args, initargs=(), **kwargs) -> None:
+        self._source = initargs[0]
+        self.tasks = 0
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        self.tasks += 1
+        if self.tasks == 1:
+            pool_module._source = self._source
+            future.set_result(fn(*args))
+        else:
+            future.set_exception(BrokenProcessPool("a worker died"))
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass
+
+
+def test_when_workers_die_this_process_finishes_with_the_same_results(
+    serial, tmp_path, sites_dir, monkeypatch
+):
+    reports = _always_workers(monkeypatch)
+    monkeypatch.setattr(pool_module, "ProcessPoolExecutor", _DyingPool)
+    monkeypatch.setattr(pool_module, "_source", None)
+    ws, code = _workspace(tmp_path / "dying", sites_dir)
+    assert _run(ws, code) == serial
+    assert any(r.fell_back for r in reports)
+    assert sum(r.in_workers for r in reports) > 0 and sum(r.here for r in reports) > 0
+
+
+def test_when_workers_cannot_start_this_process_does_the_work(
+    serial, tmp_path, sites_dir, monkeypatch
+):
+    reports = _always_workers(monkeypatch)
+
+    def refuse(*args, **kwargs):
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(pool_module, "ProcessPoolExecutor", refuse)
+    ws, code = _workspace(tmp_path / "refused", sites_dir)
+    assert _run(ws, code) == serial
+    assert any(r.fell_back for r in reports) and sum(r.in_workers for r in reports) == 0
+
+
+def test_a_new_item_with_workers_aligns_only_its_pairs(tmp_path, sites_dir, monkeypatch):
+    ws, code = _workspace(tmp_path / "ws", sites_dir)
+    _run(ws, code)
+    before = _cached_keys(ws)
+    reports = _always_workers(monkeypatch)
+    church = load_image(sites_dir / "herz_jesu_church" / "0000.jpg")
+    new = _save(tmp_path / "church_b.jpg", _crop(church, 0.2, 0.05, "BREAKING"))
+    (added,) = add_evidence(ws, "t", code, [new], kind="photo", links=[LinkSpec("denial_footage")])
+    _run(ws, code)
+    after = _cached_keys(ws)
+    gained = {q: after[q] - before.get(q, set()) for q in after}
+    made = sum(r.in_workers + r.here for r in reports)
+    assert made == sum(len(keys) for keys in gained.values()) > 0
+    for q, keys in gained.items():
+        assert q == added.sha256 or all(key.startswith(added.sha256) for key in keys)
+
+
+def _cached_keys(ws: Workspace) -> dict[str, set[str]]:
+    """Cached alignment keys per query picture (SHA-256)."""
+    root = ws.derived.root / ALIGNMENTS_NAMESPACE
+    return {p.parent.name: set(json.loads(p.read_text())) for p in root.rglob("*.json")}
