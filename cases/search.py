@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -28,20 +27,18 @@ from cases.analysis import (
     ANCHOR_SET_KEY,
     ANCHORS_KEY,
     PICTURE_FEATURES_NAMESPACE,
-    picture_features_name,
 )
 from cases.anchor_votes import VoteStore
 from cases.errors import InputError
-from cases.originals import OriginalsCheck, naming
+from cases.originals import OriginalsCheck
 from cases.snapshot import ItemInfo, item_info
+from cases.stored_pictures import stored_features
 from cases.workflow import load_case
-from evidence_store.blobs import BlobStore, DerivedStore
 from evidence_store.db import Workspace
 from evidence_store.errors import BlobError, SourceFileError
 from evidence_store.models import EvidenceItem, ItemLink
 from verify.errors import (
     InvalidValueError,
-    UnreadableMediaError,
     UnsupportedMediaError,
     VerifyError,
 )
@@ -134,14 +131,6 @@ class AlignmentCache(Protocol):
     ) -> PictureAlignment | None: ...
 
     def save(self, sha256: str, frame_index: int, found: dict[str, PictureAlignment]) -> None: ...
-
-
-class OriginalsState(Protocol):
-    """What reading a stored picture needs of `OriginalsCheck`."""
-
-    def intact(self, sha256: str) -> bool: ...
-
-    def problem(self, sha256: str) -> str | None: ...
 
 
 # Derived-store namespace of pixel alignments between stored pictures, one file per query frame.
@@ -489,40 +478,6 @@ def workspace_pixels(ws: Workspace, originals: OriginalsCheck | None = None) -> 
     return lambda frame: load(frame.item.sha256, frame.item.kind, frame.frame_index)
 
 
-def stored_features(
-    blobs: BlobStore,
-    derived: DerivedStore,
-    originals: OriginalsState | None,
-    sha256: str,
-    kind: str,
-    frame_index: int,
-    *,
-    write: bool,
-) -> PictureFeatures | None:
-    """One stored frame's features for `workspace_pixels` (and for worker processes, which
-    have no `Workspace`): read from the derived store, else made from its pixels and written
-    there when `write`."""
-    name = picture_features_name(frame_index)
-    pixels = functools.partial(
-        _stored_picture, blobs, derived, originals, sha256, kind, frame_index
-    )
-    cached = derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
-    if cached is not None:
-        try:
-            return PictureFeatures.from_bytes(cached, pixels)
-        except InvalidValueError:
-            pass  # a damaged cache entry: recomputed (and rewritten) below
-    try:
-        features = PictureFeatures(pixels())
-    except VerifyError:
-        return None
-    if write:
-        # The cache only saves time: if it cannot be written, the next call recomputes.
-        with contextlib.suppress(BlobError):
-            derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, features.to_bytes())
-    return features
-
-
 def _anchors_from_pixels(pixels: PixelLoader, frame: StoredFrame) -> np.ndarray | None:
     features = pixels(frame)
     if features is None:
@@ -550,31 +505,6 @@ def workspace_anchors(ws: Workspace, pixels: PixelLoader) -> AnchorLoader:
         return anchors
 
     return load
-
-
-def _stored_picture(
-    blobs: BlobStore,
-    derived: DerivedStore,
-    originals: OriginalsState | None,
-    sha256: str,
-    kind: str,
-    frame_index: int,
-) -> np.ndarray:
-    """A stored frame's pixels at the pixel check's working size (raises VerifyError)."""
-    if kind != "video":
-        if originals is not None and not originals.intact(sha256):
-            raise UnreadableMediaError(
-                f"the original with SHA-256 {sha256} no longer matches it "
-                f"({originals.problem(sha256)})"
-            )
-        path = blobs.path(sha256)
-        with naming(path, f"the original with SHA-256 {sha256}"):
-            return load_image(path, max_side=CONFIRM_SIDE)
-    data = derived.read("keyframes", sha256, f"{frame_index:08d}.jpg")
-    bgr = None if data is None else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise UnreadableMediaError(f"keyframe {frame_index} of SHA-256 {sha256} is not available")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def stored_queries(item: ItemInfo, pixels: PixelLoader) -> list[QueryPicture]:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
+import cases.align_workers as workers_module
 import cases.checks.duplicates as duplicates_module
 import cases.checks.recycled_footage as recycled_module
 import cases.checks.same_pictures as same_pictures_module
@@ -151,12 +152,13 @@ class _DyingPool:
     def __init__(self, *args, initargs=(), **kwargs) -> None:
         self._source = initargs[0]
         self.tasks = 0
+        workers_module._features.cache_clear()
 
     def submit(self, fn, *args) -> Future:
         future: Future = Future()
         self.tasks += 1
         if self.tasks == 1:
-            pool_module._source = self._source
+            workers_module._source = self._source
             future.set_result(fn(*args))
         else:
             future.set_exception(BrokenProcessPool("a worker died"))
@@ -170,8 +172,8 @@ def test_when_workers_die_this_process_finishes_with_the_same_results(
     serial, tmp_path, sites_dir, monkeypatch
 ):
     reports = _always_workers(monkeypatch)
-    monkeypatch.setattr(pool_module, "ProcessPoolExecutor", _DyingPool)
-    monkeypatch.setattr(pool_module, "_source", None)
+    monkeypatch.setattr(workers_module, "ProcessPoolExecutor", _DyingPool)
+    monkeypatch.setattr(workers_module, "_source", None)
     ws, code = _workspace(tmp_path / "dying", sites_dir)
     assert _run(ws, code) == serial
     assert any(r.fell_back for r in reports)
@@ -186,7 +188,7 @@ def test_when_workers_cannot_start_this_process_does_the_work(
     def refuse(*args, **kwargs):
         raise OSError("no more processes")
 
-    monkeypatch.setattr(pool_module, "ProcessPoolExecutor", refuse)
+    monkeypatch.setattr(workers_module, "ProcessPoolExecutor", refuse)
     ws, code = _workspace(tmp_path / "refused", sites_dir)
     assert _run(ws, code) == serial
     assert any(r.fell_back for r in reports) and sum(r.in_workers for r in reports) == 0
