@@ -12,8 +12,8 @@ the queries. The search is therefore split in three, all in the serial order:
   depend on an alignment), then its second stage dry-run against a copy of the cache in which
   every alignment the serial search would make is recorded as a job (with a placeholder result,
   so that later queries reuse it as the serial search would);
-- execute: the jobs go to worker processes as they are planned (`AlignmentPool`), which read the
-  pictures' features from the derived store themselves;
+- execute: the jobs go to worker processes as they are planned
+  (`cases.align_workers.AlignmentPool`), which read the pictures from the store themselves;
 - assemble: each query's second stage runs for real (`FrameIndex.confirm`), in order, with the
   workers' results in place of `align_pictures`. It is the serial code: a job the plan did not
   foresee, or a worker could not finish, is aligned here, so the findings and the cache files
@@ -56,8 +56,8 @@ MIN_QUERIES_FOR_ESTIMATE = 3
 # little next to it and the two workers stay balanced.
 CHUNK = 12
 
-# A placeholder for an alignment the plan expects to make: later queries of the plan reuse it
-# (inverted) as the serial search would reuse the real one; its values are never reported.
+# A placeholder for an alignment the plan expects to make: later queries of the plan find it
+# where the serial search would find the real one; its values are never reported.
 _PLANNED = PictureAlignment(False, 0, 1.0, 0.0, 0.0, 0.0, False)
 
 
@@ -113,6 +113,9 @@ class _Planned:
 
 
 class _Search:
+    """One search's plan, the jobs sent to workers and their results, and how far the queries
+    are assembled."""
+
     def __init__(
         self,
         index: FrameIndex,
@@ -206,7 +209,9 @@ class _Search:
             self.assembled += 1
 
     def _harvest(self, future: Future[list[PictureAlignment | None]]) -> None:
-        jobs = self.chunks.pop(future, [])
+        jobs = self.chunks.pop(future, None)
+        if jobs is None:
+            return  # harvested already
         try:
             found = future.result()
         except (BrokenProcessPool, OSError):

@@ -215,3 +215,35 @@ def _cached_keys(ws: Workspace) -> dict[str, set[str]]:
     """Cached alignment keys per query picture (SHA-256)."""
     root = ws.derived.root / ALIGNMENTS_NAMESPACE
     return {p.parent.name: set(json.loads(p.read_text())) for p in root.rglob("*.json")}
+
+
+class _Recorder:
+    """Progress that records each task's total and steps."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, list[int | None]] = {}
+
+    def task(self, description: str, total: int | None) -> _Task:
+        self.tasks[description] = [total, 0]
+        return _Task(self.tasks[description])
+
+
+class _Task:
+    def __init__(self, state: list[int | None]) -> None:
+        self._state = state
+
+    def advance(self, steps: int = 1) -> None:
+        done = self._state[1]
+        assert done is not None
+        self._state[1] = done + steps
+
+
+def test_progress_counts_every_item_once_with_workers(tmp_path, sites_dir, monkeypatch):
+    reports = _always_workers(monkeypatch)
+    ws, code = _workspace(tmp_path / "ws", sites_dir)
+    progress = _Recorder()
+    run_verify(ws, "t", code, checks=[RecycledFootageCheck(), DuplicatesCheck()], progress=progress)
+    assert any(r.in_workers for r in reports)
+    for name in ("recycled footage", "duplicates"):
+        total, done = progress.tasks[name]
+        assert total == done == 8
