@@ -8,7 +8,9 @@ footage against every stored picture) ask the same question of the same frames; 
 The search runs over one index of the whole workspace, and pixel alignments and anchor votes
 between stored pictures are kept in the derived store (`cases.search.AlignmentStore`,
 `cases.anchor_votes.VoteStore`), so a re-run after adding one item aligns only the pairs that
-involve it and counts votes against its pictures only.
+involve it and counts votes against its pictures only. Each check searches all its items at
+once (`search_items`), so that the alignments can run on worker processes
+(`cases.search_pool`), with the results and cache of searching item by item.
 """
 
 from __future__ import annotations
