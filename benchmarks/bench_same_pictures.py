@@ -1,7 +1,10 @@
 """What the same-picture search of a verify run (recycled_footage + duplicates) costs on one
 process and with its alignments on worker processes, and that both give the same results.
 
-Run: python benchmarks/bench_same_pictures.py [--home DIR] [--repeat N]
+Run: python benchmarks/bench_same_pictures.py [--home DIR] [--repeat N] [--min-pairs N]
+
+`--min-pairs` replaces `cases.search_pool.MIN_PAIRS_FOR_WORKERS` (default 0: workers from the
+fourth query on, whatever the count, to measure them; this workspace is below the real one).
 
 One case holds the distinct dev photos (benchmarks/hash_transforms.py `dev_images`: building
 views a few metres apart, the hand-held sequence) and an edited copy of every second one (the
@@ -92,7 +95,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--home", type=Path, help="reuse (or create) the workspace here")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--min-pairs", type=int, default=0)
     args = ap.parse_args()
+    pool_module.MIN_PAIRS_FOR_WORKERS = args.min_pairs
     with tempfile.TemporaryDirectory() as tmp:
         home = args.home or Path(tmp) / "ws"
         if not (home / "workspace.json").exists():

@@ -44,15 +44,19 @@ from cases.search import (
 from cases.stored_pictures import OriginalsState
 from verify.samepicture import PictureAlignment, PictureFeatures
 
-# Workers start once this many alignments are still expected: start-up costs ~1 s of CPU per
-# worker (a fresh interpreter importing OpenCV and the store), against ~5 ms saved per
-# alignment (~10 ms each, on two cores instead of one).
-MIN_PAIRS_FOR_WORKERS = 300
+# Workers start once this many alignments are still expected. Their cost grows with the
+# pictures, not the pairs: start-up (~0.5 s of CPU per worker, a fresh interpreter importing
+# OpenCV and faiss; ~1 s more under the CLI, whose script each spawned worker imports again) and
+# each worker reading the features and pixels of the pictures it aligns; an alignment itself is
+# ~4-7 ms (with faiss). benchmarks/bench_same_pictures.py (102 photos, 354 alignments, dev set
+# only): 4.6 s of CPU on one process, 3.2 s here + 5.1 s in workers with them, so a search of a
+# few hundred pairs gains nothing; with ~1,000 the workers' ~5 s of alignments outweigh it.
+MIN_PAIRS_FOR_WORKERS = 1000
 
 # The expected count is extrapolated from the queries planned so far: not from fewer than this.
 MIN_QUERIES_FOR_ESTIMATE = 3
 
-# Alignments per task sent to a worker: ~100-200 ms of work, so that sending a task costs
+# Alignments per task sent to a worker: ~50-150 ms of work, so that sending a task costs
 # little next to it and the two workers stay balanced.
 CHUNK = 12
 
