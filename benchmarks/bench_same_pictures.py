@@ -3,6 +3,10 @@ process and with its alignments on worker processes, and that both give the same
 
 Run: python benchmarks/bench_same_pictures.py [--home DIR] [--repeat N] [--min-pairs N]
 
+`--walk N` builds instead a walk-through-like case: N overlapping 640x480 windows slid across
+dev photos (a few dozen per photo), so each picture is aligned with many neighbours, as in a
+case of consecutive video frames (the real 1,000-frame case has 4-80 alignments per picture).
+
 `--min-pairs` replaces `cases.search_pool.MIN_PAIRS_FOR_WORKERS` (default 0: workers from the
 fourth query on, whatever the count, to measure them; this workspace is below the real one).
 
@@ -62,6 +66,27 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def build_walk(home: Path, scratch: Path, count: int) -> None:
+    ws = init_workspace(home)
+    code = workflow.open_case(ws, "bench", title="t", incident_date=date(2020, 1, 1)).code
+    per_photo = 40
+    paths = []
+    for k, source in enumerate(dev_images()[::7][: -(-count // per_photo)]):
+        rgb = load_image(source.path)
+        h, w = rgb.shape[:2]
+        if h < 480 or w < 640:
+            continue
+        for j in range(per_photo):
+            if len(paths) == count:
+                break
+            x = round((w - 640) * j / (per_photo - 1))
+            y = round((h - 480) * (j % 5) / 4)
+            path = scratch / f"walk{k:02d}_{j:02d}.jpg"
+            write_jpeg(path, rgb[y : y + 480, x : x + 640], 90)
+            paths.append(path)
+    add_evidence(ws, "bench", code, paths, kind="photo", links=[LinkSpec("denial_footage")])
+
+
 def run(home: Path, workers: int) -> tuple[float, float, float, list[SearchReport], object]:
     """Wall time, this process's CPU time, the worker processes' CPU time, the searches'
     reports, and the results (findings, cache files)."""
@@ -96,13 +121,17 @@ def main() -> None:
     ap.add_argument("--home", type=Path, help="reuse (or create) the workspace here")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--min-pairs", type=int, default=0)
+    ap.add_argument("--walk", type=int, default=0)
     args = ap.parse_args()
     pool_module.MIN_PAIRS_FOR_WORKERS = args.min_pairs
     with tempfile.TemporaryDirectory() as tmp:
         home = args.home or Path(tmp) / "ws"
         if not (home / "workspace.json").exists():
             t0 = time.perf_counter()
-            build(home, Path(tmp))
+            if args.walk:
+                build_walk(home, Path(tmp), args.walk)
+            else:
+                build(home, Path(tmp))
             print(f"workspace built in {time.perf_counter() - t0:.1f} s", flush=True)
         reference = None
         for _ in range(args.repeat):

@@ -5,6 +5,7 @@ and when a re-run adds one item."""
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
@@ -247,3 +248,21 @@ def test_progress_counts_every_item_once_with_workers(tmp_path, sites_dir, monke
     for name in ("recycled footage", "duplicates"):
         total, done = progress.tasks[name]
         assert total == done == 8
+
+
+class _DiesInWorker:
+    """Stands for the picture source; a worker process that receives it exits at once."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return (os._exit, (3,))
+
+
+def test_when_real_workers_die_this_process_finishes_with_the_same_results(
+    serial, tmp_path, sites_dir, monkeypatch
+):
+    reports = _always_workers(monkeypatch)
+    monkeypatch.setattr(same_pictures_module, "PictureSource", lambda *args: _DiesInWorker())
+    ws, code = _workspace(tmp_path / "killed", sites_dir)
+    assert _run(ws, code) == serial
+    assert any(r.workers_started and r.fell_back for r in reports)
+    assert sum(r.in_workers for r in reports) == 0
