@@ -25,6 +25,7 @@ estimated to pay for their start-up (`MIN_PAIRS_FOR_WORKERS`).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
@@ -133,7 +134,9 @@ class _Search:
         self.on_query = on_query
         store = index.alignments
         self.plan_store = _PlannedAlignments(store) if store is not None else None
-        self.planned: list[_Planned] = []
+        # Planned queries not assembled yet (dropped once assembled: each holds its picture).
+        self.planned: deque[_Planned] = deque()
+        self.planned_count = 0
         self.assembled = 0
         self.jobs_planned = 0
         self.unsent: list[Job] = []
@@ -144,6 +147,7 @@ class _Search:
         self.report = SearchReport()
 
     def plan(self, query: QueryPicture) -> None:
+        self.planned_count += 1
         if query.pixels is None or query.frame is None or not self.index.has_pixels:
             self.planned.append(_Planned(query, None))
             return
@@ -198,8 +202,8 @@ class _Search:
         `block`, of every planned query, waiting for the workers)."""
         if block:
             self.send()
-        while self.assembled < len(self.planned):
-            planned = self.planned[self.assembled]
+        while self.planned:
+            planned = self.planned[0]
             if not block and self.unsent_jobs.intersection(planned.jobs):
                 return
             for job in planned.jobs:
@@ -210,6 +214,7 @@ class _Search:
                     return
                 self._harvest(future)
             self.on_query(self.assembled, self._confirm(planned))
+            self.planned.popleft()
             self.assembled += 1
 
     def _harvest(self, future: Future[list[PictureAlignment | None]]) -> None:
@@ -253,7 +258,7 @@ class _Search:
         return self.index.confirm(planned.candidates, query_frame=query.frame, align=align)
 
     def worth_workers(self, total: int) -> bool:
-        done = len(self.planned)
+        done = self.planned_count
         if self.pool.running or self.pool.broken or done < MIN_QUERIES_FOR_ESTIMATE:
             return False
         expected = self.jobs_planned * (total - done) / max(done, 1)
