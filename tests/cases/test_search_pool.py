@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
@@ -28,7 +29,7 @@ from cases.ingest import LinkSpec, add_evidence
 from cases.search import ALIGNMENTS_NAMESPACE
 from cases.search_pool import SearchReport
 from cases.verification import run_verify
-from evidence_store.db import Workspace, init_workspace
+from evidence_store.db import Workspace, init_workspace, open_workspace
 from verify.media import load_image
 
 
@@ -49,10 +50,10 @@ def _crop(rgb: np.ndarray, top: float, left: float, text: str) -> np.ndarray:
     return out
 
 
-def _workspace(tmp_path: Path, sites_dir: Path) -> tuple[Workspace, str]:
+def _build(home: Path, scratch: Path, sites_dir: Path) -> str:
     """Copies of two pictures (crops, a mirrored one) among neighbouring views of one building:
-    pairs that align, pairs that do not, and pairs seen from both sides."""
-    ws = init_workspace(tmp_path / "ws")
+    pairs that align, pairs that do not, and pairs seen from both sides. Returns the case code."""
+    ws = init_workspace(home)
     code = workflow.open_case(ws, "t", title="t", incident_date=date(2020, 1, 1)).code
     castle = sites_dir / "ettlingen_castle"
     church = load_image(sites_dir / "herz_jesu_church" / "0000.jpg")
@@ -61,14 +62,28 @@ def _workspace(tmp_path: Path, sites_dir: Path) -> tuple[Workspace, str]:
         castle / "0002.jpg",
         castle / "0003.jpg",
         castle / "0004.jpg",
-        _save(tmp_path / "crop_a.jpg", _crop(picture, 0.12, 0.1, "MINISTRY")),
-        _save(tmp_path / "crop_b.jpg", _crop(picture, 0.2, 0.05, "OFFICIAL")),
-        _save(tmp_path / "mirror.jpg", _crop(picture, 0.1, 0.1, "TV")[:, ::-1].copy()),
+        _save(scratch / "crop_a.jpg", _crop(picture, 0.12, 0.1, "MINISTRY")),
+        _save(scratch / "crop_b.jpg", _crop(picture, 0.2, 0.05, "OFFICIAL")),
+        _save(scratch / "mirror.jpg", _crop(picture, 0.1, 0.1, "TV")[:, ::-1].copy()),
         sites_dir / "herz_jesu_church" / "0000.jpg",
-        _save(tmp_path / "church.jpg", _crop(church, 0.15, 0.12, "NEWS")),
+        _save(scratch / "church.jpg", _crop(church, 0.15, 0.12, "NEWS")),
     ]
     add_evidence(ws, "t", code, files, kind="photo", links=[LinkSpec("denial_footage")])
-    return ws, code
+    ws.engine.dispose()
+    return code
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory, sites_dir: Path) -> tuple[Path, str]:
+    """One workspace, copied for each run: the runs compared have the same ingest times (which
+    findings' details quote) and the same store."""
+    root = tmp_path_factory.mktemp("template")
+    return root / "ws", _build(root / "ws", root, sites_dir)
+
+
+def _workspace(template: tuple[Path, str], home: Path) -> tuple[Workspace, str]:
+    shutil.copytree(template[0], home)
+    return open_workspace(home), template[1]
 
 
 def _one_process_per_item(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,17 +133,17 @@ def _run(ws: Workspace, code: str) -> tuple[list[tuple[str, str, tuple[str, ...]
 
 
 @pytest.fixture()
-def serial(tmp_path: Path, sites_dir: Path) -> tuple[list, dict]:
+def serial(tmp_path: Path, template: tuple[Path, str]) -> tuple[list, dict]:
     """The one-process search's findings and cache files on a fresh workspace."""
     with pytest.MonkeyPatch.context() as mp:
         _one_process_per_item(mp)
-        ws, code = _workspace(tmp_path / "serial", sites_dir)
+        ws, code = _workspace(template, tmp_path / "serial")
         return _run(ws, code)
 
 
-def test_workers_give_the_one_process_findings_and_cache(serial, tmp_path, sites_dir, monkeypatch):
+def test_workers_give_the_one_process_findings_and_cache(serial, tmp_path, template, monkeypatch):
     reports = _always_workers(monkeypatch)
-    ws, code = _workspace(tmp_path / "parallel", sites_dir)
+    ws, code = _workspace(template, tmp_path / "parallel")
     findings, files = _run(ws, code)
     assert any(r.in_workers for r in reports) and not any(r.fell_back for r in reports)
     assert sum(r.here for r in reports) == 0
@@ -138,10 +153,10 @@ def test_workers_give_the_one_process_findings_and_cache(serial, tmp_path, sites
 
 
 def test_below_the_threshold_everything_stays_in_this_process(
-    serial, tmp_path, sites_dir, monkeypatch
+    serial, tmp_path, template, monkeypatch
 ):
     reports = _reports(monkeypatch)
-    ws, code = _workspace(tmp_path / "small", sites_dir)
+    ws, code = _workspace(template, tmp_path / "small")
     assert _run(ws, code) == serial
     assert not any(r.workers_started for r in reports)
     assert sum(r.here for r in reports) > 0
@@ -170,19 +185,19 @@ class _DyingPool:
 
 
 def test_when_workers_die_this_process_finishes_with_the_same_results(
-    serial, tmp_path, sites_dir, monkeypatch
+    serial, tmp_path, template, monkeypatch
 ):
     reports = _always_workers(monkeypatch)
     monkeypatch.setattr(workers_module, "ProcessPoolExecutor", _DyingPool)
     monkeypatch.setattr(workers_module, "_source", None)
-    ws, code = _workspace(tmp_path / "dying", sites_dir)
+    ws, code = _workspace(template, tmp_path / "dying")
     assert _run(ws, code) == serial
     assert any(r.fell_back for r in reports)
     assert sum(r.in_workers for r in reports) > 0 and sum(r.here for r in reports) > 0
 
 
 def test_when_workers_cannot_start_this_process_does_the_work(
-    serial, tmp_path, sites_dir, monkeypatch
+    serial, tmp_path, template, monkeypatch
 ):
     reports = _always_workers(monkeypatch)
 
@@ -190,13 +205,13 @@ def test_when_workers_cannot_start_this_process_does_the_work(
         raise OSError("no more processes")
 
     monkeypatch.setattr(workers_module, "ProcessPoolExecutor", refuse)
-    ws, code = _workspace(tmp_path / "refused", sites_dir)
+    ws, code = _workspace(template, tmp_path / "refused")
     assert _run(ws, code) == serial
     assert any(r.fell_back for r in reports) and sum(r.in_workers for r in reports) == 0
 
 
-def test_a_new_item_with_workers_aligns_only_its_pairs(tmp_path, sites_dir, monkeypatch):
-    ws, code = _workspace(tmp_path / "ws", sites_dir)
+def test_a_new_item_with_workers_aligns_only_its_pairs(tmp_path, template, sites_dir, monkeypatch):
+    ws, code = _workspace(template, tmp_path / "ws")
     _run(ws, code)
     before = _cached_keys(ws)
     reports = _always_workers(monkeypatch)
@@ -239,9 +254,9 @@ class _Task:
         self._state[1] = done + steps
 
 
-def test_progress_counts_every_item_once_with_workers(tmp_path, sites_dir, monkeypatch):
+def test_progress_counts_every_item_once_with_workers(tmp_path, template, monkeypatch):
     reports = _always_workers(monkeypatch)
-    ws, code = _workspace(tmp_path / "ws", sites_dir)
+    ws, code = _workspace(template, tmp_path / "ws")
     progress = _Recorder()
     run_verify(ws, "t", code, checks=[RecycledFootageCheck(), DuplicatesCheck()], progress=progress)
     assert any(r.in_workers for r in reports)
@@ -258,11 +273,11 @@ class _DiesInWorker:
 
 
 def test_when_real_workers_die_this_process_finishes_with_the_same_results(
-    serial, tmp_path, sites_dir, monkeypatch
+    serial, tmp_path, template, monkeypatch
 ):
     reports = _always_workers(monkeypatch)
     monkeypatch.setattr(same_pictures_module, "PictureSource", lambda *args: _DiesInWorker())
-    ws, code = _workspace(tmp_path / "killed", sites_dir)
+    ws, code = _workspace(template, tmp_path / "killed")
     assert _run(ws, code) == serial
     assert any(r.workers_started and r.fell_back for r in reports)
     assert sum(r.in_workers for r in reports) == 0
