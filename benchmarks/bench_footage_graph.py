@@ -835,6 +835,10 @@ def scale_cli_retime(code: str | None = None) -> None:
         "footage_links",
         "footage_graph",
         "alignments",
+        # Since the fifth session's timed run: anchor votes and (sixth) the records of drawn
+        # match pictures are cached too; deleted so that every pair is compared and drawn again.
+        "anchor-votes",
+        "matches_drawn",
     ):
         shutil.rmtree(derived / namespace, ignore_errors=True)
     found = _timed_verify(home, code, "verify with features cached, every pair verified again")
