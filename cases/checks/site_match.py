@@ -25,6 +25,7 @@ from cases.checks.base import CheckContext, FindingDraft
 from cases.checks.footage_frames import FrameFeatures, FrameImages, frame_features
 from cases.checks.footage_links import FootageLinks, link_footage
 from cases.checks.match_codec import flipped
+from cases.checks.match_pictures import match_picture
 from cases.checks.picture_pairs import PicturePairs
 from cases.checks.reference_matches import (
     load_compared,
@@ -37,7 +38,6 @@ from verify.errors import InvalidValueError, VerifyError
 from verify.features import Features
 from verify.footage_graph import DirectDecision, GraphDecision, Hop, NodePair, decide_footage_graph
 from verify.geometry import PairMatch
-from verify.matchviz import draw_matches, encode_jpeg
 from verify.retrieval import (
     REFERENCE_TOP_K,
     Vocabulary,
@@ -321,9 +321,9 @@ class SiteMatchCheck:
             direct = state.direct[node]
             ref = direct.decision.best_reference.get(name)
             if name in direct.matches and ref in state.pictures:
-                picture = _picture(
+                picture = match_picture(
                     ctx,
-                    state,
+                    state.images,
                     direct.frame,
                     state.pictures[ref],
                     direct.matches[name],
@@ -394,9 +394,9 @@ class SiteMatchCheck:
                 match = flipped(match)
         if match is None:
             return None
-        return _picture(
+        return match_picture(
             ctx,
-            state,
+            state.images,
             source,
             target,
             match,
@@ -508,24 +508,3 @@ def _verdict(site: str, claimed: str | None) -> Verdict:
 
 def _not_claimed(site: str, claimed: str | None) -> str:
     return f", not the claimed site {claimed!r}" if claimed and site != claimed else ""
-
-
-def _picture(
-    ctx: CheckContext,
-    state: _Case,
-    a: FrameFeatures,
-    b: FrameFeatures,
-    match: PairMatch,
-    caption: str,
-    name: str,
-) -> str | None:
-    """Draw and store a match picture under the first picture's blob; its derived path."""
-    try:
-        image_a, image_b = state.images.get(a), state.images.get(b)
-    except VerifyError:
-        return None
-    if image_a is None or image_b is None:
-        return None
-    jpeg = encode_jpeg(draw_matches(image_a, image_b, match, caption=caption))
-    path = ctx.ws.derived.write("matches", a.item.sha256, name.replace("/", "_"), jpeg)
-    return ctx.ws.derived.relative(path)
