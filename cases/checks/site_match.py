@@ -22,7 +22,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cases.checks.base import CheckContext, FindingDraft
-from cases.checks.footage_frames import FrameFeatures, FrameImages, frame_features
+from cases.checks.footage_frames import (
+    FrameDescriptors,
+    FrameFeatures,
+    FrameImages,
+    frame_features,
+)
 from cases.checks.footage_links import FootageLinks, link_footage
 from cases.checks.match_codec import flipped
 from cases.checks.match_pictures import match_picture
@@ -40,7 +45,6 @@ from verify.footage_graph import DirectDecision, GraphDecision, Hop, NodePair, d
 from verify.geometry import PairMatch
 from verify.retrieval import (
     REFERENCE_TOP_K,
-    Vocabulary,
     global_descriptors,
     shortlist,
     train_vocabulary,
@@ -164,12 +168,13 @@ class SiteMatchCheck:
         # direct comparisons and footage pairs for the links.
         try:
             vocabulary = train_vocabulary([f.features.descriptors for f in frames], seed=0)
+            described: FrameDescriptors | None = FrameDescriptors(vocabulary)
         except InvalidValueError:
-            vocabulary = None  # no footage picture has features: nothing to rank by
+            described = None  # no footage picture has features: nothing to rank by
         # One verifier for both kinds of pair: its worker processes start once per run.
         with PicturePairs(pictures.values()) as verifier:
-            direct = self._compare(ctx, frames, references, pictures, vocabulary, verifier)
-            links = link_footage(ctx, frames, vocabulary, verifier)
+            direct = self._compare(ctx, frames, references, pictures, described, verifier)
+            links = link_footage(ctx, frames, described, verifier)
         graph = _decide_graph(direct, links)
         state = _Case(claimed, references, pictures, direct, links, graph, FrameImages())
         for item in analysable:
@@ -207,10 +212,10 @@ class SiteMatchCheck:
         frames: Sequence[FrameFeatures],
         references: dict[str, list[tuple[str, Features]]],
         pictures: dict[str, FrameFeatures],
-        vocabulary: Vocabulary | None,
+        described: FrameDescriptors | None,
         verifier: PicturePairs,
     ) -> dict[str, _Direct]:
-        chosen = _reference_shortlist(frames, references, vocabulary, pictures)
+        chosen = _reference_shortlist(frames, references, described, pictures)
         available = [pictures[node] for node in {n for rs in references.values() for n, _ in rs}]
         available.sort(key=lambda r: r.node)
         compared = load_compared(ctx)
@@ -461,18 +466,17 @@ def _without(state: _Case, item: ItemInfo) -> _Case:
 def _reference_shortlist(
     frames: Sequence[FrameFeatures],
     references: dict[str, list[tuple[str, Features]]],
-    vocabulary: Vocabulary | None,
+    described: FrameDescriptors | None,
     pictures: dict[str, FrameFeatures],
 ) -> dict[str, set[str]] | None:
     """In large cases, the REFERENCE_TOP_K reference images most similar to each footage picture
     (VLAD), never a picture of the same item; None when every picture is compared with every
     reference."""
     refs = list({ref_id: feats for rs in references.values() for ref_id, feats in rs}.items())
-    if len(frames) * len(refs) <= DIRECT_ALL_REFERENCES_LIMIT or vocabulary is None:
+    if len(frames) * len(refs) <= DIRECT_ALL_REFERENCES_LIMIT or described is None:
         return None
-    descriptors = [f.features.descriptors for f in frames]
-    query = global_descriptors(vocabulary, descriptors)
-    database = global_descriptors(vocabulary, [feats.descriptors for _, feats in refs])
+    query = described.of(frames)
+    database = global_descriptors(described.vocabulary, [feats.descriptors for _, feats in refs])
     chosen: dict[str, set[str]] = {f.node: set() for f in frames}
     owners = [pictures[ref_id].item.code for ref_id, _ in refs]
     # Footage that is itself reference imagery is shortlisted among the other references only.
