@@ -26,6 +26,7 @@ from cases.checks.footage_frames import (
     FrameDescriptors,
     FrameFeatures,
     FrameImages,
+    case_vocabulary,
     frame_features,
 )
 from cases.checks.footage_links import FootageLinks, link_footage
@@ -47,7 +48,6 @@ from verify.retrieval import (
     REFERENCE_TOP_K,
     global_descriptors,
     shortlist,
-    train_vocabulary,
 )
 from verify.sitematch import (
     FrameDecision,
@@ -167,8 +167,7 @@ class SiteMatchCheck:
         # One visual vocabulary per run, trained on the footage: it ranks references for the
         # direct comparisons and footage pairs for the links.
         try:
-            vocabulary = train_vocabulary([f.features.descriptors for f in frames], seed=0)
-            described: FrameDescriptors | None = FrameDescriptors(vocabulary)
+            described: FrameDescriptors | None = FrameDescriptors(case_vocabulary(ctx, frames))
         except InvalidValueError:
             described = None  # no footage picture has features: nothing to rank by
         # One verifier for both kinds of pair: its worker processes start once per run.
