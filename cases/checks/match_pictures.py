@@ -11,7 +11,7 @@ picture, other inputs) draws it again. The digest is kept out of the name on pur
 report names pictures, and inlier points depend on the CPU, so a digest name would differ by
 machine.
 
-Redrawing a picture costed ~19% of a no-change re-run of a 1,000-frame case (each one decodes
+Redrawing every picture was ~19% of a no-change re-run of a 1,000-frame case (each one decodes
 both pictures, a video's keyframes all at once).
 """
 
