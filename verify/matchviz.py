@@ -12,6 +12,10 @@ import numpy as np
 from verify.errors import InvalidValueError
 from verify.geometry import PairMatch
 
+# Bump whenever the drawing changes (layout, colours, sampling of lines, JPEG encoding) in a way
+# the arguments of `draw_matches`/`encode_jpeg` do not show: stored match pictures are redrawn
+# when the version they were drawn with differs (see cases.checks.match_pictures).
+DRAWING_VERSION = 1
 # Height of the caption strip under the picture, in pixels, and the gap between the two images.
 CAPTION_HEIGHT = 28
 GAP = 8

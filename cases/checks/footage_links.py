@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 import verify.pairpool as pairpool
 from cases.checks.base import CheckContext, ProgressTask
-from cases.checks.footage_frames import PAIR_KEY, FrameFeatures
+from cases.checks.footage_frames import PAIR_KEY, FrameDescriptors, FrameFeatures
 from cases.checks.match_codec import decode_match, encode_match, flipped
 from cases.checks.picture_pairs import PicturePairs
 from verify.footage_graph import LINK_MIN_INLIERS, FootageLink, NodePair
 from verify.geometry import PairMatch, match_pair
 from verify.linking import search_links
-from verify.retrieval import Vocabulary, global_descriptors, train_vocabulary
+from verify.retrieval import train_vocabulary
 
 LINK_NAMESPACE = "footage_links"
 MANIFEST_NAMESPACE = "footage_graph"
@@ -84,13 +84,14 @@ def _previous_pictures(ctx: CheckContext) -> set[tuple[str, int]]:
 def link_footage(
     ctx: CheckContext,
     frames: Sequence[FrameFeatures],
-    vocabulary: Vocabulary | None = None,
+    described: FrameDescriptors | None = None,
     verifier: PicturePairs | None = None,
 ) -> FootageLinks:
     """Verify the candidate pairs of the case's footage pictures and return the links.
 
-    `vocabulary` is the case's visual vocabulary if the caller already trained one on these
-    frames (site matching does, for its reference shortlist); otherwise it is trained here.
+    `described` holds the frames' global descriptors under the case's visual vocabulary if the
+    caller already trained one on these frames (site matching does, for its reference
+    shortlist); otherwise a vocabulary is trained here.
     Large batches of pairs are verified on worker processes: `verifier` is the run's shared
     `PicturePairs` (it must know every frame); without it one is made here.
     """
@@ -140,10 +141,10 @@ def link_footage(
             _verify_many(matcher, nodes, [(ij, swapped) for _, ij, swapped in todo], task, keep)
             return out
 
-        descriptors = [f.features.descriptors for f in nodes]
-        if vocabulary is None:
-            vocabulary = train_vocabulary(descriptors, seed=0)
-        search = search_links(global_descriptors(vocabulary, descriptors), verify)
+        if described is None:
+            vocabulary = train_vocabulary([f.features.descriptors for f in nodes], seed=0)
+            described = FrameDescriptors(vocabulary)
+        search = search_links(described.of(nodes), verify)
     links, pair_matches = [], {}
     for i, j, inliers in search.links():
         a, b = nodes[i], nodes[j]

@@ -22,9 +22,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cases.checks.base import CheckContext, FindingDraft
-from cases.checks.footage_frames import FrameFeatures, FrameImages, frame_features
+from cases.checks.footage_frames import (
+    FrameDescriptors,
+    FrameFeatures,
+    FrameImages,
+    case_vocabulary,
+    frame_features,
+)
 from cases.checks.footage_links import FootageLinks, link_footage
 from cases.checks.match_codec import flipped
+from cases.checks.match_pictures import match_picture
 from cases.checks.picture_pairs import PicturePairs
 from cases.checks.reference_matches import (
     load_compared,
@@ -37,13 +44,10 @@ from verify.errors import InvalidValueError, VerifyError
 from verify.features import Features
 from verify.footage_graph import DirectDecision, GraphDecision, Hop, NodePair, decide_footage_graph
 from verify.geometry import PairMatch
-from verify.matchviz import draw_matches, encode_jpeg
 from verify.retrieval import (
     REFERENCE_TOP_K,
-    Vocabulary,
     global_descriptors,
     shortlist,
-    train_vocabulary,
 )
 from verify.sitematch import (
     FrameDecision,
@@ -163,13 +167,13 @@ class SiteMatchCheck:
         # One visual vocabulary per run, trained on the footage: it ranks references for the
         # direct comparisons and footage pairs for the links.
         try:
-            vocabulary = train_vocabulary([f.features.descriptors for f in frames], seed=0)
+            described: FrameDescriptors | None = FrameDescriptors(case_vocabulary(ctx, frames))
         except InvalidValueError:
-            vocabulary = None  # no footage picture has features: nothing to rank by
+            described = None  # no footage picture has features: nothing to rank by
         # One verifier for both kinds of pair: its worker processes start once per run.
         with PicturePairs(pictures.values()) as verifier:
-            direct = self._compare(ctx, frames, references, pictures, vocabulary, verifier)
-            links = link_footage(ctx, frames, vocabulary, verifier)
+            direct = self._compare(ctx, frames, references, pictures, described, verifier)
+            links = link_footage(ctx, frames, described, verifier)
         graph = _decide_graph(direct, links)
         state = _Case(claimed, references, pictures, direct, links, graph, FrameImages())
         for item in analysable:
@@ -207,10 +211,10 @@ class SiteMatchCheck:
         frames: Sequence[FrameFeatures],
         references: dict[str, list[tuple[str, Features]]],
         pictures: dict[str, FrameFeatures],
-        vocabulary: Vocabulary | None,
+        described: FrameDescriptors | None,
         verifier: PicturePairs,
     ) -> dict[str, _Direct]:
-        chosen = _reference_shortlist(frames, references, vocabulary, pictures)
+        chosen = _reference_shortlist(frames, references, described, pictures)
         available = [pictures[node] for node in {n for rs in references.values() for n, _ in rs}]
         available.sort(key=lambda r: r.node)
         compared = load_compared(ctx)
@@ -321,9 +325,9 @@ class SiteMatchCheck:
             direct = state.direct[node]
             ref = direct.decision.best_reference.get(name)
             if name in direct.matches and ref in state.pictures:
-                picture = _picture(
+                picture = match_picture(
                     ctx,
-                    state,
+                    state.images,
                     direct.frame,
                     state.pictures[ref],
                     direct.matches[name],
@@ -394,9 +398,9 @@ class SiteMatchCheck:
                 match = flipped(match)
         if match is None:
             return None
-        return _picture(
+        return match_picture(
             ctx,
-            state,
+            state.images,
             source,
             target,
             match,
@@ -461,18 +465,17 @@ def _without(state: _Case, item: ItemInfo) -> _Case:
 def _reference_shortlist(
     frames: Sequence[FrameFeatures],
     references: dict[str, list[tuple[str, Features]]],
-    vocabulary: Vocabulary | None,
+    described: FrameDescriptors | None,
     pictures: dict[str, FrameFeatures],
 ) -> dict[str, set[str]] | None:
     """In large cases, the REFERENCE_TOP_K reference images most similar to each footage picture
     (VLAD), never a picture of the same item; None when every picture is compared with every
     reference."""
     refs = list({ref_id: feats for rs in references.values() for ref_id, feats in rs}.items())
-    if len(frames) * len(refs) <= DIRECT_ALL_REFERENCES_LIMIT or vocabulary is None:
+    if len(frames) * len(refs) <= DIRECT_ALL_REFERENCES_LIMIT or described is None:
         return None
-    descriptors = [f.features.descriptors for f in frames]
-    query = global_descriptors(vocabulary, descriptors)
-    database = global_descriptors(vocabulary, [feats.descriptors for _, feats in refs])
+    query = described.of(frames)
+    database = global_descriptors(described.vocabulary, [feats.descriptors for _, feats in refs])
     chosen: dict[str, set[str]] = {f.node: set() for f in frames}
     owners = [pictures[ref_id].item.code for ref_id, _ in refs]
     # Footage that is itself reference imagery is shortlisted among the other references only.
@@ -508,24 +511,3 @@ def _verdict(site: str, claimed: str | None) -> Verdict:
 
 def _not_claimed(site: str, claimed: str | None) -> str:
     return f", not the claimed site {claimed!r}" if claimed and site != claimed else ""
-
-
-def _picture(
-    ctx: CheckContext,
-    state: _Case,
-    a: FrameFeatures,
-    b: FrameFeatures,
-    match: PairMatch,
-    caption: str,
-    name: str,
-) -> str | None:
-    """Draw and store a match picture under the first picture's blob; its derived path."""
-    try:
-        image_a, image_b = state.images.get(a), state.images.get(b)
-    except VerifyError:
-        return None
-    if image_a is None or image_b is None:
-        return None
-    jpeg = encode_jpeg(draw_matches(image_a, image_b, match, caption=caption))
-    path = ctx.ws.derived.write("matches", a.item.sha256, name.replace("/", "_"), jpeg)
-    return ctx.ws.derived.relative(path)

@@ -14,11 +14,12 @@ from sqlalchemy import delete
 
 from cases import corrections, workflow
 from cases.errors import InputError, UnknownSiteError
+from cases.freshness import case_sides_and_changes, changes_since_run
 from cases.ingest import LinkSpec, add_evidence
 from cases.report.data import build_report
 from cases.report.markdown import render_markdown
 from cases.report.present import derived_reader
-from cases.verification import run_verify
+from cases.verification import latest_run, run_verify
 from evidence_store.custody import append_event, case_events
 from evidence_store.db import init_workspace
 from evidence_store.fsck import check_store
@@ -254,6 +255,12 @@ def test_corrections_after_verify_are_not_examined_until_verify_runs_again(ws, c
         {"item": "E-000002", "role": "site_reference", "site": "depot"},
         {"item": "E-000003", "role": "supports_claim", "site": None},
     ]
+    # `findings` reads only the correction events: the same as from the whole log.
+    with ws.reading() as session:
+        c = workflow.load_case(session, case)
+        whole_log = changes_since_run(c, latest_run(session, c), case_events(session, c))
+    assert whole_log is not None and whole_log.sites_removed == ("depot",)
+    assert case_sides_and_changes(ws, case)[1] == whole_log
     md = render_markdown(build_report(ws, case), derived_reader(ws), tmp_path / "md", "md")
     assert "Not examined:" in md and r"site\(s\) 'depot' removed" in md  # Markdown-escaped
     # The old findings stay as they were; a new run examines the case as it is now.
