@@ -191,7 +191,7 @@ class HashIndex:
                 f"expected uint64 words of shape (k, {self.n_words}), got {qs.dtype} {qs.shape}"
             )
         words = self._all_words()
-        if len(words) == 0:
+        if len(words) == 0 or len(qs) == 0:
             return [[] for _ in range(len(qs))]
         if method is SearchMethod.AUTO:
             method = self._choose_method(max_distance, qs)
@@ -294,7 +294,7 @@ def _substrings(words: np.ndarray) -> np.ndarray:
         [64 - _SUBSTRING_BITS * (j + 1) for j in range(_SUBSTRINGS_PER_WORD)], dtype=np.uint64
     )
     parts = (words[:, :, None] >> shifts) & np.uint64(_SUBSTRING_VALUES - 1)
-    return parts.reshape(len(words), -1).astype(np.uint32)
+    return parts.reshape(len(words), words.shape[1] * _SUBSTRINGS_PER_WORD).astype(np.uint32)
 
 
 def _multi_index_hit_keys(

@@ -265,3 +265,15 @@ def test_auto_scans_by_brute_force_when_the_probes_would_touch_most_of_the_store
     expected = [_reference(words, keys, q, ANCHOR_RADIUS) for q in queries]
     assert index.search_many(queries, ANCHOR_RADIUS) == expected
     assert index.search_many(queries, ANCHOR_RADIUS, method=SearchMethod.MULTI_INDEX) == expected
+
+
+@pytest.mark.parametrize("method", list(SearchMethod))
+def test_no_queries_against_a_large_store(method: SearchMethod) -> None:
+    """A picture without anchors searches with an empty batch; above the brute-force switch
+    AUTO weighs the probes of the queries, of which there are none."""
+    rng = np.random.default_rng(5)
+    words, keys, _ = _planted_batch(rng, 256, BRUTE_FORCE_MAX_ITEMS + 1, 1, ANCHOR_RADIUS)
+    index = HashIndex(256)
+    index.add_many(keys, words)
+    assert index.search_many(np.zeros((0, 4), np.uint64), ANCHOR_RADIUS, method=method) == []
+    assert hashindex._substrings(np.zeros((0, 4), np.uint64)).shape == (0, 16)
