@@ -141,3 +141,29 @@ def test_a_workspace_at_schema_0001_upgrades_and_keeps_its_records(tmp_path: Pat
         assert check_store(ws).ok, check_store(ws).problems
     finally:
         ws.dispose()
+
+
+def test_collection_time_with_a_zone_is_stored_as_that_instant(ws, tmp_path: Path):
+    """An aware time off UTC (the demo's 2017 photo, collected at 11:12+03:00) was stored on
+    SQLite as its wall clock and read back as 11:12 UTC: three hours off, and fsck failed."""
+    from datetime import datetime, timedelta, timezone
+
+    from cases.ingest import ItemFacts
+
+    c = workflow.open_case(ws, "tester", title="T", incident_date=workflow.date(2019, 7, 22))
+    f = tmp_path / "s.txt"
+    f.write_text("a document", encoding="utf-8")
+    when = datetime(2017, 5, 9, 11, 12, tzinfo=timezone(timedelta(hours=3)))
+    add_evidence(
+        ws,
+        "tester",
+        c.code,
+        [f],
+        kind="document",
+        links=[LinkSpec("other")],
+        facts=ItemFacts(collected_at=when),
+    )
+    with ws.reading() as s:
+        item = workflow.load_case(s, c.code).items[0]
+        assert item.canonical()["collected_at"] == "2017-05-09T08:12:00.000000Z"
+    assert _problems(ws, c.code) == []
