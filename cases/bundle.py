@@ -687,11 +687,7 @@ def _import_checked(
         raise BundleError(
             f"this bundle was exported from this workspace: case {source['case']} is here"
         )
-    for name, line in listed.items():
-        if name.startswith(fmt.ORIGINALS):
-            ws.blobs.put_file(line["staged"])
-        elif name.startswith(fmt.DERIVED):
-            ws.derived.write_relative(name[len(fmt.DERIVED) :], line["staged"].read_bytes())
+    _store_files(ws, listed, _derived_targets(ws, listed))
 
     def work(session: Session) -> ImportSummary:
         if _previous_import(session, source["workspace"], source["case"]) is not None:
@@ -705,3 +701,28 @@ def _import_checked(
         return ws.run_write(work)
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"case.json is malformed: {exc!r}") from exc
+
+
+def _derived_targets(ws: Workspace, listed: dict[str, Any]) -> dict[str, Path]:
+    """Where each carried picture goes, every path checked before any file is stored."""
+    targets: dict[str, Path] = {}
+    for name in listed:
+        if name.startswith(fmt.DERIVED):
+            parts = name[len(fmt.DERIVED) :].split("/")
+            if len(parts) != 4 or parts[1] != parts[2][:2]:
+                raise BundleError(f"bundle entry {name!r} is not a derived-picture path")
+            targets[name] = ws.derived.path(parts[0], parts[2], parts[3])
+    return targets
+
+
+def _store_files(ws: Workspace, listed: dict[str, Any], derived: dict[str, Path]) -> None:
+    """Store the originals, and the carried pictures this workspace does not have yet.
+
+    A picture already here is kept: derived paths are named by the original's hash, so a bundle
+    holding a video this workspace also holds would otherwise replace the keyframes and match
+    pictures that another case shows with whatever the bundle carries."""
+    for name, line in listed.items():
+        if name.startswith(fmt.ORIGINALS):
+            ws.blobs.put_file(line["staged"])
+        elif name in derived and not derived[name].exists():
+            ws.derived.write_relative(name[len(fmt.DERIVED) :], line["staged"].read_bytes())

@@ -480,3 +480,27 @@ def test_import_keeps_the_source_custody_history(source, target, tmp_path: Path)
         assert [v["text"] for v in report["claim"]["earlier_versions"]] == ["Market hit"]
     finally:
         third.dispose()
+
+
+def test_import_never_replaces_a_picture_this_workspace_already_has(source, target, tmp_path: Path):
+    """Derived pictures are named by the original's hash: a bundle carrying its own keyframe
+    of a video this workspace also holds replaced the picture another case shows."""
+    ws, code = source
+    good = export_case(ws, "alice", code, tmp_path / "b.zip").path
+    with ws.reading() as s:
+        sha = workflow.load_case(s, code).items[0].sha256
+    mine = target.derived.write("keyframes", sha, "00000000.jpg", b"this workspace's keyframe")
+    fresh = f"{fmt.DERIVED}keyframes/{sha[:2]}/{sha}/00000024.jpg"
+
+    def add_pictures(entries: dict[str, bytes]) -> None:
+        manifest = json.loads(entries[fmt.MANIFEST])
+        for name in (f"{fmt.DERIVED}{target.derived.relative(mine)}", fresh):
+            entries[name] = b"the bundle's doctored keyframe"
+            manifest["files"][name] = {}
+        entries[fmt.MANIFEST] = json.dumps(manifest).encode()
+        rehash_manifest(entries)
+
+    rewrite(good, tmp_path / "pictures.zip", add_pictures)
+    import_bundle(target, "bob", tmp_path / "pictures.zip")
+    assert mine.read_bytes() == b"this workspace's keyframe"
+    assert target.derived.resolve(fresh[len(fmt.DERIVED) :]).read_bytes().startswith(b"the bund")
