@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from cases import bundle_format as fmt
@@ -687,6 +689,7 @@ def _import_checked(
         raise BundleError(
             f"this bundle was exported from this workspace: case {source['case']} is here"
         )
+    _check_values(rows)
     _store_files(ws, listed, _derived_targets(ws, listed))
 
     def work(session: Session) -> ImportSummary:
@@ -701,6 +704,62 @@ def _import_checked(
         return ws.run_write(work)
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"case.json is malformed: {exc!r}") from exc
+    except StatementError as exc:  # a value of the wrong type, or a required one missing
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise BundleError(f"case.json is malformed: {first}") from exc
+
+
+def _check_values(rows: dict[str, Any]) -> None:
+    """Every text, date and number column holds a value of its kind, and a required one is
+    present, before anything is stored.
+
+    A bundle's chain can be rebuilt around any value, so the chain checking proves nothing about
+    types: a list where a title goes was stored by PostgreSQL as an array literal and made SQLite
+    fail mid-import, after the originals had been copied in."""
+    groups: list[tuple[str, Any, type]] = [
+        ("case", [rows["case"]], Case),
+        ("claim", [rows["claim"]] if rows.get("claim") else [], Claim),
+        ("denial", [rows["denial"]] if rows.get("denial") else [], Denial),
+        ("site", rows["sites"], Site),
+        ("item", rows["items"], EvidenceItem),
+        ("link", rows["links"], ItemLink),
+        ("attribution", rows.get("attributions", []), ItemAttribution),
+        ("verify run", rows["runs"], VerifyRun),
+        ("finding", rows["findings"], Finding),
+    ]
+    for what, group, model in groups:
+        if not isinstance(group, list):
+            raise BundleError(f"case.json is malformed: its {what} rows are not a list")
+        for row in group:
+            if not isinstance(row, dict):
+                raise BundleError(f"case.json is malformed: a {what} row is not an object")
+            for column in model.__table__.columns:
+                if column.name in row and not _fits(row[column.name], column):
+                    raise BundleError(
+                        f"case.json is malformed: {what} {column.name} is not a valid "
+                        f"value: {row[column.name]!r:.40}"
+                    )
+
+
+def _fits(value: Any, column: Any) -> bool:
+    """Whether a canonical row's value can be stored in `column` (dates and numbers are text
+    in canonical rows, see models.canonical)."""
+    if value is None:
+        return bool(column.nullable)
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:  # JSON columns: their canonical rows hold JSON text, read on use
+        return True
+    try:
+        if kind is str:
+            return isinstance(value, str)
+        if kind is date:
+            return isinstance(value, str) and bool(date.fromisoformat(value))
+        if kind is float:
+            return not isinstance(value, bool) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _derived_targets(ws: Workspace, listed: dict[str, Any]) -> dict[str, Path]:

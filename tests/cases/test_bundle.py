@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from cases import bundle_format as fmt
 from cases import corrections, workflow
-from cases.bundle import export_case, import_bundle
+from cases.bundle import _row_hash, _row_refs, export_case, import_bundle
 from cases.checks.gps_place import GpsPlaceCheck
 from cases.errors import BundleError
 from cases.ingest import LinkSpec, add_evidence, add_statement
@@ -480,6 +480,51 @@ def test_import_keeps_the_source_custody_history(source, target, tmp_path: Path)
         assert [v["text"] for v in report["claim"]["earlier_versions"]] == ["Market hit"]
     finally:
         third.dispose()
+
+
+def _rechain(entries: dict[str, bytes], rows: dict) -> None:
+    """Rewrite case.json and rebuild the chain around it as anyone holding a bundle can: each
+    logged row hash recomputed, every event re-hashed and re-linked, the manifest re-hashed."""
+    refs = dict(_row_refs(rows))
+    custody = json.loads(entries[fmt.CUSTODY])
+    prev = None
+    for event in custody:
+        ref = (event.get("record_type"), event.get("record_id"))
+        if ref in refs and event.get("record_hash"):
+            event["record_hash"] = _row_hash(refs[ref])
+        if prev is not None:
+            event["prev_hash"] = prev
+        payload = {k: v for k, v in event.items() if k != "hash"}
+        event["hash"] = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+        prev = event["hash"]
+    entries[fmt.ROWS] = json.dumps(rows).encode()
+    entries[fmt.CUSTODY] = json.dumps(custody).encode()
+    rehash_manifest(entries)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("title", ["a", "list"]), ("title", None), ("incident_date", 20190722), ("lat", "north")],
+)
+def test_a_wrong_typed_value_in_a_rehashed_bundle_is_refused_before_anything_is_stored(
+    source, target, tmp_path: Path, field, value
+):
+    """A value the database cannot store in a bundle whose chain checks was an internal error
+    (exit 70), stored by PostgreSQL (a list title) or refused only after the originals had been
+    copied in; it is a BundleError before any file or row is stored."""
+    ws, code = source
+    good = export_case(ws, "alice", code, tmp_path / "b.zip").path
+    before = counts(target), sorted(target.blobs.iter_stored())
+
+    def retype(entries: dict[str, bytes]) -> None:
+        rows = json.loads(entries[fmt.ROWS])
+        rows["case"][field] = value
+        _rechain(entries, rows)
+
+    rewrite(good, tmp_path / "bad.zip", retype)
+    with pytest.raises(BundleError, match=rf"case\.json is malformed: case {field} "):
+        import_bundle(target, "bob", tmp_path / "bad.zip")
+    assert (counts(target)[:2], sorted(target.blobs.iter_stored())) == (before[0][:2], before[1])
 
 
 def test_import_never_replaces_a_picture_this_workspace_already_has(source, target, tmp_path: Path):
