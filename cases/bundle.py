@@ -168,6 +168,11 @@ def export_case(
             f"will not write {out}: it is inside the workspace {ws.home}, which keeps the "
             "evidence and its records; write the bundle elsewhere"
         )
+    if ws.original_at(out) is not None:
+        raise BundleError(
+            f"will not write {out}: it is a copy of an original stored in this workspace; "
+            "write the bundle elsewhere"
+        )
 
     def log_export(session: Session) -> str:
         case = load_case(session, case_code)

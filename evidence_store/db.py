@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from evidence_store.blobs import BlobStore, DerivedStore
+from evidence_store.blobs import BlobStore, DerivedStore, sha256_file
 from evidence_store.errors import (
     StoreBusyError,
     StoreUnavailableError,
@@ -89,6 +89,19 @@ class Workspace:
         home = self.home.resolve()
         target = path.resolve()
         return target == home or home in target.parents
+
+    def original_at(self, path: Path) -> str | None:
+        """The SHA-256 of the file at `path` when it is a copy of a stored original, else None.
+
+        The investigator's own copy of a file they added (outside the workspace) is evidence
+        too: a mistyped `-o` naming it must not overwrite it, as `holds` guards the stored one."""
+        try:
+            if not path.is_file():
+                return None
+            sha = sha256_file(path)
+        except OSError:
+            return None  # unreadable here: writing over it will fail with its own message
+        return sha if self.blobs.exists(sha) else None
 
     def require_writable(self) -> None:
         """Refuse a change before any of it is attempted when the workspace is read-only."""
