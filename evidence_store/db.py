@@ -262,6 +262,8 @@ def init_workspace(home: Path, db_url: str | None = None) -> Workspace:
     marker = home / WORKSPACE_FILE
     if marker.exists():
         raise WorkspaceExistsError(f"a workspace already exists at {home}")
+    if db_url:
+        _refuse_a_used_database(db_url)
     try:
         home.mkdir(parents=True, exist_ok=True)
         (home / "blobs").mkdir(exist_ok=True)
@@ -282,6 +284,22 @@ def init_workspace(home: Path, db_url: str | None = None) -> Workspace:
     return ws
 
 
+def _refuse_a_used_database(url: str) -> None:
+    """Creating a second workspace on a database another one uses would show that workspace's
+    cases from a folder holding none of their originals, and mix new records into its chains."""
+    from evidence_store.migrate import current_revision
+
+    engine = _make_engine(url)
+    try:
+        if current_revision(engine) is not None:
+            raise WorkspaceExistsError(
+                "that database already holds a claimcheck workspace's records: open the "
+                "workspace's folder with --home and this --db, or give an empty database"
+            )
+    finally:
+        engine.dispose()
+
+
 def open_workspace(home: Path, db_url: str | None = None) -> Workspace:
     """Open an existing workspace, migrating an older schema and refusing a newer one."""
     from evidence_store.migrate import check_and_upgrade
@@ -299,6 +317,14 @@ def open_workspace(home: Path, db_url: str | None = None) -> Workspace:
         raise StoreUnavailableError(
             f"the workspace at {home} keeps its records in PostgreSQL: pass --db or set "
             "CLAIMCHECK_DB"
+        )
+    if db_url is not None and info.get("database") == "sqlite":
+        # A CLAIMCHECK_DB left set for a shared store would otherwise send this folder's
+        # commands to that database: its cases shown, and new rows written beside originals
+        # stored here.
+        raise StoreUnavailableError(
+            f"the workspace at {home} keeps its records in its own SQLite file, not in a "
+            "--db database: drop --db (or unset CLAIMCHECK_DB)"
         )
     read_only = is_read_only(home)
     ws = _build(home, db_url or _sqlite_url(home, read_only), info, read_only)

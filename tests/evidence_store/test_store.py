@@ -13,7 +13,13 @@ from cases import workflow
 from cases.ingest import LinkSpec, add_evidence
 from evidence_store.custody import verify_chain, verify_records
 from evidence_store.db import init_workspace, open_workspace
-from evidence_store.errors import SchemaTooNewError, SourceFileError, WorkspaceMissingError
+from evidence_store.errors import (
+    SchemaTooNewError,
+    SourceFileError,
+    StoreUnavailableError,
+    WorkspaceExistsError,
+    WorkspaceMissingError,
+)
 from evidence_store.migrate import current_revision, head_revision
 
 
@@ -167,3 +173,23 @@ def test_collection_time_with_a_zone_is_stored_as_that_instant(ws, tmp_path: Pat
         item = workflow.load_case(s, c.code).items[0]
         assert item.canonical()["collected_at"] == "2017-05-09T08:12:00.000000Z"
     assert _problems(ws, c.code) == []
+
+
+def test_a_sqlite_workspace_refuses_a_database_url(tmp_path: Path):
+    """A CLAIMCHECK_DB left set for a shared store sent a SQLite workspace's commands to that
+    database: its cases listed, new rows written beside originals stored in this folder.
+    Refused before any connection is attempted (this URL names no server)."""
+    init_workspace(tmp_path / "ws").dispose()
+    with pytest.raises(StoreUnavailableError, match="own SQLite file"):
+        open_workspace(tmp_path / "ws", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_init_refuses_a_database_another_workspace_uses(tmp_path: Path, db_url):
+    """A second folder initialised on the same PostgreSQL database showed the first one's
+    cases without any of their originals."""
+    if db_url is None:
+        pytest.skip("each SQLite workspace has a database file of its own")
+    init_workspace(tmp_path / "first", db_url).dispose()
+    with pytest.raises(WorkspaceExistsError, match="already holds"):
+        init_workspace(tmp_path / "second", db_url)
+    assert not (tmp_path / "second").exists()
