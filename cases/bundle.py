@@ -756,8 +756,8 @@ def _fits(value: Any, column: Any) -> bool:
     except NotImplementedError:  # JSON columns: their canonical rows hold JSON text, read on use
         return True
     try:
-        if kind is str:
-            return isinstance(value, str)
+        if kind is str:  # PostgreSQL cannot store NUL, and claimcheck's own commands refuse it
+            return isinstance(value, str) and "\x00" not in value
         if kind is date:
             return isinstance(value, str) and bool(date.fromisoformat(value))
         if kind is float:

@@ -504,7 +504,13 @@ def _rechain(entries: dict[str, bytes], rows: dict) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("title", ["a", "list"]), ("title", None), ("incident_date", 20190722), ("lat", "north")],
+    [
+        ("title", ["a", "list"]),
+        ("title", None),
+        ("title", "NUL\x00"),
+        ("incident_date", 20190722),
+        ("lat", "north"),
+    ],
 )
 def test_a_wrong_typed_value_in_a_rehashed_bundle_is_refused_before_anything_is_stored(
     source, target, tmp_path: Path, field, value
