@@ -168,6 +168,10 @@ def export_case(
             f"will not write {out}: it is inside the workspace {ws.home}, which keeps the "
             "evidence and its records; write the bundle elsewhere"
         )
+    if out.exists() and not out.is_file():
+        # The bundle is renamed into place: a device or pipe named by -o would be replaced by
+        # it (as root, `-o /dev/full` replaced the device node and reported success).
+        raise BundleError(f"will not write {out}: it is not a regular file")
     if ws.original_at(out) is not None:
         raise BundleError(
             f"will not write {out}: it is a copy of an original stored in this workspace; "

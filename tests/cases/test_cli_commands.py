@@ -367,6 +367,20 @@ def test_report_and_export_never_overwrite_the_investigators_copy_of_an_original
         ok(cc("export", code, "-o", str(tmp_path / "bundle.zip")))
 
 
+def test_report_and_export_never_replace_a_device_or_pipe(cc, tmp_path: Path):
+    """Both write a temporary file and rename it into place: `-o` naming a pipe (or, as root,
+    `/dev/full`) replaced it with a regular file and reported success."""
+    import stat
+
+    ok(cc("init"))
+    code = ok(cc("case", "open", "Strike", "--date", "2019-07-22")).strip()
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    fails(cc("report", code, "--format", "json", "-o", str(pipe)), "not a regular file")
+    fails(cc("export", code, "-o", str(pipe)), "not a regular file")
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
+
+
 def test_log_json_is_enough_to_re_verify_the_chain_without_claimcheck(cc, tmp_path: Path):
     """The report names `claimcheck log CASE --json` as the way to re-verify the custody chain:
     its output must carry every field an event's hash covers, so anyone can recompute it."""
