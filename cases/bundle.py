@@ -600,6 +600,9 @@ def import_bundle(
 
     `on_file(done, total)` reports progress through the (slow) hashing of the entries."""
     ws.require_writable()
+    if bundle.exists() and not bundle.is_file() and not bundle.is_dir():
+        # Hashing reads to the end: a pipe waits for a writer forever, /dev/zero never ends.
+        raise BundleError(f"{bundle.name} is not a regular file")
     try:
         bundle_sha = sha256_file(bundle)
         zf = zipfile.ZipFile(bundle)

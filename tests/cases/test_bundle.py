@@ -555,3 +555,15 @@ def test_import_never_replaces_a_picture_this_workspace_already_has(source, targ
     import_bundle(target, "bob", tmp_path / "pictures.zip")
     assert mine.read_bytes() == b"this workspace's keyframe"
     assert target.derived.resolve(fresh[len(fmt.DERIVED) :]).read_bytes().startswith(b"the bund")
+
+
+def test_import_of_a_pipe_is_refused_not_waited_on(tmp_path: Path):
+    """The bundle is hashed to its end first: a pipe (or /dev/zero) made import hang forever."""
+    import os
+
+    home = tmp_path / "ws"
+    assert run_cli(home, None, "init").returncode == 0
+    os.mkfifo(tmp_path / "pipe")
+    done = run_cli(home, None, "import", str(tmp_path / "pipe"), timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "claimcheck: error: pipe is not a regular file"
