@@ -313,6 +313,8 @@ def open_workspace(home: Path, db_url: str | None = None) -> Workspace:
         info = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise StoreUnavailableError(f"cannot read {marker}: {exc}") from exc
+    if not isinstance(info, dict):
+        raise StoreUnavailableError(f"cannot read {marker}: it holds no workspace description")
     if db_url is None and info.get("database") == "postgresql":
         raise StoreUnavailableError(
             f"the workspace at {home} keeps its records in PostgreSQL: pass --db or set "

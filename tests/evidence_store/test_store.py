@@ -193,3 +193,12 @@ def test_init_refuses_a_database_another_workspace_uses(tmp_path: Path, db_url):
     with pytest.raises(WorkspaceExistsError, match="already holds"):
         init_workspace(tmp_path / "second", db_url)
     assert not (tmp_path / "second").exists()
+
+
+@pytest.mark.parametrize("content", ["[]", '"ws"', "5"])
+def test_a_workspace_file_holding_no_object_is_a_store_error(tmp_path: Path, content):
+    """A workspace.json holding valid JSON of another shape was an internal error (exit 70)."""
+    init_workspace(tmp_path / "ws").dispose()
+    (tmp_path / "ws" / "workspace.json").write_text(content, encoding="utf-8")
+    with pytest.raises(StoreUnavailableError, match="no workspace description"):
+        open_workspace(tmp_path / "ws")
