@@ -736,6 +736,7 @@ def _check_values(rows: dict[str, Any]) -> None:
         ("item", rows["items"], EvidenceItem),
         ("link", rows["links"], ItemLink),
         ("attribution", rows.get("attributions", []), ItemAttribution),
+        ("frame", rows["frames"], Frame),
         ("verify run", rows["runs"], VerifyRun),
         ("finding", rows["findings"], Finding),
     ]
@@ -758,9 +759,12 @@ def _fits(value: Any, column: Any) -> bool:
     in canonical rows, see models.canonical)."""
     if value is None:
         return bool(column.nullable)
+    shape = _JSON_SHAPES.get((column.table.name, column.name))
+    if shape is not None:
+        return _fits_json(value, shape)
     try:
         kind = column.type.python_type
-    except NotImplementedError:  # JSON columns: their canonical rows hold JSON text, read on use
+    except NotImplementedError:
         return True
     try:
         if kind is str:  # PostgreSQL cannot store NUL, and claimcheck's own commands refuse it
@@ -772,6 +776,31 @@ def _fits(value: Any, column: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+# What the canonical rows hold in the JSON columns. The commands that read them back (evidence
+# show, findings, report, verify) expect these shapes: a list where an object goes was imported,
+# and every one of them then ended in an internal error on the imported case.
+_JSON_SHAPES: dict[tuple[str, str], str] = {
+    ("evidence_items", "file_metadata"): "object text",
+    ("findings", "values"): "object text",
+    ("findings", "items"): "list of text",
+    ("findings", "artefacts"): "list of text",
+    ("frames", "hashes"): "object",
+}
+
+
+def _fits_json(value: Any, shape: str) -> bool:
+    try:
+        if shape == "object text":
+            return isinstance(value, str) and isinstance(json.loads(value), dict)
+        if shape == "list of text":
+            return isinstance(value, list) and all(isinstance(v, str) for v in value)
+        if shape == "object":
+            return isinstance(value, dict)
+    except ValueError:  # not JSON (RecursionError is a RuntimeError: caught by the caller)
+        return False
+    return False
 
 
 def _derived_targets(ws: Workspace, listed: dict[str, Any]) -> dict[str, Path]:

@@ -503,32 +503,38 @@ def _rechain(entries: dict[str, bytes], rows: dict) -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("group", "field", "value"),
     [
-        ("title", ["a", "list"]),
-        ("title", None),
-        ("title", "NUL\x00"),
-        ("incident_date", 20190722),
-        ("lat", "north"),
+        ("case", "title", ["a", "list"]),
+        ("case", "title", None),
+        ("case", "title", "NUL\x00"),
+        ("case", "incident_date", 20190722),
+        ("case", "lat", "north"),
+        ("items", "file_metadata", "[1, 2]"),
+        ("findings", "values", '"text"'),
+        ("findings", "items", "E-000001"),
     ],
 )
 def test_a_wrong_typed_value_in_a_rehashed_bundle_is_refused_before_anything_is_stored(
-    source, target, tmp_path: Path, field, value
+    source, target, tmp_path: Path, group, field, value
 ):
     """A value the database cannot store in a bundle whose chain checks was an internal error
     (exit 70), stored by PostgreSQL (a list title) or refused only after the originals had been
-    copied in; it is a BundleError before any file or row is stored."""
+    copied in; JSON of the wrong shape (a list where an item's metadata object goes) was
+    imported, and evidence show, report and verify then failed on the case with internal
+    errors. Each is a BundleError before any file or row is stored."""
     ws, code = source
     good = export_case(ws, "alice", code, tmp_path / "b.zip").path
     before = counts(target), sorted(target.blobs.iter_stored())
 
     def retype(entries: dict[str, bytes]) -> None:
         rows = json.loads(entries[fmt.ROWS])
-        rows["case"][field] = value
+        for row in [rows["case"]] if group == "case" else rows[group]:
+            row[field] = value
         _rechain(entries, rows)
 
     rewrite(good, tmp_path / "bad.zip", retype)
-    with pytest.raises(BundleError, match=rf"case\.json is malformed: case {field} "):
+    with pytest.raises(BundleError, match=rf"case\.json is malformed: \w+ {field} "):
         import_bundle(target, "bob", tmp_path / "bad.zip")
     assert (counts(target)[:2], sorted(target.blobs.iter_stored())) == (before[0][:2], before[1])
 
