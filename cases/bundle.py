@@ -773,6 +773,10 @@ def _fits(value: Any, column: Any) -> bool:
             return isinstance(value, str) and bool(date.fromisoformat(value))
         if kind is float:
             return not isinstance(value, bool) and math.isfinite(float(value))
+        if kind is int:
+            return isinstance(value, int) and not isinstance(value, bool)
+        if kind is bool:
+            return isinstance(value, bool)
     except (TypeError, ValueError):
         return False
     return True

@@ -513,6 +513,8 @@ def _rechain(entries: dict[str, bytes], rows: dict) -> None:
         ("items", "file_metadata", "[1, 2]"),
         ("findings", "values", '"text"'),
         ("findings", "items", "E-000001"),
+        ("items", "size", "12"),
+        ("sites", "claimed", "yes"),
     ],
 )
 def test_a_wrong_typed_value_in_a_rehashed_bundle_is_refused_before_anything_is_stored(
