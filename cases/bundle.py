@@ -54,6 +54,7 @@ from evidence_store.db import Workspace
 from evidence_store.errors import StoreUnavailableError
 from evidence_store.models import (
     GENESIS_HASH,
+    Base,
     Blob,
     Case,
     Claim,
@@ -722,13 +723,13 @@ def _import_checked(
 
 
 def _check_values(rows: dict[str, Any]) -> None:
-    """Every text, date and number column holds a value of its kind, and a required one is
-    present, before anything is stored.
+    """Every text, date, number, yes/no and JSON column holds a value of its kind, and a
+    required one is present, before anything is stored.
 
     A bundle's chain can be rebuilt around any value, so the chain checking proves nothing about
     types: a list where a title goes was stored by PostgreSQL as an array literal and made SQLite
     fail mid-import, after the originals had been copied in."""
-    groups: list[tuple[str, Any, type]] = [
+    groups: list[tuple[str, Any, type[Base]]] = [
         ("case", [rows["case"]], Case),
         ("claim", [rows["claim"]] if rows.get("claim") else [], Claim),
         ("denial", [rows["denial"]] if rows.get("denial") else [], Denial),
