@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 
 from cases import bundle_format as fmt
@@ -52,6 +54,7 @@ from evidence_store.db import Workspace
 from evidence_store.errors import StoreUnavailableError
 from evidence_store.models import (
     GENESIS_HASH,
+    Base,
     Blob,
     Case,
     Claim,
@@ -165,6 +168,15 @@ def export_case(
         raise BundleError(
             f"will not write {out}: it is inside the workspace {ws.home}, which keeps the "
             "evidence and its records; write the bundle elsewhere"
+        )
+    if out.exists() and not out.is_file():
+        # The bundle is renamed into place: a device or pipe named by -o would be replaced by
+        # it (as root, `-o /dev/full` replaced the device node and reported success).
+        raise BundleError(f"will not write {out}: it is not a regular file")
+    if ws.original_at(out) is not None:
+        raise BundleError(
+            f"will not write {out}: it is a copy of an original stored in this workspace; "
+            "write the bundle elsewhere"
         )
 
     def log_export(session: Session) -> str:
@@ -589,6 +601,9 @@ def import_bundle(
 
     `on_file(done, total)` reports progress through the (slow) hashing of the entries."""
     ws.require_writable()
+    if bundle.exists() and not bundle.is_file() and not bundle.is_dir():
+        # Hashing reads to the end: a pipe waits for a writer forever, /dev/zero never ends.
+        raise BundleError(f"{bundle.name} is not a regular file")
     try:
         bundle_sha = sha256_file(bundle)
         zf = zipfile.ZipFile(bundle)
@@ -687,11 +702,8 @@ def _import_checked(
         raise BundleError(
             f"this bundle was exported from this workspace: case {source['case']} is here"
         )
-    for name, line in listed.items():
-        if name.startswith(fmt.ORIGINALS):
-            ws.blobs.put_file(line["staged"])
-        elif name.startswith(fmt.DERIVED):
-            ws.derived.write_relative(name[len(fmt.DERIVED) :], line["staged"].read_bytes())
+    _check_values(rows)
+    _store_files(ws, listed, _derived_targets(ws, listed))
 
     def work(session: Session) -> ImportSummary:
         if _previous_import(session, source["workspace"], source["case"]) is not None:
@@ -705,3 +717,117 @@ def _import_checked(
         return ws.run_write(work)
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"case.json is malformed: {exc!r}") from exc
+    except StatementError as exc:  # a value of the wrong type, or a required one missing
+        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise BundleError(f"case.json is malformed: {first}") from exc
+
+
+def _check_values(rows: dict[str, Any]) -> None:
+    """Every text, date, number, yes/no and JSON column holds a value of its kind, and a
+    required one is present, before anything is stored.
+
+    A bundle's chain can be rebuilt around any value, so the chain checking proves nothing about
+    types: a list where a title goes was stored by PostgreSQL as an array literal and made SQLite
+    fail mid-import, after the originals had been copied in."""
+    groups: list[tuple[str, Any, type[Base]]] = [
+        ("case", [rows["case"]], Case),
+        ("claim", [rows["claim"]] if rows.get("claim") else [], Claim),
+        ("denial", [rows["denial"]] if rows.get("denial") else [], Denial),
+        ("site", rows["sites"], Site),
+        ("item", rows["items"], EvidenceItem),
+        ("link", rows["links"], ItemLink),
+        ("attribution", rows.get("attributions", []), ItemAttribution),
+        ("frame", rows["frames"], Frame),
+        ("verify run", rows["runs"], VerifyRun),
+        ("finding", rows["findings"], Finding),
+    ]
+    for what, group, model in groups:
+        if not isinstance(group, list):
+            raise BundleError(f"case.json is malformed: its {what} rows are not a list")
+        for row in group:
+            if not isinstance(row, dict):
+                raise BundleError(f"case.json is malformed: a {what} row is not an object")
+            for column in model.__table__.columns:
+                if column.name in row and not _fits(row[column.name], column):
+                    raise BundleError(
+                        f"case.json is malformed: {what} {column.name} is not a valid "
+                        f"value: {row[column.name]!r:.40}"
+                    )
+
+
+def _fits(value: Any, column: Any) -> bool:
+    """Whether a canonical row's value can be stored in `column` (dates and numbers are text
+    in canonical rows, see models.canonical)."""
+    if value is None:
+        return bool(column.nullable)
+    shape = _JSON_SHAPES.get((column.table.name, column.name))
+    if shape is not None:
+        return _fits_json(value, shape)
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return True
+    try:
+        if kind is str:  # PostgreSQL cannot store NUL, and claimcheck's own commands refuse it
+            return isinstance(value, str) and "\x00" not in value
+        if kind is date:
+            return isinstance(value, str) and bool(date.fromisoformat(value))
+        if kind is float:
+            return not isinstance(value, bool) and math.isfinite(float(value))
+        if kind is int:
+            return isinstance(value, int) and not isinstance(value, bool)
+        if kind is bool:
+            return isinstance(value, bool)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+# What the canonical rows hold in the JSON columns. The commands that read them back (evidence
+# show, findings, report, verify) expect these shapes: a list where an object goes was imported,
+# and every one of them then ended in an internal error on the imported case.
+_JSON_SHAPES: dict[tuple[str, str], str] = {
+    ("evidence_items", "file_metadata"): "object text",
+    ("findings", "values"): "object text",
+    ("findings", "items"): "list of text",
+    ("findings", "artefacts"): "list of text",
+    ("frames", "hashes"): "object",
+}
+
+
+def _fits_json(value: Any, shape: str) -> bool:
+    try:
+        if shape == "object text":
+            return isinstance(value, str) and isinstance(json.loads(value), dict)
+        if shape == "list of text":
+            return isinstance(value, list) and all(isinstance(v, str) for v in value)
+        if shape == "object":
+            return isinstance(value, dict)
+    except ValueError:  # not JSON (RecursionError is a RuntimeError: caught by the caller)
+        return False
+    return False
+
+
+def _derived_targets(ws: Workspace, listed: dict[str, Any]) -> dict[str, Path]:
+    """Where each carried picture goes, every path checked before any file is stored."""
+    targets: dict[str, Path] = {}
+    for name in listed:
+        if name.startswith(fmt.DERIVED):
+            parts = name[len(fmt.DERIVED) :].split("/")
+            if len(parts) != 4 or parts[1] != parts[2][:2]:
+                raise BundleError(f"bundle entry {name!r} is not a derived-picture path")
+            targets[name] = ws.derived.path(parts[0], parts[2], parts[3])
+    return targets
+
+
+def _store_files(ws: Workspace, listed: dict[str, Any], derived: dict[str, Path]) -> None:
+    """Store the originals, and the carried pictures this workspace does not have yet.
+
+    A picture already here is kept: derived paths are named by the original's hash, so a bundle
+    holding a video this workspace also holds would otherwise replace the keyframes and match
+    pictures that another case shows with whatever the bundle carries."""
+    for name, line in listed.items():
+        if name.startswith(fmt.ORIGINALS):
+            ws.blobs.put_file(line["staged"])
+        elif name in derived and not derived[name].exists():
+            ws.derived.write_relative(name[len(fmt.DERIVED) :], line["staged"].read_bytes())

@@ -65,6 +65,10 @@ def run_verify(
 ) -> VerifyOutcome:
     progress = progress or NoProgress()
     selected = list(CHECKS if checks is None else checks)
+    # The run starts when the case is read, not when its findings are written: what is added
+    # or corrected while the checks run is not in their findings, and `changes_since_run`
+    # (which compares with this time) must flag it as not examined.
+    started = utcnow()
     with ws.reading() as session:
         case = load_case(session, case_code)
         snapshot = snapshot_case(ws, case)
@@ -102,9 +106,7 @@ def run_verify(
 
     def work(session: Session) -> VerifyOutcome:
         case = load_case(session, snapshot.code)
-        run = VerifyRun(
-            case_id=case.id, started_at=utcnow(), tool_version=TOOL_VERSION, actor=actor
-        )
+        run = VerifyRun(case_id=case.id, started_at=started, tool_version=TOOL_VERSION, actor=actor)
         session.add(run)
         session.flush()
         # All findings in one batched INSERT (ids in this order), their codes from those ids in

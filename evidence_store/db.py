@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from evidence_store.blobs import BlobStore, DerivedStore
+from evidence_store.blobs import BlobStore, DerivedStore, sha256_file
 from evidence_store.errors import (
     StoreBusyError,
     StoreUnavailableError,
@@ -89,6 +89,19 @@ class Workspace:
         home = self.home.resolve()
         target = path.resolve()
         return target == home or home in target.parents
+
+    def original_at(self, path: Path) -> str | None:
+        """The SHA-256 of the file at `path` when it is a copy of a stored original, else None.
+
+        The investigator's own copy of a file they added (outside the workspace) is evidence
+        too: a mistyped `-o` naming it must not overwrite it, as `holds` guards the stored one."""
+        try:
+            if not path.is_file():
+                return None
+            sha = sha256_file(path)
+        except OSError:
+            return None  # unreadable here: writing over it will fail with its own message
+        return sha if self.blobs.exists(sha) else None
 
     def require_writable(self) -> None:
         """Refuse a change before any of it is attempted when the workspace is read-only."""
@@ -249,6 +262,8 @@ def init_workspace(home: Path, db_url: str | None = None) -> Workspace:
     marker = home / WORKSPACE_FILE
     if marker.exists():
         raise WorkspaceExistsError(f"a workspace already exists at {home}")
+    if db_url:
+        _refuse_a_used_database(db_url)
     try:
         home.mkdir(parents=True, exist_ok=True)
         (home / "blobs").mkdir(exist_ok=True)
@@ -269,6 +284,22 @@ def init_workspace(home: Path, db_url: str | None = None) -> Workspace:
     return ws
 
 
+def _refuse_a_used_database(url: str) -> None:
+    """Creating a second workspace on a database another one uses would show that workspace's
+    cases from a folder holding none of their originals, and mix new records into its chains."""
+    from evidence_store.migrate import current_revision
+
+    engine = _make_engine(url)
+    try:
+        if current_revision(engine) is not None:
+            raise WorkspaceExistsError(
+                "that database already holds a claimcheck workspace's records: open the "
+                "workspace's folder with --home and this --db, or give an empty database"
+            )
+    finally:
+        engine.dispose()
+
+
 def open_workspace(home: Path, db_url: str | None = None) -> Workspace:
     """Open an existing workspace, migrating an older schema and refusing a newer one."""
     from evidence_store.migrate import check_and_upgrade
@@ -282,10 +313,20 @@ def open_workspace(home: Path, db_url: str | None = None) -> Workspace:
         info = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise StoreUnavailableError(f"cannot read {marker}: {exc}") from exc
+    if not isinstance(info, dict):
+        raise StoreUnavailableError(f"cannot read {marker}: it holds no workspace description")
     if db_url is None and info.get("database") == "postgresql":
         raise StoreUnavailableError(
             f"the workspace at {home} keeps its records in PostgreSQL: pass --db or set "
             "CLAIMCHECK_DB"
+        )
+    if db_url is not None and info.get("database") == "sqlite":
+        # A CLAIMCHECK_DB left set for a shared store would otherwise send this folder's
+        # commands to that database: its cases shown, and new rows written beside originals
+        # stored here.
+        raise StoreUnavailableError(
+            f"the workspace at {home} keeps its records in its own SQLite file, not in a "
+            "--db database: drop --db (or unset CLAIMCHECK_DB)"
         )
     read_only = is_read_only(home)
     ws = _build(home, db_url or _sqlite_url(home, read_only), info, read_only)

@@ -22,17 +22,32 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from evidence_store.timeutil import iso_utc, utcnow
+from evidence_store.timeutil import as_utc, iso_utc, utcnow
 
 GENESIS_HASH = "0" * 64
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC on every database.
+
+    SQLite keeps no zone: it stored an aware time's local wall clock (11:12+03:00 as 11:12), which
+    read back as 11:12 UTC, three hours off and no longer what the custody log hashed. PostgreSQL
+    converted it. Converting before binding gives both the same instant."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None or value.tzinfo is None else as_utc(value)
 
 
 def _date(value: date | None) -> str | None:
@@ -56,7 +71,7 @@ class Case(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     summary: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The chain head lives on the case row so that appending an event locks exactly one row.
     chain_seq: Mapped[int] = mapped_column(Integer, default=0)
     chain_head: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
@@ -95,7 +110,7 @@ class Claim(Base):
     children: Mapped[int | None] = mapped_column(Integer)
     women: Mapped[int | None] = mapped_column(Integer)
     perpetrator: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="claim")
 
@@ -123,7 +138,7 @@ class Denial(Base):
     date: Mapped[date] = mapped_column(Date)
     text: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="denial")
 
@@ -149,7 +164,7 @@ class Site(Base):
     lon: Mapped[float] = mapped_column(Float)
     radius_m: Mapped[float] = mapped_column(Float)
     claimed: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="sites")
 
@@ -173,7 +188,7 @@ class Blob(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(80))
-    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class EvidenceItem(Base):
@@ -190,8 +205,8 @@ class EvidenceItem(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     source: Mapped[str | None] = mapped_column(Text)
     collected_by: Mapped[str | None] = mapped_column(Text)
-    collected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     notes: Mapped[str | None] = mapped_column(Text)
     # Witness statements: text evidence with who said it, when and in which language.
     witness: Mapped[str | None] = mapped_column(Text)
@@ -247,12 +262,12 @@ class ItemAttribution(Base):
     seq: Mapped[int] = mapped_column(Integer)
     source: Mapped[str | None] = mapped_column(Text)
     collected_by: Mapped[str | None] = mapped_column(Text)
-    collected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     notes: Mapped[str | None] = mapped_column(Text)
     witness: Mapped[str | None] = mapped_column(Text)
     statement_date: Mapped[date | None] = mapped_column(Date)
     language: Mapped[str | None] = mapped_column(String(35))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     item: Mapped[EvidenceItem] = relationship(back_populates="attributions")
 
@@ -281,7 +296,7 @@ class ItemLink(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("evidence_items.id"))
     role: Mapped[str] = mapped_column(String(32))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     item: Mapped[EvidenceItem] = relationship(back_populates="links")
     site: Mapped[Site | None] = relationship()
@@ -321,8 +336,8 @@ class VerifyRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     tool_version: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str] = mapped_column(Text)
 
@@ -341,7 +356,7 @@ class Finding(Base):
     detail: Mapped[str] = mapped_column(Text)
     # Pictures behind the finding (side-by-side matches), as paths inside the derived store.
     artefacts: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     tool_version: Mapped[str] = mapped_column(String(32))
 
     case: Mapped[Case] = relationship()

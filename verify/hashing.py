@@ -168,6 +168,10 @@ _HASH_FIELDS: dict[str, HashKind] = {
 # arrays to it, changed hashes by at most pHash 2, dHash 3 and PDQ 14 bits against a full decode
 # on 85 real photos (benchmarks/bench_hashing.py, "reduced decode"), far inside the match radii.
 HASH_WORKING_SIDE = 256
+# The same-picture comparison runs ORB, whose 8-level pyramid (scale 1.2) shrinks a side under
+# 4 pixels to 0 and OpenCV aborts (measured on random pictures: 3 px fails, 4 px works, anchors
+# included). Every picture is hashed before it is compared, so the hashes refuse it first.
+MIN_PICTURE_SIDE = 4
 
 _PHASH_SIZE = 32
 _PHASH_LOW = 8
@@ -320,8 +324,11 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
         image = np.repeat(image[:, :, None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] != 3:
         raise InvalidValueError(f"expected an RGB image, got shape {image.shape}")
-    if image.shape[0] < 2 or image.shape[1] < 2:
-        raise UnreadableMediaError(f"image of {image.shape[1]}x{image.shape[0]} is too small")
+    if image.shape[0] < MIN_PICTURE_SIDE or image.shape[1] < MIN_PICTURE_SIDE:
+        raise UnreadableMediaError(
+            f"image of {image.shape[1]}x{image.shape[0]} is too small (a side under "
+            f"{MIN_PICTURE_SIDE} pixels cannot be compared)"
+        )
     return image
 
 

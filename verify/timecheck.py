@@ -142,6 +142,14 @@ def check_time(
         else:
             verdict, why = Verdict.INCONCLUSIVE, "Claim footage may have been captured before "
             why += "or after the start of the incident."
+    elif role_key == "denial" and denial_w and is_before(denial_w, incident_w) is Relation.YES:
+        # A denial published before the incident began answers nothing yet: one of the two
+        # dates was entered wrong, and every verdict against them would rest on that error.
+        verdict = Verdict.INCONCLUSIVE
+        why = (
+            "The denial is dated before the incident it denies, so one of the two dates is "
+            "wrong: the capture time is not judged against them."
+        )
     elif role_key == "denial":
         verdict, why = _denial_verdict(before, after)
     else:

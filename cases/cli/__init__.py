@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -119,9 +120,33 @@ app.command()(report.report)
 
 # The shell's exit status for a process stopped by SIGINT (128 + 2).
 _INTERRUPTED = 130
+# ... and by SIGTERM (128 + 15).
+_TERMINATED = 143
+
+
+class _Terminated(BaseException):
+    """SIGTERM as an exception, so cleanup runs. Python's default ends the process at once:
+    an import stopped that way left its staging copy of the whole bundle in the workspace
+    folder. A BaseException, as KeyboardInterrupt is: no `except Exception` swallows it."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated
 
 
 def main() -> None:
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave signals alone
+        previous = None
+    try:
+        _run()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run() -> None:
     try:
         # Without standalone mode the parser returns a command's `typer.Exit` code instead
         # of exiting with it.
@@ -144,6 +169,13 @@ def main() -> None:
             file=sys.stderr,
         )
         sys.exit(_INTERRUPTED)
+    except _Terminated:
+        print(
+            "claimcheck: terminated (what was stored before it is kept; run the command again "
+            "to finish)",
+            file=sys.stderr,
+        )
+        sys.exit(_TERMINATED)
     except Exception as exc:  # the last line of defence: never a traceback
         # Usage errors from the command-line parser carry their own message and exit code.
         if hasattr(exc, "show") and hasattr(exc, "exit_code"):

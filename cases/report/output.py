@@ -92,6 +92,14 @@ def write_report(
             f"will not write {path}: it is inside the workspace {ws.home}, which keeps the "
             "evidence and its records; write the report elsewhere"
         )
+    if path.exists() and not path.is_file():
+        # The report is renamed into place: a device or pipe named by -o would be replaced.
+        raise ReportError(f"will not write {path}: it is not a regular file")
+    if ws.original_at(path) is not None:
+        raise ReportError(
+            f"will not write {path}: it is a copy of an original stored in this workspace; "
+            "write the report elsewhere"
+        )
     report = build_report(ws, case_code, now=now, on_original=on_original)
     read = derived_reader(ws)
     if fmt == "json":

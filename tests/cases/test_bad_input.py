@@ -207,3 +207,30 @@ def test_cli_ingests_and_verifies_hostile_footage_under_a_memory_limit(
     r = _cli(home, "evidence", "add", "C-0001", str(tmp_path / "nope.jpg"), "--kind", "photo")
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
     assert _cli(home, "fsck").returncode == 0
+
+
+def test_pictures_too_small_to_compare_are_stored_with_a_reason(ws, tmp_path: Path):
+    """A photo with a side under 4 pixels (a 3x300 strip, a 2x2 icon) or a 2x2 video made ORB's
+    pyramid abort inside OpenCV: `evidence add` and `search` ended in an internal error (exit
+    70). They are stored with the reason, as any undecodable picture is."""
+    import numpy as np
+    from PIL import Image
+
+    from cases.search import search_files
+    from tests.verify.test_video import write_video
+    from verify.errors import UnreadableMediaError
+
+    rng = np.random.default_rng(0)
+    files = []
+    for name, (h, w) in (("strip.png", (3, 300)), ("icon.png", (2, 2))):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(tmp_path / name)
+        files.append(tmp_path / name)
+    frames = [np.full((2, 2, 3), 9 * i, np.uint8) for i in range(8)]
+    video = write_video(tmp_path / "tiny.mp4", frames, 25)
+    for path in [*files, video]:
+        kind = "video" if path.suffix == ".mp4" else "photo"
+        [result] = add_evidence(ws, "t", "C-0001", [path], kind=kind)
+        assert result.warning is not None and "too small" in result.warning
+        with pytest.raises(UnreadableMediaError, match="too small"):
+            search_files(ws, [path])
+    assert check_store(ws).ok

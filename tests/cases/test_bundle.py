@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from cases import bundle_format as fmt
 from cases import corrections, workflow
-from cases.bundle import export_case, import_bundle
+from cases.bundle import _row_hash, _row_refs, export_case, import_bundle
 from cases.checks.gps_place import GpsPlaceCheck
 from cases.errors import BundleError
 from cases.ingest import LinkSpec, add_evidence, add_statement
@@ -480,3 +480,98 @@ def test_import_keeps_the_source_custody_history(source, target, tmp_path: Path)
         assert [v["text"] for v in report["claim"]["earlier_versions"]] == ["Market hit"]
     finally:
         third.dispose()
+
+
+def _rechain(entries: dict[str, bytes], rows: dict) -> None:
+    """Rewrite case.json and rebuild the chain around it as anyone holding a bundle can: each
+    logged row hash recomputed, every event re-hashed and re-linked, the manifest re-hashed."""
+    refs = dict(_row_refs(rows))
+    custody = json.loads(entries[fmt.CUSTODY])
+    prev = None
+    for event in custody:
+        ref = (event.get("record_type"), event.get("record_id"))
+        if ref in refs and event.get("record_hash"):
+            event["record_hash"] = _row_hash(refs[ref])
+        if prev is not None:
+            event["prev_hash"] = prev
+        payload = {k: v for k, v in event.items() if k != "hash"}
+        event["hash"] = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+        prev = event["hash"]
+    entries[fmt.ROWS] = json.dumps(rows).encode()
+    entries[fmt.CUSTODY] = json.dumps(custody).encode()
+    rehash_manifest(entries)
+
+
+@pytest.mark.parametrize(
+    ("group", "field", "value"),
+    [
+        ("case", "title", ["a", "list"]),
+        ("case", "title", None),
+        ("case", "title", "NUL\x00"),
+        ("case", "incident_date", 20190722),
+        ("case", "lat", "north"),
+        ("items", "file_metadata", "[1, 2]"),
+        ("findings", "values", '"text"'),
+        ("findings", "items", "E-000001"),
+        ("items", "size", "12"),
+        ("sites", "claimed", "yes"),
+    ],
+)
+def test_a_wrong_typed_value_in_a_rehashed_bundle_is_refused_before_anything_is_stored(
+    source, target, tmp_path: Path, group, field, value
+):
+    """A value the database cannot store in a bundle whose chain checks was an internal error
+    (exit 70), stored by PostgreSQL (a list title) or refused only after the originals had been
+    copied in; JSON of the wrong shape (a list where an item's metadata object goes) was
+    imported, and evidence show, report and verify then failed on the case with internal
+    errors. Each is a BundleError before any file or row is stored."""
+    ws, code = source
+    good = export_case(ws, "alice", code, tmp_path / "b.zip").path
+    before = counts(target), sorted(target.blobs.iter_stored())
+
+    def retype(entries: dict[str, bytes]) -> None:
+        rows = json.loads(entries[fmt.ROWS])
+        for row in [rows["case"]] if group == "case" else rows[group]:
+            row[field] = value
+        _rechain(entries, rows)
+
+    rewrite(good, tmp_path / "bad.zip", retype)
+    with pytest.raises(BundleError, match=rf"case\.json is malformed: \w+ {field} "):
+        import_bundle(target, "bob", tmp_path / "bad.zip")
+    assert (counts(target)[:2], sorted(target.blobs.iter_stored())) == (before[0][:2], before[1])
+
+
+def test_import_never_replaces_a_picture_this_workspace_already_has(source, target, tmp_path: Path):
+    """Derived pictures are named by the original's hash: a bundle carrying its own keyframe
+    of a video this workspace also holds replaced the picture another case shows."""
+    ws, code = source
+    good = export_case(ws, "alice", code, tmp_path / "b.zip").path
+    with ws.reading() as s:
+        sha = workflow.load_case(s, code).items[0].sha256
+    mine = target.derived.write("keyframes", sha, "00000000.jpg", b"this workspace's keyframe")
+    fresh = f"{fmt.DERIVED}keyframes/{sha[:2]}/{sha}/00000024.jpg"
+
+    def add_pictures(entries: dict[str, bytes]) -> None:
+        manifest = json.loads(entries[fmt.MANIFEST])
+        for name in (f"{fmt.DERIVED}{target.derived.relative(mine)}", fresh):
+            entries[name] = b"the bundle's doctored keyframe"
+            manifest["files"][name] = {}
+        entries[fmt.MANIFEST] = json.dumps(manifest).encode()
+        rehash_manifest(entries)
+
+    rewrite(good, tmp_path / "pictures.zip", add_pictures)
+    import_bundle(target, "bob", tmp_path / "pictures.zip")
+    assert mine.read_bytes() == b"this workspace's keyframe"
+    assert target.derived.resolve(fresh[len(fmt.DERIVED) :]).read_bytes().startswith(b"the bund")
+
+
+def test_import_of_a_pipe_is_refused_not_waited_on(tmp_path: Path):
+    """The bundle is hashed to its end first: a pipe (or /dev/zero) made import hang forever."""
+    import os
+
+    home = tmp_path / "ws"
+    assert run_cli(home, None, "init").returncode == 0
+    os.mkfifo(tmp_path / "pipe")
+    done = run_cli(home, None, "import", str(tmp_path / "pipe"), timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "claimcheck: error: pipe is not a regular file"

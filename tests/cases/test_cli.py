@@ -104,3 +104,52 @@ def test_an_interrupted_command_says_so_on_one_line(tmp_path: Path, capsys, monk
     status, out, err = run("verify", code)
     assert status == 130 and out == ""
     assert err.startswith("claimcheck: interrupted") and err.count("\n") == 1, err
+
+
+def test_a_terminated_import_cleans_up_and_says_so(tmp_path: Path, capsys, monkeypatch):
+    """SIGTERM ended the process at once (Python's default): an import stopped while checking
+    the bundle left its staging copy of every entry in the workspace folder, and said nothing.
+    It is now an exception, so cleanup runs, reported with the shell's status for SIGTERM."""
+    import os
+    import signal
+
+    import numpy as np
+    from PIL import Image
+
+    from cases.cli import bundle
+    from tests.cases.cli_helpers import in_process_cli
+
+    source = in_process_cli(tmp_path / "src", None, capsys, monkeypatch)
+    assert source("init")[0] == 0
+    code = source("case", "open", "Strike", "--date", "2020-01-01")[1].strip()
+    photo = tmp_path / "p.jpg"
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(photo)
+    assert source("evidence", "add", code, str(photo), "--kind", "photo")[0] == 0
+    assert source("export", code, "-o", str(tmp_path / "b.zip"))[0] == 0
+
+    class TerminatedWhileChecking(bundle.RichProgress):
+        def task(self, description: str, total: float | None):
+            class Task:
+                def advance(self, steps: float = 1) -> None:
+                    os.kill(os.getpid(), signal.SIGTERM)
+
+            return Task()
+
+    class Unhandled(Exception):
+        pass
+
+    def fallback(_signum, _frame):  # stands in for the default, which would end pytest
+        raise Unhandled
+
+    monkeypatch.setattr(bundle, "RichProgress", TerminatedWhileChecking)
+    previous = signal.signal(signal.SIGTERM, fallback)
+    try:
+        target = in_process_cli(tmp_path / "dst", None, capsys, monkeypatch)
+        assert target("init")[0] == 0
+        status, out, err = target("import", str(tmp_path / "b.zip"))
+        assert signal.getsignal(signal.SIGTERM) is fallback  # restored after the command
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert status == 143 and out == ""
+    assert err.startswith("claimcheck: terminated") and err.count("\n") == 1, err
+    assert not list((tmp_path / "dst").glob("import-*"))

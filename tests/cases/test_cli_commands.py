@@ -348,6 +348,39 @@ def test_report_and_export_never_write_inside_the_workspace(cc, tmp_path: Path):
     ok(cc("export", code, "-o", str(tmp_path / "bundle.zip")))
 
 
+def test_report_and_export_never_overwrite_the_investigators_copy_of_an_original(
+    cc, tmp_path: Path
+):
+    """`-o` naming the photo the investigator added (outside the workspace: a tab completion
+    in the evidence folder) replaced it with a zip or an HTML file without a word."""
+    ok(cc("init"))
+    code = ok(cc("case", "open", "Strike", "--date", "2019-07-22")).strip()
+    photo = jpeg(tmp_path / "p.jpg", 1)
+    ok(cc("evidence", "add", code, str(photo), "--kind", "photo"))
+    before = photo.read_bytes()
+    fails(cc("report", code, "-o", str(photo)), "copy of an original")
+    fails(cc("export", code, "-o", str(photo)), "copy of an original")
+    assert photo.read_bytes() == before
+    # Writing over an earlier report or bundle stays allowed.
+    for _ in range(2):
+        ok(cc("report", code, "-o", str(tmp_path / "report.html")))
+        ok(cc("export", code, "-o", str(tmp_path / "bundle.zip")))
+
+
+def test_report_and_export_never_replace_a_device_or_pipe(cc, tmp_path: Path):
+    """Both write a temporary file and rename it into place: `-o` naming a pipe (or, as root,
+    `/dev/full`) replaced it with a regular file and reported success."""
+    import stat
+
+    ok(cc("init"))
+    code = ok(cc("case", "open", "Strike", "--date", "2019-07-22")).strip()
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    fails(cc("report", code, "--format", "json", "-o", str(pipe)), "not a regular file")
+    fails(cc("export", code, "-o", str(pipe)), "not a regular file")
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
+
+
 def test_log_json_is_enough_to_re_verify_the_chain_without_claimcheck(cc, tmp_path: Path):
     """The report names `claimcheck log CASE --json` as the way to re-verify the custody chain:
     its output must carry every field an event's hash covers, so anyone can recompute it."""

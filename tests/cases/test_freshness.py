@@ -118,3 +118,22 @@ def test_items_added_after_the_run_are_flagged_not_examined(tmp_path: Path):
     # A new run examines them: nothing is flagged any more.
     run_verify(ws, "t", code, checks=[EveryItemCheck()])
     assert build_report(ws, code)["verify_run"]["changes_note"] is None
+
+
+def test_an_item_added_while_verify_runs_is_flagged_not_examined(tmp_path: Path):
+    """The run's start was stamped when its findings were written: an item added while the
+    checks ran was in none of them, yet the report said nothing had changed since the run."""
+    ws, _home, code = _case(tmp_path)
+
+    class AddsWhileRunning(EveryItemCheck):
+        def run(self, ctx: CheckContext) -> list[FindingDraft]:
+            drafts = super().run(ctx)
+            add_evidence(
+                ws, "t", code, [_photo(tmp_path / "mid.jpg", 4)], kind="photo",
+                links=[LinkSpec("denial_footage")],
+            )  # fmt: skip
+            return drafts
+
+    run_verify(ws, "t", code, checks=[AddsWhileRunning()])
+    changes = build_report(ws, code)["verify_run"]["changes_since"]
+    assert changes["items_added"] == [{"id": "E-000003", "filename": "mid.jpg"}]

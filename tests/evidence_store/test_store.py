@@ -13,7 +13,13 @@ from cases import workflow
 from cases.ingest import LinkSpec, add_evidence
 from evidence_store.custody import verify_chain, verify_records
 from evidence_store.db import init_workspace, open_workspace
-from evidence_store.errors import SchemaTooNewError, SourceFileError, WorkspaceMissingError
+from evidence_store.errors import (
+    SchemaTooNewError,
+    SourceFileError,
+    StoreUnavailableError,
+    WorkspaceExistsError,
+    WorkspaceMissingError,
+)
 from evidence_store.migrate import current_revision, head_revision
 
 
@@ -141,3 +147,58 @@ def test_a_workspace_at_schema_0001_upgrades_and_keeps_its_records(tmp_path: Pat
         assert check_store(ws).ok, check_store(ws).problems
     finally:
         ws.dispose()
+
+
+def test_collection_time_with_a_zone_is_stored_as_that_instant(ws, tmp_path: Path):
+    """An aware time off UTC (the demo's 2017 photo, collected at 11:12+03:00) was stored on
+    SQLite as its wall clock and read back as 11:12 UTC: three hours off, and fsck failed."""
+    from datetime import datetime, timedelta, timezone
+
+    from cases.ingest import ItemFacts
+
+    c = workflow.open_case(ws, "tester", title="T", incident_date=workflow.date(2019, 7, 22))
+    f = tmp_path / "s.txt"
+    f.write_text("a document", encoding="utf-8")
+    when = datetime(2017, 5, 9, 11, 12, tzinfo=timezone(timedelta(hours=3)))
+    add_evidence(
+        ws,
+        "tester",
+        c.code,
+        [f],
+        kind="document",
+        links=[LinkSpec("other")],
+        facts=ItemFacts(collected_at=when),
+    )
+    with ws.reading() as s:
+        item = workflow.load_case(s, c.code).items[0]
+        assert item.canonical()["collected_at"] == "2017-05-09T08:12:00.000000Z"
+    assert _problems(ws, c.code) == []
+
+
+def test_a_sqlite_workspace_refuses_a_database_url(tmp_path: Path):
+    """A CLAIMCHECK_DB left set for a shared store sent a SQLite workspace's commands to that
+    database: its cases listed, new rows written beside originals stored in this folder.
+    Refused before any connection is attempted (this URL names no server)."""
+    init_workspace(tmp_path / "ws").dispose()
+    with pytest.raises(StoreUnavailableError, match="own SQLite file"):
+        open_workspace(tmp_path / "ws", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_init_refuses_a_database_another_workspace_uses(tmp_path: Path, db_url):
+    """A second folder initialised on the same PostgreSQL database showed the first one's
+    cases without any of their originals."""
+    if db_url is None:
+        pytest.skip("each SQLite workspace has a database file of its own")
+    init_workspace(tmp_path / "first", db_url).dispose()
+    with pytest.raises(WorkspaceExistsError, match="already holds"):
+        init_workspace(tmp_path / "second", db_url)
+    assert not (tmp_path / "second").exists()
+
+
+@pytest.mark.parametrize("content", ["[]", '"ws"', "5"])
+def test_a_workspace_file_holding_no_object_is_a_store_error(tmp_path: Path, content):
+    """A workspace.json holding valid JSON of another shape was an internal error (exit 70)."""
+    init_workspace(tmp_path / "ws").dispose()
+    (tmp_path / "ws" / "workspace.json").write_text(content, encoding="utf-8")
+    with pytest.raises(StoreUnavailableError, match="no workspace description"):
+        open_workspace(tmp_path / "ws")

@@ -51,6 +51,20 @@ def test_denial_footage_captured_before_incident_is_mismatch():
     assert "UTC-12 to UTC+14" in result.detail
 
 
+def test_a_denial_dated_before_the_incident_gives_no_verdict_on_denial_footage():
+    """A denial typed a week before the incident made every piece of denial footage a mismatch
+    ("captured after the denial was published"), findings resting on the typo alone."""
+    result = check(utc(2024, 3, 11, 8, 0, 0), "denial", denial=date(2024, 3, 3))
+    assert result.verdict is Verdict.INCONCLUSIVE
+    assert "denial is dated before the incident" in result.detail
+    # Claim footage is not judged against the denial, and a same-day denial stays comparable.
+    assert check(utc(2024, 3, 11, 8, 0, 0), "claim", denial=date(2024, 3, 3)).verdict is (
+        Verdict.CONSISTENT
+    )
+    same_day = check(utc(2024, 3, 10, 8, 0, 0), "denial", denial=INCIDENT)
+    assert "dated before" not in same_day.detail
+
+
 def test_denial_footage_captured_after_denial_is_mismatch():
     result = check(utc(2024, 3, 20, 8, 0, 0), "denial")
     assert result.verdict is Verdict.MISMATCH
