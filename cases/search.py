@@ -651,7 +651,12 @@ def search_files(
     index = FrameIndex(stored_items(ws, case), pixels, workspace_anchors(ws, pixels))
     results = []
     for path in paths:
-        results.append(SearchResult(str(path), match_pictures(index, query_pictures(path))))
+        try:
+            pictures = query_pictures(path)
+        except VerifyError as exc:
+            # Among many query files, the one that cannot be read must be named.
+            raise InputError(f"cannot search {path}: {exc}") from exc
+        results.append(SearchResult(str(path), match_pictures(index, pictures)))
         if on_progress is not None:
             on_progress()
     return results

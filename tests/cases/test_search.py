@@ -232,6 +232,16 @@ def test_bad_inputs_are_one_line_errors(store, tmp_path):
     assert r.returncode != 0 and "Traceback" not in r.stderr
 
 
+def test_a_file_that_cannot_be_read_is_named(store, photos, tmp_path):
+    """Among many query files, the error names the one that failed (a 1x1 picture cannot be
+    hashed), on one line."""
+    home, _, _ = store
+    tiny = save(tmp_path / "tiny.png", np.zeros((1, 1, 3), np.uint8))
+    r = cc(home, "search", str(next(iter(photos.values()))), str(tiny))
+    assert r.returncode == 1, r.stderr
+    assert f"cannot search {tiny}:" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
 def test_ingest_caches_picture_features_for_the_pixel_check(store):
     home, _, _ = store
     cached = sorted((home / "derived" / PICTURE_FEATURES_NAMESPACE).rglob("*.npz"))
