@@ -362,7 +362,14 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(gray)
 
 
+# ORB keeps no corner within its edge threshold (31 px) of the border, so a picture under 63 px
+# on a side has none; its scale pyramid even fails with an OpenCV error below 4 px.
+_MIN_DETECT_SIDE = 63
+
+
 def _detect(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    if min(gray.shape) < _MIN_DETECT_SIDE:
+        return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), None
     # One detector per call: cv2 feature objects are not safe to share across threads.
     keypoints, descriptors = cv2.ORB_create(nfeatures=_ORB_FEATURES).detectAndCompute(gray, None)
     points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)

@@ -196,3 +196,15 @@ def test_cached_features_of_other_settings_or_damaged_are_refused(church):
     wrong = PictureFeatures.from_bytes(good, lambda: church[0][:100, :100])
     with pytest.raises(InvalidValueError):
         _ = wrong.gray
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (1, 500), (500, 2), (62, 400)])
+def test_tiny_pictures_have_no_corners_and_no_error(shape: tuple[int, int]) -> None:
+    """ORB's pyramid fails below 4 px and finds nothing within 31 px of a border: features and
+    anchors of such pictures are empty, not an OpenCV error."""
+    rng = np.random.default_rng(1)
+    picture = PictureFeatures((rng.random((*shape, 3)) * 255).astype(np.uint8))
+    assert len(picture.points) == 0 and picture.descriptors is None
+    assert anchor_descriptors(picture).shape == (0, 32)
+    other = PictureFeatures((rng.random((300, 400, 3)) * 255).astype(np.uint8))
+    assert not align_pictures(other, picture).is_same
