@@ -231,6 +231,9 @@ def test_pictures_too_small_to_compare_are_stored_with_a_reason(ws, tmp_path: Pa
         kind = "video" if path.suffix == ".mp4" else "photo"
         [result] = add_evidence(ws, "t", "C-0001", [path], kind=kind)
         assert result.warning is not None and "too small" in result.warning
-        with pytest.raises(UnreadableMediaError, match="too small"):
+        # The error names the query file (search takes many) and says why.
+        with pytest.raises(InputError, match="too small") as raised:
             search_files(ws, [path])
+        assert str(path) in str(raised.value)
+        assert isinstance(raised.value.__cause__, UnreadableMediaError)
     assert check_store(ws).ok
