@@ -12,8 +12,6 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 import cases.align_workers as workers_module
@@ -30,24 +28,8 @@ from cases.search import ALIGNMENTS_NAMESPACE
 from cases.search_pool import SearchReport
 from cases.verification import run_verify
 from evidence_store.db import Workspace, init_workspace, open_workspace
+from tests.cases.test_same_pictures import _crop, _save
 from verify.media import load_image
-
-
-def _save(path: Path, rgb: np.ndarray) -> Path:
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]
-    )
-    assert ok
-    path.write_bytes(buf.tobytes())
-    return path
-
-
-def _crop(rgb: np.ndarray, top: float, left: float, text: str) -> np.ndarray:
-    """A crop with a watermark: past the hashes, so anchors and pixels decide."""
-    h, w = rgb.shape[:2]
-    out = rgb[round(top * h) :, round(left * w) :].copy()
-    cv2.putText(out, text, (20, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 3)
-    return out
 
 
 def _build(home: Path, scratch: Path, sites_dir: Path) -> str:
