@@ -40,6 +40,7 @@ from cases import bundle_format as fmt
 from cases.corrections import CORRECTIONS
 from cases.errors import BundleError
 from cases.report.data import build_report
+from cases.validate import unsafe_output
 from cases.workflow import load_case
 from evidence_store.blobs import sha256_file
 from evidence_store.custody import (
@@ -164,20 +165,9 @@ def export_case(
     on_file: Callable[[int, int], None] | None = None,
 ) -> ExportSummary:
     """Write the case to `out` (atomically: a temp file renamed into place when complete)."""
-    if ws.holds(out):
-        raise BundleError(
-            f"will not write {out}: it is inside the workspace {ws.home}, which keeps the "
-            "evidence and its records; write the bundle elsewhere"
-        )
-    if out.exists() and not out.is_file():
-        # The bundle is renamed into place: a device or pipe named by -o would be replaced by
-        # it (as root, `-o /dev/full` replaced the device node and reported success).
-        raise BundleError(f"will not write {out}: it is not a regular file")
-    if ws.original_at(out) is not None:
-        raise BundleError(
-            f"will not write {out}: it is a copy of an original stored in this workspace; "
-            "write the bundle elsewhere"
-        )
+    refusal = unsafe_output(ws, out, "bundle")
+    if refusal is not None:
+        raise BundleError(refusal)
 
     def log_export(session: Session) -> str:
         case = load_case(session, case_code)

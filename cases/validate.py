@@ -7,8 +7,12 @@ import os
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cases.errors import InputError
+
+if TYPE_CHECKING:
+    from evidence_store.db import Workspace
 
 EVIDENCE_KINDS = ("photo", "video", "document", "statement")
 ROLES = ("supports_claim", "denial_footage", "site_reference", "other")
@@ -157,3 +161,24 @@ def display_name(path: Path) -> str:
     Names that are not UTF-8 (from Windows or legacy Arabic code pages, say) keep their bytes
     visible as `\\xe9`-style escapes; the file itself is still read by its real path."""
     return os.fsencode(path.name).decode("utf-8", "backslashreplace")
+
+
+def unsafe_output(ws: Workspace, path: Path, what: str) -> str | None:
+    """Why `path` must not receive a `what` ("report", "bundle") the tool writes, or None.
+
+    Files written with -o are renamed into place, so whatever the path names is replaced: the
+    workspace's own files (its evidence and records), a device or pipe (as root, `-o /dev/full`
+    replaced the device node), or the investigator's copy of a stored original."""
+    if ws.holds(path):
+        return (
+            f"will not write {path}: it is inside the workspace {ws.home}, which keeps the "
+            f"evidence and its records; write the {what} elsewhere"
+        )
+    if path.exists() and not path.is_file():
+        return f"will not write {path}: it is not a regular file"
+    if ws.original_at(path) is not None:
+        return (
+            f"will not write {path}: it is a copy of an original stored in this workspace; "
+            f"write the {what} elsewhere"
+        )
+    return None

@@ -16,6 +16,7 @@ from cases.report.errors import ReportError
 from cases.report.html import render_html
 from cases.report.markdown import render_markdown
 from cases.report.present import derived_reader
+from cases.validate import unsafe_output
 from evidence_store.db import Workspace
 
 FORMATS = ("html", "md", "json", "pdf")
@@ -87,19 +88,9 @@ def write_report(
     path = output or default_output(case_code, fmt)
     if path.is_dir():
         raise ReportError(f"{path} is a directory: give a file name with -o")
-    if ws.holds(path):
-        raise ReportError(
-            f"will not write {path}: it is inside the workspace {ws.home}, which keeps the "
-            "evidence and its records; write the report elsewhere"
-        )
-    if path.exists() and not path.is_file():
-        # The report is renamed into place: a device or pipe named by -o would be replaced.
-        raise ReportError(f"will not write {path}: it is not a regular file")
-    if ws.original_at(path) is not None:
-        raise ReportError(
-            f"will not write {path}: it is a copy of an original stored in this workspace; "
-            "write the report elsewhere"
-        )
+    refusal = unsafe_output(ws, path, "report")
+    if refusal is not None:
+        raise ReportError(refusal)
     report = build_report(ws, case_code, now=now, on_original=on_original)
     read = derived_reader(ws)
     if fmt == "json":
