@@ -45,7 +45,7 @@ from verify.footage_graph import (  # noqa: E402
     GraphDecision,
     decide_footage_graph,
 )
-from verify.geometry import match_pair  # noqa: E402
+from verify.geometry import MATCHER_KEY, match_pair  # noqa: E402
 from verify.linking import LinkSearch, search_links  # noqa: E402
 from verify.media import load_image  # noqa: E402
 from verify.pairpool import PairMatcher  # noqa: E402
@@ -637,7 +637,8 @@ def scale(pairs_per_node: float | None = None) -> None:
     subset = sorted(random.Random(2).sample(range(n), SCALE_SUBSET))
     every = [(a, b) for x, a in enumerate(subset) for b in subset[x + 1 :]]
     t0 = time.time()
-    memo = CACHE / f"subset_counts_{SCALE_SUBSET}_{len(every)}.npy"
+    # Counts depend on the matcher; a memo of another matcher's counts is not reused.
+    memo = CACHE / f"subset_counts_{SCALE_SUBSET}_{len(every)}_{MATCHER_KEY}.npy"
     if memo.exists():
         counts = [int(c) for c in np.load(memo)]
     else:

@@ -1,10 +1,18 @@
 """Geometric verification of two images' local features: how many matches one 3-D scene explains.
 
 Descriptor matches alone are noisy (repeated windows, foliage, text); only matches that agree with
-one camera geometry count. Tentative matches (approximate nearest neighbours, Lowe's ratio test,
-mutual check) are verified with MAGSAC++ (OpenCV USAC) against a fundamental matrix, and against
-a homography for planar scenes (facades, aerial views) where the fundamental matrix is degenerate.
-The result is the inlier count the site decision (`verify.sitematch`) is built on.
+one camera geometry count. Tentative matches (nearest neighbours, Lowe's ratio test, mutual check)
+are verified with MAGSAC++ (OpenCV USAC) against a fundamental matrix, and against a homography
+for planar scenes (facades, aerial views) where the fundamental matrix is degenerate. The result
+is the inlier count the site decision (`verify.sitematch`) is built on.
+
+RootSIFT neighbours are searched only within visual words (an inverted file, faiss
+`IndexIVFFlat`, over a fixed 64-word vocabulary shipped with the package): exact distances to
+the descriptors filed under the query's 2 nearest words, instead of FLANN's randomised KD-trees.
+Measured on the development photos (benchmarks/RESULTS.md, issue 9, seventh session) it finds
+the same geometry (different-site pairs stay under 20 inliers, same-site pairs reaching 35 within
+a few percent) at a fifth of the cost, which is what lets footage link search verify the pairs
+it needs. SIFT and ORB keep FLANN (the vocabulary is RootSIFT's).
 """
 
 from __future__ import annotations
@@ -12,15 +20,18 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from verify.errors import InvalidValueError
-from verify.features import Features
+from verify.features import METHOD_ROOTSIFT, Features
+from verify.hamming import faiss_module
 
 # Lowe's ratio test: keep a match only if its nearest neighbour is clearly closer than the second
 # nearest. Lowe's 0.8 is too strict for photos taken years apart by different people: on
@@ -30,9 +41,15 @@ from verify.features import Features
 # (benchmarks/bench_sitematch.py).
 RATIO_TEST = 0.9
 
-# FLANN randomised KD-trees for float descriptors (SIFT/RootSIFT). The search dominates the cost
-# of a pair: 32 leaf checks take 20 ms for 2000 descriptors against 36 ms at 64; the accuracy
-# figures in benchmarks/RESULTS.md are measured at 32.
+# RootSIFT: the visual vocabulary (benchmarks/train_match_vocabulary.py: k-means of the
+# development photos' descriptors) and how many nearest words a query descriptor looks in. With
+# one word, a descriptor near a word boundary misses its true neighbour; 2 probes of 64 words
+# kept as many same-site pairs above the site threshold as 3 of 128 or 4 of 256, at less cost.
+VOCABULARY_PATH = Path(__file__).with_name("data") / "rootsift_words.npy"
+VOCABULARY_PROBES = 2
+
+# FLANN randomised KD-trees for SIFT descriptors. 32 leaf checks take 20 ms for 2000 descriptors
+# against 36 ms at 64; the accuracy figures in benchmarks/RESULTS.md are measured at 32.
 FLANN_TREES = 4
 FLANN_CHECKS = 32
 
@@ -52,7 +69,12 @@ MIN_TENTATIVE = 15
 FUNDAMENTAL_THRESHOLD_PX = 1.0
 HOMOGRAPHY_THRESHOLD_PX = 3.0
 RANSAC_CONFIDENCE = 0.999
-RANSAC_MAX_ITERS = 10_000
+# Tentative matches are ordered best ratio first and sampled by PROSAC, which draws from the most
+# distinctive matches before the rest: a real scene's model turns up within the first few hundred
+# samples even when most matches are wrong, so 2,000 iterations find the same models as 10,000
+# uniform ones did (same-site pairs reaching 35 inliers within 1-2%, and different-site pairs
+# no higher) at a quarter of the cost: most pairs of a case are not links and ran to the limit.
+RANSAC_MAX_ITERS = 2_000
 
 # A homography explains a planar (or purely rotated) view with a 2-D point-to-point constraint, so
 # its inliers are far less likely to be chance than the fundamental matrix's point-to-line ones.
@@ -63,6 +85,15 @@ HOMOGRAPHY_SHARE = 0.8
 # Fixed RNG seed for MAGSAC's sampling so the same pair of images always gives the same count.
 RNG_SEED = 0
 
+
+def _vocabulary_digest() -> str:
+    try:
+        return hashlib.sha256(VOCABULARY_PATH.read_bytes()).hexdigest()
+    except OSError:
+        # Reported when matching is attempted (`_vocabulary`); the key only has to differ.
+        return "missing"
+
+
 # Names every setting above that changes an inlier count, for cache keys: a verified pair cached
 # under other settings is a different measurement and must not be reused.
 MATCHER_KEY = (
@@ -70,6 +101,9 @@ MATCHER_KEY = (
     + hashlib.sha256(
         repr(
             (
+                "ivf-prosac",
+                _vocabulary_digest(),
+                VOCABULARY_PROBES,
                 RATIO_TEST,
                 FLANN_TREES,
                 FLANN_CHECKS,
@@ -171,44 +205,94 @@ def match_pair(a: Features, b: Features, *, min_inliers: int = 0) -> PairMatch:
 
 
 def tentative_matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (into a, into b) of matches passing the ratio test and the mutual check.
+    """Indices (into a, into b) of matches passing the ratio test and the mutual check, the most
+    distinctive (lowest ratio of nearest to second-nearest distance) first.
 
     a[i] -> b[j] is kept when b[j] is a[i]'s nearest neighbour by Lowe's ratio test AND a[i] is
     b[j]'s nearest neighbour. The backward search only runs for the b[j] the forward pass
     selected, which halves the cost of a full two-way match at the same result.
     """
+    empty = np.zeros(0, np.intp)
     if len(a) < 2 or len(b) < 2:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    fwd = _search(b, a.descriptors, k=2)
-    idx_a = np.array([m[0].queryIdx for m in fwd if len(m) == 2 and _passes_ratio(m)], np.intp)
+        return empty, empty
+    dist, nearest = _search(b, a.descriptors, k=2)
+    # faiss marks a missing second neighbour (fewer than 2 descriptors in the probed words) -1:
+    # without one the ratio test cannot be applied, so the match is not kept.
+    ratio = np.full(len(a), np.inf)
+    valid = nearest[:, 1] >= 0
+    ratio[valid] = dist[valid, 0] / np.maximum(dist[valid, 1], np.finfo(np.float32).tiny)
+    idx_a = np.flatnonzero(ratio < RATIO_TEST)
     if len(idx_a) == 0:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
-    best = {m[0].queryIdx: m[0].trainIdx for m in fwd if len(m) == 2}
-    idx_b = np.array([best[i] for i in idx_a], np.intp)
+        return empty, empty
+    idx_b = nearest[idx_a, 0].astype(np.intp)
     # Mutual check on the unique b candidates only.
     candidates = np.unique(idx_b)
-    bwd = _search(a, b.descriptors[candidates], k=1)
-    back = {int(candidates[m[0].queryIdx]): m[0].trainIdx for m in bwd if m}
-    keep = np.array([back.get(int(j)) == int(i) for i, j in zip(idx_a, idx_b, strict=True)])
-    return idx_a[keep], idx_b[keep]
+    _, back_nearest = _search(a, b.descriptors[candidates], k=1)
+    back = np.full(len(b), -1, np.intp)
+    back[candidates] = back_nearest[:, 0]
+    keep = back[idx_b] == idx_a
+    idx_a, idx_b = idx_a[keep], idx_b[keep]
+    order = np.argsort(ratio[idx_a], kind="stable")
+    return idx_a[order], idx_b[order]
 
 
-def _passes_ratio(pair: Sequence[cv2.DMatch]) -> bool:
-    return pair[0].distance < RATIO_TEST * pair[1].distance
+def _search(index_of: Features, queries: np.ndarray, *, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(distances, indices), each (len(queries), k), of `queries`' k nearest neighbours among
+    `index_of`'s descriptors; index -1 where fewer than k were found."""
+    index = _index(index_of)
+    queries = np.ascontiguousarray(queries)
+    if isinstance(index, _WordIndex):
+        squared, found = index.ivf.search(queries.astype(np.float32, copy=False), k)
+        return np.sqrt(np.maximum(squared, 0.0)), found
+    dist = np.full((len(queries), k), np.inf, np.float64)
+    found = np.full((len(queries), k), -1, np.int64)
+    for row, neighbours in enumerate(index.knnMatch(queries, k=k)):
+        for col, m in enumerate(neighbours[:k]):
+            dist[row, col] = m.distance
+            found[row, col] = m.trainIdx
+    return dist, found
 
 
-def _search(index_of: Features, queries: np.ndarray, *, k: int) -> list[list[cv2.DMatch]]:
-    """k nearest neighbours of `queries` among `index_of`'s descriptors."""
-    matcher = _index(index_of)
-    return list(matcher.knnMatch(np.ascontiguousarray(queries), k=k))
+class _WordIndex:
+    """An image's RootSIFT descriptors filed under the shared vocabulary's words."""
+
+    def __init__(self, descriptors: np.ndarray) -> None:
+        faiss = faiss_module()
+        quantizer = _quantizer()
+        self.ivf: Any = faiss.IndexIVFFlat(quantizer, quantizer.d, quantizer.ntotal)
+        self.ivf.nprobe = VOCABULARY_PROBES
+        self.ivf.add(np.ascontiguousarray(descriptors, dtype=np.float32))
+
+
+@cache
+def _quantizer() -> Any:
+    words = _vocabulary()
+    quantizer = faiss_module().IndexFlatL2(words.shape[1])
+    quantizer.add(words)
+    return quantizer
+
+
+def _vocabulary() -> np.ndarray:
+    try:
+        words = np.load(VOCABULARY_PATH, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise InvalidValueError(
+            f"the matching vocabulary {VOCABULARY_PATH} cannot be read ({exc}); "
+            "reinstall claimcheck"
+        ) from exc
+    if words.ndim != 2 or words.shape[0] < 2 or words.dtype != np.float32:
+        raise InvalidValueError(f"the matching vocabulary {VOCABULARY_PATH} is malformed")
+    if not np.isfinite(words).all():
+        raise InvalidValueError(f"the matching vocabulary {VOCABULARY_PATH} is malformed")
+    return np.ascontiguousarray(words)
 
 
 # Search indexes of recently matched Features, per thread (OpenCV matchers are not thread-safe).
 # One footage frame is matched against every reference image and each reference against every
 # frame, so reusing an image's index saves its construction on every pair but the first. Footage
 # link search verifies tens of thousands of pairs among ~1,000 frames and touches both ends'
-# indexes; building one takes ~7 ms (1,600 RootSIFT descriptors, a quarter of a pair's cost) and
-# holds ~2 MB, so 256 indexes (~0.5 GB) cover a tile of `verify.linking.INDEX_TILE` frames.
+# indexes; an index holds ~1-2 MB, so 256 of them (~0.5 GB) cover a tile of
+# `verify.linking.INDEX_TILE` frames.
 _INDEX_CACHE_SIZE = 256
 _local = threading.local()
 
@@ -220,15 +304,25 @@ def clear_index_cache() -> None:
         cache.clear()
 
 
-def _index(features: Features) -> cv2.DescriptorMatcher:
-    cache: OrderedDict[int, tuple[Features, cv2.DescriptorMatcher]] = (
+def _index(features: Features) -> cv2.DescriptorMatcher | _WordIndex:
+    indexes: OrderedDict[int, tuple[Features, cv2.DescriptorMatcher | _WordIndex]] = (
         getattr(_local, "cache", None) or OrderedDict()
     )
-    _local.cache = cache
-    hit = cache.get(id(features))
+    _local.cache = indexes
+    hit = indexes.get(id(features))
     if hit is not None and hit[0] is features:
-        cache.move_to_end(id(features))
+        indexes.move_to_end(id(features))
         return hit[1]
+    matcher = _new_index(features)
+    indexes[id(features)] = (features, matcher)
+    while len(indexes) > _INDEX_CACHE_SIZE:
+        indexes.popitem(last=False)
+    return matcher
+
+
+def _new_index(features: Features) -> cv2.DescriptorMatcher | _WordIndex:
+    if features.method == METHOD_ROOTSIFT:
+        return _WordIndex(features.descriptors)
     if features.is_binary:
         index_params = {
             "algorithm": 6,  # FLANN_INDEX_LSH
@@ -244,16 +338,14 @@ def _index(features: Features) -> cv2.DescriptorMatcher:
     # before construction makes approximate matching repeatable.
     cv2.setRNGSeed(RNG_SEED)
     matcher.train()
-    cache[id(features)] = (features, matcher)
-    while len(cache) > _INDEX_CACHE_SIZE:
-        cache.popitem(last=False)
     return matcher
 
 
 def _verify(pts_a: np.ndarray, pts_b: np.ndarray, model: GeometryModel) -> np.ndarray:
     """Boolean inlier mask of MAGSAC++ fitting `model`; all False if no model is found."""
     params = cv2.UsacParams()
-    params.sampler = cv2.SAMPLING_UNIFORM
+    # Points arrive best match first (`tentative_matches`), the order PROSAC samples in.
+    params.sampler = cv2.SAMPLING_PROSAC
     params.score = cv2.SCORE_METHOD_MAGSAC
     params.loMethod = cv2.LOCAL_OPTIM_SIGMA
     params.loIterations = 10

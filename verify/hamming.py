@@ -32,6 +32,11 @@ def _faiss() -> ModuleType:
     return faiss
 
 
+def faiss_module() -> ModuleType:
+    """faiss, imported on first use and limited to one thread (also for `verify.geometry`)."""
+    return _faiss()
+
+
 def codes_from_words(words: np.ndarray) -> np.ndarray:
     """(n, w) uint64 words (big-endian word order, as `verify.hashindex` stores them) to the
     (n, 8 w) uint8 codes faiss takes. Any fixed byte order gives the same distances; this one

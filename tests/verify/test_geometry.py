@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import cv2
 import numpy as np
 import pytest
 
 from tests.verify.test_features import texture
+from verify import geometry
 from verify.errors import InvalidValueError
 from verify.features import METHOD_ORB, extract_features
-from verify.geometry import GeometryModel, match_pair
+from verify.geometry import (
+    RATIO_TEST,
+    VOCABULARY_PATH,
+    GeometryModel,
+    match_pair,
+    tentative_matches,
+)
 
 H = np.array([[0.9, 0.08, 30.0], [-0.05, 0.95, 20.0], [1e-4, 5e-5, 1.0]])
 
@@ -82,3 +91,85 @@ def test_min_inliers_skips_the_fit_only_below_the_tentative_count():
     assert skipped.model is GeometryModel.NOT_FITTED
     assert skipped.inliers == 0 and skipped.tentative == full.tentative
     assert skipped.points_a.shape == (0, 2)
+
+
+def _brute_force_tentative(fa, fb) -> set[tuple[int, int]]:
+    """The ratio test and mutual check over exact nearest neighbours among ALL descriptors."""
+    d = np.linalg.norm(fa.descriptors[:, None, :] - fb.descriptors[None, :, :], axis=2)
+    order = np.argsort(d, axis=1)
+    best, second = order[:, 0], order[:, 1]
+    rows = np.arange(len(d))
+    ok = d[rows, best] < RATIO_TEST * d[rows, second]
+    back = np.argmin(d, axis=0)
+    return {(int(i), int(best[i])) for i in np.flatnonzero(ok) if back[best[i]] == i}
+
+
+def test_rootsift_matches_within_words_find_the_exact_matches_of_a_real_scene():
+    # The vocabulary only restricts where a neighbour is looked for: on a warped scene most
+    # exact (all-descriptor) matches are found (89% here), and little else.
+    a, b = warped_pair(17)
+    fa, fb = extract_features(a), extract_features(b)
+    idx_a, idx_b = tentative_matches(fa, fb)
+    found = set(zip(idx_a.tolist(), idx_b.tolist(), strict=True))
+    exact = _brute_force_tentative(fa, fb)
+    assert len(exact) > 100
+    assert len(found & exact) >= 0.85 * len(exact)
+    assert len(found - exact) <= 0.05 * len(found)
+    d = np.linalg.norm(fa.descriptors[idx_a] - fb.descriptors[idx_b], axis=1)
+    assert len(set(idx_a.tolist())) == len(idx_a) and len(set(idx_b.tolist())) == len(idx_b)
+    assert np.all(np.isfinite(d))
+
+
+@pytest.mark.parametrize("method", ["rootsift", "sift", METHOD_ORB])
+def test_tentative_matches_come_best_ratio_first(method):
+    # PROSAC samples the first matches first, so the order is part of the result.
+    a, b = warped_pair(18)
+    fa, fb = extract_features(a, method=method), extract_features(b, method=method)
+    idx_a, _ = tentative_matches(fa, fb)
+    assert len(idx_a) > 30
+    dist, _ = geometry._search(fb, fa.descriptors[idx_a], k=2)
+    ratios = dist[:, 0] / dist[:, 1]
+    assert np.all(np.diff(ratios) >= 0)
+    assert np.all(ratios < RATIO_TEST)
+
+
+def test_vocabulary_ships_with_the_package_and_names_the_cache_key():
+    words = np.load(VOCABULARY_PATH, allow_pickle=False)
+    assert words.shape == (64, 128) and words.dtype == np.float32
+    assert np.isfinite(words).all()
+    # Pair caches made with another vocabulary must not be reused: the file's digest is in
+    # the key (a changed file gives a changed key when the module is loaded).
+    assert geometry._vocabulary_digest() == hashlib.sha256(VOCABULARY_PATH.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a numpy file", None])
+def test_unreadable_vocabulary_is_a_clear_error(tmp_path, monkeypatch, content):
+    path = tmp_path / "words.npy"
+    if content is not None:
+        path.write_bytes(content)
+    monkeypatch.setattr(geometry, "VOCABULARY_PATH", path)
+    geometry._quantizer.cache_clear()
+    geometry.clear_index_cache()
+    try:
+        with pytest.raises(InvalidValueError, match="matching vocabulary"):
+            match_pair(extract_features(texture(19)), extract_features(texture(20)))
+    finally:
+        geometry._quantizer.cache_clear()
+        geometry.clear_index_cache()
+
+
+@pytest.mark.parametrize(
+    "words", [np.zeros((64, 128), np.float64), np.full((64, 128), np.nan, np.float32)]
+)
+def test_malformed_vocabulary_is_a_clear_error(tmp_path, monkeypatch, words):
+    path = tmp_path / "words.npy"
+    np.save(path, words)
+    monkeypatch.setattr(geometry, "VOCABULARY_PATH", path)
+    geometry._quantizer.cache_clear()
+    geometry.clear_index_cache()
+    try:
+        with pytest.raises(InvalidValueError, match="malformed"):
+            match_pair(extract_features(texture(19)), extract_features(texture(20)))
+    finally:
+        geometry._quantizer.cache_clear()
+        geometry.clear_index_cache()
