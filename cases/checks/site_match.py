@@ -61,11 +61,12 @@ from verify.sitematch import (
 from verify.verdict import Verdict
 
 # Footage pictures x reference images compared exhaustively; above this, each picture is compared
-# with its REFERENCE_TOP_K most similar references only. 2,000 verifications take a few minutes
-# on one core (site matching benchmark: ~60-90 ms per frame-reference pair at default settings);
-# the scale benchmark (benchmarks/bench_footage_graph.py `scale`, 1,000 frames x 20 references)
-# measured 0 wrong sites with the top-k shortlist for every k from 1 to 5.
-DIRECT_ALL_REFERENCES_LIMIT = 2000
+# with its REFERENCE_TOP_K most similar references only. 8,000 verifications take about a minute
+# of CPU (~7 ms a pair since RootSIFT is matched within visual words; the limit was 2,000 at the
+# ~30 ms a pair before, the same time); the scale benchmark (benchmarks/bench_footage_graph.py
+# `scale`, 1,000 frames x 20 references) measured 0 wrong sites with the top-k shortlist for every
+# k from 1 to 5.
+DIRECT_ALL_REFERENCES_LIMIT = 8000
 
 
 @dataclass(frozen=True)
