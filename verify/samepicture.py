@@ -141,7 +141,7 @@ class PictureFeatures:
     """
 
     def __init__(self, image: np.ndarray) -> None:
-        gray = _gray(image)
+        gray = working_gray(image)
         self._gray: np.ndarray | None = gray
         self._load: Callable[[], np.ndarray] | None = None
         self.shape: tuple[int, int] = (int(gray.shape[0]), int(gray.shape[1]))
@@ -155,7 +155,7 @@ class PictureFeatures:
         """The grey picture at `CONFIRM_SIDE` (loaded on first use for cached features)."""
         if self._gray is None:
             assert self._load is not None
-            gray = _gray(self._load())
+            gray = working_gray(self._load())
             if gray.shape != self.shape:
                 raise InvalidValueError(
                     f"cached features were made on a {self.shape} picture, not {gray.shape}"
@@ -351,7 +351,10 @@ def align_pictures(
     return max(direct, flipped, key=lambda r: (r.inliers, r.correlation))
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
+def working_gray(image: np.ndarray) -> np.ndarray:
+    """The grey picture alignment works on: `image` (uint8 RGB or grey) in grey, shrunk to
+    `CONFIRM_SIDE` if larger. A grey picture already that size comes back unchanged, so a cache
+    of this result stands in exactly for the picture it was made from."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
         raise InvalidValueError("expected a uint8 RGB or grey image")
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
