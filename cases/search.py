@@ -43,9 +43,22 @@ from verify.errors import (
     VerifyError,
 )
 from verify.hashindex import HashIndex, ImageHashIndex, words_from_hex
-from verify.hashing import HashMatch, ImageHashes, compare, hash_file
+from verify.hashing import (
+    HASH_WORKING_SIDE,
+    HashMatch,
+    ImageHashes,
+    compare,
+    hash_file,
+    hash_image,
+)
 from verify.keyframes import extract_keyframes
-from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image, sniff_media_type
+from verify.media import (
+    IMAGE_TYPES,
+    VIDEO_TYPES,
+    load_image,
+    load_image_sizes,
+    sniff_media_type,
+)
 from verify.samepicture import (
     ALIGNMENT_SETTINGS,
     ANCHOR_RADIUS,
@@ -563,7 +576,25 @@ def query_pictures(path: Path) -> list[QueryPicture]:
         return [
             QueryPicture(k.time, k.hashes, _lazy_features(k.image)) for k in extract_keyframes(path)
         ]
-    return [QueryPicture(None, hash_file(path), file_pixels(path))]
+    return [_photo_query(path)]
+
+
+def _photo_query(path: Path) -> QueryPicture:
+    """A photo's hashes and lazy pixels: from one decode when its hashes and the pixel check
+    decode it alike (`load_image_sizes`), else from one decode each."""
+    both = load_image_sizes(path, HASH_WORKING_SIDE, CONFIRM_SIDE)
+    if both is None:
+        return QueryPicture(None, hash_file(path), file_pixels(path))
+    small, working = both
+
+    @functools.cache
+    def pixels() -> PictureFeatures | None:
+        try:
+            return PictureFeatures(working)
+        except VerifyError:
+            return None
+
+    return QueryPicture(None, hash_image(small), pixels)
 
 
 def _lazy_features(image: np.ndarray) -> Pixels:

@@ -305,16 +305,22 @@ def _spread_strongest(features: PictureFeatures, count: int) -> np.ndarray:
     col = np.minimum((pts[:, 0] * ANCHOR_GRID / w).astype(int), ANCHOR_GRID - 1)
     row = np.minimum((pts[:, 1] * ANCHOR_GRID / h).astype(int), ANCHOR_GRID - 1)
     cell = row * ANCHOR_GRID + col
-    # Rank of each corner within its cell, strongest first: keep the first ANCHORS_PER_CELL.
-    rank = np.zeros(len(order), int)
-    seen = np.zeros(ANCHOR_GRID * ANCHOR_GRID, int)
-    for r, c in enumerate(cell):
-        rank[r] = seen[c]
-        seen[c] += 1
-    taken = rank < ANCHORS_PER_CELL
+    taken = _rank_within_groups(cell) < ANCHORS_PER_CELL
     rest = np.flatnonzero(~taken)[: max(0, count - int(taken.sum()))]
     chosen = np.sort(np.concatenate([np.flatnonzero(taken), rest]))[:count]
     return features.descriptors[order[chosen]]
+
+
+def _rank_within_groups(groups: np.ndarray) -> np.ndarray:
+    """For each entry, how many entries of its group come before it: its rank within its grid
+    cell when the corners are in strength order (a Python loop over the ~1,000 corners was
+    ~0.4 ms of each picture's anchors)."""
+    by_group = np.argsort(groups, kind="stable")
+    grouped = groups[by_group]
+    first = np.searchsorted(grouped, grouped, side="left")
+    rank = np.empty(len(groups), np.int64)
+    rank[by_group] = np.arange(len(groups)) - first
+    return rank
 
 
 def anchors_to_hex(anchors: np.ndarray) -> list[str]:
