@@ -248,3 +248,15 @@ def test_anchors_are_those_the_per_corner_loop_chose(church):
             assert f.descriptors is not None
             expected = f.descriptors[order[chosen]]
             np.testing.assert_array_equal(anchor_descriptors(f)[:count], expected)
+
+
+def test_corner_positions_are_the_keypoints_own(church):
+    """Positions converted in one call are each keypoint's `pt`, bit for bit."""
+    for image in church:
+        features = PictureFeatures(image)
+        keypoints = cv2.ORB_create(nfeatures=1000).detectAndCompute(features.gray, None)[0]
+        expected = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
+        assert features.points.dtype == np.float32
+        np.testing.assert_array_equal(features.points, expected)
+    flat = PictureFeatures(np.full((100, 100), 7, np.uint8))
+    assert flat.points.shape == (0, 2) and flat.points.dtype == np.float32
