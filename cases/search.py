@@ -340,13 +340,20 @@ class FrameIndex:
             return Candidates(found, [], None)
         self._refresh_stale_anchors()
         votes = self._cached_votes(lambda: mine, query_frame, mirrored=False)
-        any_mirrored = any(hm.mirrored for hm in near.values())
-        mirrored_votes = (
-            # The mirror image's features are made only if its votes must be counted.
-            self._cached_votes(mine.mirror, query_frame, mirrored=True)
-            if MIN_ANCHOR_VOTES_NEAR > 0 and any_mirrored
-            else votes
-        )
+        flipped = sorted(i for i, hm in near.items() if hm.mirrored)
+        mirrored_votes = votes
+        # The mirror image's features are made only if its votes must be counted.
+        if MIN_ANCHOR_VOTES_NEAR > 0 and flipped:
+            if self._votes is None or query_frame is None:
+                # Only the near pairs closer mirrored read these votes: counted against their
+                # pictures' anchors alone, the same counts for a fraction of the scan (all
+                # 12,000 anchors of bench_search_files.py's 85 photos: ~1.6 ms; 157,000: ~27 ms,
+                # benchmarks/RESULTS.md "Hamming scans with faiss").
+                subset = self._anchor_index(flipped)
+                mirrored_votes = self._anchor_votes(mine.mirror(), subset)
+            else:
+                # Kept for later runs, which may read them for other pictures: every picture.
+                mirrored_votes = self._cached_votes(mine.mirror, query_frame, mirrored=True)
         # What to align, and in which orientation: near-hash pairs sharing an anchor (counted
         # with the mirror image's anchors when the hashes are closer mirrored), closest first;
         # then pairs sharing enough anchors as they are, most shared first.
@@ -454,12 +461,16 @@ class FrameIndex:
         key = tuple(positions)
         index = self._subsets.get(key)
         if index is None:
-            keep = np.isin(self._anchor_rows, np.asarray(positions, np.int64))
-            index = HashIndex(256)
-            if keep.any():
-                keys = [str(p) for p in self._anchor_rows[keep]]
-                index.add_many(keys, self._anchor_words[keep])
-            self._subsets[key] = index
+            index = self._subsets[key] = self._anchor_index(positions)
+        return index
+
+    def _anchor_index(self, positions: Sequence[int]) -> HashIndex:
+        """A new index of the anchors of the frames at `positions` only."""
+        keep = np.isin(self._anchor_rows, np.asarray(positions, np.int64))
+        index = HashIndex(256)
+        if keep.any():
+            keys = [str(p) for p in self._anchor_rows[keep]]
+            index.add_many(keys, self._anchor_words[keep])
         return index
 
     @staticmethod
