@@ -346,9 +346,9 @@ class FrameIndex:
         if MIN_ANCHOR_VOTES_NEAR > 0 and flipped:
             if self._votes is None or query_frame is None:
                 # Only the near pairs closer mirrored read these votes: counted against their
-                # pictures' anchors alone, the same counts for a fraction of the scan (all
-                # 12,000 anchors of bench_search_files.py's 85 photos: ~1.6 ms; 157,000: ~27 ms,
-                # benchmarks/RESULTS.md "Hamming scans with faiss").
+                # pictures' anchors alone: the same counts for a fraction of the scan (one
+                # query against the 12,240 anchors of bench_search_files.py's 85 photos: 1.9 ms,
+                # against 159,120: 25 ms, against five pictures': 0.5 ms; benchmarks/RESULTS.md).
                 subset = self._anchor_index(flipped)
                 mirrored_votes = self._anchor_votes(mine.mirror(), subset)
             else:
