@@ -1,12 +1,14 @@
 """What a `claimcheck search` call costs per query photo, against hashing that photo.
 
-Run: python benchmarks/bench_search_files.py [--profile] [--repeat N]
+Run: python benchmarks/bench_search_files.py [--profile] [--repeat N] [--cold]
 
 A workspace holds the 85 distinct photos of the hashing benchmarks (68 dev + 17 drone photos,
 one case); the queries are 22 edited copies of dev photos (every third dev photo, the transform
 suite of benchmarks/hash_transforms.py in turn), so the pixel stage has real work: near-band
 pairs and anchor-gated crops. Each repeat is one `search_files` call, as one CLI call makes it
-(stored pictures' features are made or loaded inside the call). Hashing time is `hash_file` on
+(stored pictures' features are made or loaded inside the call; the grey pixels of the stored
+pictures it aligns with are cached in the derived store by the first call, and read back by later
+ones: `--cold` deletes them before every call). Hashing time is `hash_file` on
 the same 22 files in the same process, measured just before. Prints wall and CPU time and the
 load average, and the matches found (item codes) so runs can be checked to agree.
 """
@@ -27,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.hash_transforms import TRANSFORMS, calibration_images, dev_images, write_jpeg
 from cases import workflow
+from cases.analysis import PICTURE_FEATURES_NAMESPACE
 from cases.ingest import add_evidence
 from cases.search import search_files
 from evidence_store.db import init_workspace, open_workspace
@@ -59,6 +62,7 @@ def main() -> None:
     ap.add_argument("--home", type=Path, help="reuse (or create) the workspace here")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--cold", action="store_true", help="no cached grey pixels in any call")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = args.home or Path(tmp) / "ws"
@@ -75,6 +79,9 @@ def main() -> None:
             for q in queries:
                 hash_file(q)
             hw, hc = time.perf_counter() - w0, time.process_time() - c0
+            if args.cold:
+                for path in (home / "derived" / PICTURE_FEATURES_NAMESPACE).rglob("gray-*.bin"):
+                    path.unlink()
             profiler = cProfile.Profile() if args.profile else None
             w0, c0 = time.perf_counter(), time.process_time()
             if profiler:

@@ -34,12 +34,15 @@ Job = tuple[FrameRef, FrameRef, bool]
 
 @dataclass(frozen=True)
 class PictureSource:
-    """Where workers read stored pictures: the originals, the derived store, and whether an
-    original must be intact (`OriginalsCheck`) before its pixels are read."""
+    """Where workers read stored pictures: the originals, the derived store, whether an
+    original must be intact (`OriginalsCheck`) before its pixels are read, and whether what
+    workers make of a picture may be cached in the derived store (not in a read-only
+    workspace)."""
 
     blobs: BlobStore
     derived: DerivedStore
     check_originals: bool
+    write: bool = False
 
 
 _source: PictureSource | None = None
@@ -70,9 +73,10 @@ def _start_worker(source: PictureSource) -> None:
 def _features(sha256: str, kind: str, frame_index: int) -> PictureFeatures | None:
     assert _source is not None
     originals = _KnownOriginals() if _source.check_originals else None
-    # Not written: the planning process read (and cached) every picture of a job before it.
+    # The planning process read (and cached) every picture's features before its job; the
+    # grey pixels, which only a worker reads when the search runs on workers, are cached here.
     return stored_features(
-        _source.blobs, _source.derived, originals, sha256, kind, frame_index, write=False
+        _source.blobs, _source.derived, originals, sha256, kind, frame_index, write=_source.write
     )
 
 

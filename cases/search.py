@@ -43,9 +43,22 @@ from verify.errors import (
     VerifyError,
 )
 from verify.hashindex import HashIndex, ImageHashIndex, words_from_hex
-from verify.hashing import HashMatch, ImageHashes, compare, hash_file
+from verify.hashing import (
+    HASH_WORKING_SIDE,
+    HashMatch,
+    ImageHashes,
+    compare,
+    hash_file,
+    hash_image,
+)
 from verify.keyframes import extract_keyframes
-from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image, sniff_media_type
+from verify.media import (
+    IMAGE_TYPES,
+    VIDEO_TYPES,
+    load_image,
+    load_image_sizes,
+    sniff_media_type,
+)
 from verify.samepicture import (
     ALIGNMENT_SETTINGS,
     ANCHOR_RADIUS,
@@ -327,13 +340,20 @@ class FrameIndex:
             return Candidates(found, [], None)
         self._refresh_stale_anchors()
         votes = self._cached_votes(lambda: mine, query_frame, mirrored=False)
-        any_mirrored = any(hm.mirrored for hm in near.values())
-        mirrored_votes = (
-            # The mirror image's features are made only if its votes must be counted.
-            self._cached_votes(mine.mirror, query_frame, mirrored=True)
-            if MIN_ANCHOR_VOTES_NEAR > 0 and any_mirrored
-            else votes
-        )
+        flipped = sorted(i for i, hm in near.items() if hm.mirrored)
+        mirrored_votes = votes
+        # The mirror image's features are made only if its votes must be counted.
+        if MIN_ANCHOR_VOTES_NEAR > 0 and flipped:
+            if self._votes is None or query_frame is None:
+                # Only the near pairs closer mirrored read these votes: counted against their
+                # pictures' anchors alone: the same counts for a fraction of the scan (one
+                # query against the 12,240 anchors of bench_search_files.py's 85 photos: 1.9 ms,
+                # against 159,120: 25 ms, against five pictures': 0.5 ms; benchmarks/RESULTS.md).
+                subset = self._anchor_index(flipped)
+                mirrored_votes = self._anchor_votes(mine.mirror(), subset)
+            else:
+                # Kept for later runs, which may read them for other pictures: every picture.
+                mirrored_votes = self._cached_votes(mine.mirror, query_frame, mirrored=True)
         # What to align, and in which orientation: near-hash pairs sharing an anchor (counted
         # with the mirror image's anchors when the hashes are closer mirrored), closest first;
         # then pairs sharing enough anchors as they are, most shared first.
@@ -441,12 +461,16 @@ class FrameIndex:
         key = tuple(positions)
         index = self._subsets.get(key)
         if index is None:
-            keep = np.isin(self._anchor_rows, np.asarray(positions, np.int64))
-            index = HashIndex(256)
-            if keep.any():
-                keys = [str(p) for p in self._anchor_rows[keep]]
-                index.add_many(keys, self._anchor_words[keep])
-            self._subsets[key] = index
+            index = self._subsets[key] = self._anchor_index(positions)
+        return index
+
+    def _anchor_index(self, positions: Sequence[int]) -> HashIndex:
+        """A new index of the anchors of the frames at `positions` only."""
+        keep = np.isin(self._anchor_rows, np.asarray(positions, np.int64))
+        index = HashIndex(256)
+        if keep.any():
+            keys = [str(p) for p in self._anchor_rows[keep]]
+            index.add_many(keys, self._anchor_words[keep])
         return index
 
     @staticmethod
@@ -563,7 +587,25 @@ def query_pictures(path: Path) -> list[QueryPicture]:
         return [
             QueryPicture(k.time, k.hashes, _lazy_features(k.image)) for k in extract_keyframes(path)
         ]
-    return [QueryPicture(None, hash_file(path), file_pixels(path))]
+    return [_photo_query(path)]
+
+
+def _photo_query(path: Path) -> QueryPicture:
+    """A photo's hashes and lazy pixels: from one decode when its hashes and the pixel check
+    decode it alike (`load_image_sizes`), else from one decode each."""
+    both = load_image_sizes(path, HASH_WORKING_SIDE, CONFIRM_SIDE)
+    if both is None:
+        return QueryPicture(None, hash_file(path), file_pixels(path))
+    small, working = both
+
+    @functools.cache
+    def pixels() -> PictureFeatures | None:
+        try:
+            return PictureFeatures(working)
+        except VerifyError:
+            return None
+
+    return QueryPicture(None, hash_image(small), pixels)
 
 
 def _lazy_features(image: np.ndarray) -> Pixels:

@@ -6,7 +6,9 @@ orientation and reduced-scale JPEG decoding are applied once, the same way, ever
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -160,34 +162,80 @@ def load_image(path: Path, *, max_side: int | None = None) -> np.ndarray:
     With `max_side`, the longest side of the result is at most `max_side` pixels (area
     resampling), and JPEGs are decoded at reduced DCT scale where that loses nothing.
     """
-    draft = None
-    if max_side is not None:
-        with _quiet():
-            probe = open_image(path)
-            w, h = probe.size
-            probe.close()
-        draft = max(1, int(max_side * min(w, h) / max(w, h)))
+    draft = None if max_side is None else _draft_side(_size(path), max_side)
     with _quiet():
         img = open_image(path, draft_side=draft)
-        try:
-            img = ImageOps.exif_transpose(img) or img
-            rgb = img.convert("RGB")
-            if max_side is not None and max(rgb.size) > max_side:
-                scale = max_side / max(rgb.size)
-                size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
-                rgb = rgb.resize(size, Image.Resampling.BOX)
-            arr = np.asarray(rgb, dtype=np.uint8)
-        except Image.DecompressionBombError as exc:
-            raise MediaTooLargeError(f"image {path.name} is a decompression bomb") from exc
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:
-            raise UnreadableMediaError(f"cannot decode image {path.name}: {exc}") from exc
-        except Exception as exc:
-            # Pillow's plugins raise assorted exception types on hostile input (struct.error,
-            # IndexError, ZeroDivisionError); none of them may escape as a traceback.
-            raise UnreadableMediaError(f"cannot decode image {path.name}: {exc!r}") from exc
+    return _shrunk(path, _decoded(path, img), max_side)
+
+
+def load_image_sizes(path: Path, small: int, large: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """`(load_image(path, max_side=small), load_image(path, max_side=large))` from one decode,
+    when both decode the file alike (the same reduced JPEG scale; any other format); None when
+    they would not, and only the two separate decodes give those arrays.
+
+    A photo searched for is decoded for its hashes and again for the pixel check: for a phone's
+    12 MP JPEG (1/8 scale for both) or a PNG screenshot, that second decode is the same work."""
+    size = _size(path)
+    with _quiet():
+        opened = [open_image(path, draft_side=_draft_side(size, side)) for side in (small, large)]
+    same = (
+        opened[0].size == opened[1].size
+        and opened[0].mode == opened[1].mode
+        and opened[0].tile == opened[1].tile
+        and getattr(opened[0], "decoderconfig", None) == getattr(opened[1], "decoderconfig", None)
+    )
+    opened[1].close()
+    if not same:
+        opened[0].close()
+        return None
+    rgb = _decoded(path, opened[0])
+    return _shrunk(path, rgb, small), _shrunk(path, rgb, large)
+
+
+def _size(path: Path) -> tuple[int, int]:
+    with _quiet():
+        probe = open_image(path)
+        size = probe.size
+        probe.close()
+    return size
+
+
+def _draft_side(size: tuple[int, int], max_side: int) -> int:
+    w, h = size
+    return max(1, int(max_side * min(w, h) / max(w, h)))
+
+
+def _decoded(path: Path, img: Image.Image) -> Image.Image:
+    """The opened image decoded, EXIF orientation applied, in RGB."""
+    with _quiet(), _decode_errors(path):
+        img = ImageOps.exif_transpose(img) or img
+        return img.convert("RGB")
+
+
+def _shrunk(path: Path, rgb: Image.Image, max_side: int | None) -> np.ndarray:
+    with _quiet(), _decode_errors(path):
+        if max_side is not None and max(rgb.size) > max_side:
+            scale = max_side / max(rgb.size)
+            size = (max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale)))
+            rgb = rgb.resize(size, Image.Resampling.BOX)
+        arr = np.asarray(rgb, dtype=np.uint8)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise UnsupportedMediaError(f"image {path.name} has unexpected shape {arr.shape}")
     return arr
+
+
+@contextlib.contextmanager
+def _decode_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except Image.DecompressionBombError as exc:
+        raise MediaTooLargeError(f"image {path.name} is a decompression bomb") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise UnreadableMediaError(f"cannot decode image {path.name}: {exc}") from exc
+    except Exception as exc:
+        # Pillow's plugins raise assorted exception types on hostile input (struct.error,
+        # IndexError, ZeroDivisionError); none of them may escape as a traceback.
+        raise UnreadableMediaError(f"cannot decode image {path.name}: {exc!r}") from exc
 
 
 def to_gray(rgb: np.ndarray) -> np.ndarray:

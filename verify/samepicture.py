@@ -141,7 +141,7 @@ class PictureFeatures:
     """
 
     def __init__(self, image: np.ndarray) -> None:
-        gray = _gray(image)
+        gray = working_gray(image)
         self._gray: np.ndarray | None = gray
         self._load: Callable[[], np.ndarray] | None = None
         self.shape: tuple[int, int] = (int(gray.shape[0]), int(gray.shape[1]))
@@ -155,7 +155,7 @@ class PictureFeatures:
         """The grey picture at `CONFIRM_SIDE` (loaded on first use for cached features)."""
         if self._gray is None:
             assert self._load is not None
-            gray = _gray(self._load())
+            gray = working_gray(self._load())
             if gray.shape != self.shape:
                 raise InvalidValueError(
                     f"cached features were made on a {self.shape} picture, not {gray.shape}"
@@ -305,16 +305,22 @@ def _spread_strongest(features: PictureFeatures, count: int) -> np.ndarray:
     col = np.minimum((pts[:, 0] * ANCHOR_GRID / w).astype(int), ANCHOR_GRID - 1)
     row = np.minimum((pts[:, 1] * ANCHOR_GRID / h).astype(int), ANCHOR_GRID - 1)
     cell = row * ANCHOR_GRID + col
-    # Rank of each corner within its cell, strongest first: keep the first ANCHORS_PER_CELL.
-    rank = np.zeros(len(order), int)
-    seen = np.zeros(ANCHOR_GRID * ANCHOR_GRID, int)
-    for r, c in enumerate(cell):
-        rank[r] = seen[c]
-        seen[c] += 1
-    taken = rank < ANCHORS_PER_CELL
+    taken = _rank_within_groups(cell) < ANCHORS_PER_CELL
     rest = np.flatnonzero(~taken)[: max(0, count - int(taken.sum()))]
     chosen = np.sort(np.concatenate([np.flatnonzero(taken), rest]))[:count]
     return features.descriptors[order[chosen]]
+
+
+def _rank_within_groups(groups: np.ndarray) -> np.ndarray:
+    """For each entry, how many entries of its group come before it: its rank within its grid
+    cell when the corners are in strength order (a Python loop over the ~1,000 corners was
+    ~0.4 ms of each picture's anchors)."""
+    by_group = np.argsort(groups, kind="stable")
+    grouped = groups[by_group]
+    first = np.searchsorted(grouped, grouped, side="left")
+    rank = np.empty(len(groups), np.int64)
+    rank[by_group] = np.arange(len(groups)) - first
+    return rank
 
 
 def anchors_to_hex(anchors: np.ndarray) -> list[str]:
@@ -351,7 +357,10 @@ def align_pictures(
     return max(direct, flipped, key=lambda r: (r.inliers, r.correlation))
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
+def working_gray(image: np.ndarray) -> np.ndarray:
+    """The grey picture alignment works on: `image` (uint8 RGB or grey) in grey, shrunk to
+    `CONFIRM_SIDE` if larger. A grey picture already that size comes back unchanged, so a cache
+    of this result stands in exactly for the picture it was made from."""
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
         raise InvalidValueError("expected a uint8 RGB or grey image")
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
@@ -372,7 +381,11 @@ def _detect(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None
         return np.zeros((0, 2), np.float32), np.zeros(0, np.float32), None
     # One detector per call: cv2 feature objects are not safe to share across threads.
     keypoints, descriptors = cv2.ORB_create(nfeatures=_ORB_FEATURES).detectAndCompute(gray, None)
-    points = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
+    # KeyPoint_convert gives the same float32 positions as reading `k.pt` one by one, ~40x
+    # faster (0.2 ms of each picture's six detections per search query); it returns a tuple for
+    # no keypoints.
+    converted = cv2.KeyPoint_convert(keypoints) if keypoints else ()
+    points = np.asarray(converted, np.float32).reshape(-1, 2)
     responses = np.array([k.response for k in keypoints], np.float32)
     return points, responses, descriptors
 

@@ -120,7 +120,9 @@ def search_items(
         finish_done_items()
 
     finish_done_items()  # items without pictures before the first query
-    source = PictureSource(ctx.ws.blobs, ctx.ws.derived, ctx.originals is not None)
+    source = PictureSource(
+        ctx.ws.blobs, ctx.ws.derived, ctx.originals is not None, not ctx.ws.read_only
+    )
     report = search_stored(search.index, queries, source, on_query, originals=ctx.originals)
     finish_done_items()
     return report

@@ -22,11 +22,18 @@ from cases.analysis import (
     picture_features_name,
 )
 from cases.ingest import LinkSpec, add_evidence
-from cases.search import FrameIndex, search_files, stored_items, workspace_pixels
+from cases.search import (
+    FrameIndex,
+    query_pictures,
+    search_files,
+    stored_items,
+    workspace_pixels,
+)
 from evidence_store.db import init_workspace, open_workspace
 from evidence_store.models import Frame
 from tests.verify.test_video import write_video
-from verify.media import load_image
+from verify.hashing import HASH_WORKING_SIDE
+from verify.media import load_image, load_image_sizes
 from verify.samepicture import (
     ANCHOR_COUNT,
     ANCHOR_SET,
@@ -322,3 +329,61 @@ def test_heic_evidence_is_hashed_and_found(tmp_path, sites_dir):
     assert added.warning is None
     (result,) = search_files(ws, [castle])
     assert [m.item for m in result.matches] == [added.item]
+
+
+def test_a_query_decoded_once_finds_what_two_decodes_find(store, photos, tmp_path, monkeypatch):
+    """A phone-sized JPEG (hashes and pixel check both decode it at 1/8 scale) and a PNG are
+    decoded once for both; the matches and their measurements are those of two decodes."""
+    home, _, _ = store
+    church = load_image(photos["church"])
+    h, w = church.shape[:2]
+
+    def phone_sized(rgb: np.ndarray) -> np.ndarray:
+        scale = 3024 / min(rgb.shape[:2])
+        size = (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale))
+        return cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC)
+
+    png = tmp_path / "screenshot.png"
+    cv2.imwrite(str(png), cv2.cvtColor(church[: h * 4 // 5, w // 8 :], cv2.COLOR_RGB2BGR))
+    queries = [
+        save(tmp_path / "phone.jpg", phone_sized(church)),
+        save(tmp_path / "phone_crop.jpg", phone_sized(church[h // 6 : h - h // 12, w // 6 :])),
+        png,
+    ]
+    assert all(load_image_sizes(q, HASH_WORKING_SIDE, CONFIRM_SIDE) is not None for q in queries)
+    shared = [r.as_dict() for r in search_files(open_workspace(home), queries)]
+    assert all(r["matches"] for r in shared)
+    assert any(m["confirmed_by"] == "pixel_alignment" for r in shared for m in r["matches"])
+    monkeypatch.setattr("cases.search.load_image_sizes", lambda *args: None)
+    assert [r.as_dict() for r in search_files(open_workspace(home), queries)] == shared
+
+
+def test_mirror_votes_counted_on_the_near_pictures_alone_decide_as_all_would(
+    store, photos, tmp_path, monkeypatch
+):
+    """A search of a file counts the mirror image's anchor votes against the anchors of the
+    near pictures closer mirrored only: the pairs to align, and their orientation, are those
+    counting against every stored anchor gives."""
+    home, _, _ = store
+    church = load_image(photos["church"])
+    h = church.shape[0]
+    queries = [
+        save(tmp_path / "mirrored_crop.jpg", np.ascontiguousarray(church[h // 10 :, ::-1])),
+        save(tmp_path / "mirrored.jpg", np.ascontiguousarray(church[:, ::-1]), quality=40),
+        photos["church_next"],
+        photos["castle"],
+    ]
+    index = FrameIndex(stored_items(open_workspace(home)), workspace_pixels(open_workspace(home)))
+
+    def plan() -> list[list[tuple[int, object, bool]]]:
+        out = []
+        for q in queries:
+            [picture] = query_pictures(q)
+            assert picture.pixels is not None
+            out.append(index.candidates(picture.hashes, picture.pixels).to_align)
+        return out
+
+    subset = plan()
+    monkeypatch.setattr(FrameIndex, "_anchor_index", lambda self, positions: self._anchors)
+    assert plan() == subset
+    assert any(flip for pairs in subset for _, _, flip in pairs)

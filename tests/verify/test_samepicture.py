@@ -9,6 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from verify.errors import InvalidValueError
 from verify.hashindex import words_from_hex
@@ -19,10 +21,12 @@ from verify.samepicture import (
     ANCHOR_GRID,
     ANCHOR_RADIUS,
     ANCHOR_SCALES,
+    ANCHORS_PER_CELL,
     CONFIRM_SIDE,
     FEATURE_SETTINGS,
     MIN_ANCHOR_VOTES,
     PictureFeatures,
+    _rank_within_groups,
     align_pictures,
     anchor_descriptors,
     anchor_words,
@@ -208,3 +212,51 @@ def test_tiny_pictures_have_no_corners_and_no_error(shape: tuple[int, int]) -> N
     assert anchor_descriptors(picture).shape == (0, 32)
     other = PictureFeatures((rng.random((300, 400, 3)) * 255).astype(np.uint8))
     assert not align_pictures(other, picture).is_same
+
+
+def _ranks_by_loop(groups: np.ndarray) -> np.ndarray:
+    """The per-corner loop `_spread_strongest` used before it was vectorised."""
+    rank = np.zeros(len(groups), int)
+    seen: dict[int, int] = {}
+    for r, c in enumerate(groups):
+        rank[r] = seen.get(int(c), 0)
+        seen[int(c)] = rank[r] + 1
+    return rank
+
+
+@given(st.lists(st.integers(0, ANCHOR_GRID * ANCHOR_GRID - 1), max_size=300))
+def test_rank_within_groups_is_the_loop_it_replaced(groups: list[int]) -> None:
+    arr = np.array(groups, np.int64)
+    np.testing.assert_array_equal(_rank_within_groups(arr), _ranks_by_loop(arr))
+
+
+def test_anchors_are_those_the_per_corner_loop_chose(church):
+    """Anchors stored in workspaces must not change: the vectorised choice picks the very
+    descriptors, in the same order, as the loop did (on real photos and their mirrors)."""
+    for image in church:
+        features = PictureFeatures(image)
+        for f in (features, features.mirror()):
+            order = np.argsort(-f.responses, kind="stable")
+            h, w = f.shape
+            pts = f.points[order].astype(np.float64)
+            col = np.minimum((pts[:, 0] * ANCHOR_GRID / w).astype(int), ANCHOR_GRID - 1)
+            row = np.minimum((pts[:, 1] * ANCHOR_GRID / h).astype(int), ANCHOR_GRID - 1)
+            taken = _ranks_by_loop(row * ANCHOR_GRID + col) < ANCHORS_PER_CELL
+            count = ANCHOR_COUNT // len(ANCHOR_SCALES)
+            rest = np.flatnonzero(~taken)[: max(0, count - int(taken.sum()))]
+            chosen = np.sort(np.concatenate([np.flatnonzero(taken), rest]))[:count]
+            assert f.descriptors is not None
+            expected = f.descriptors[order[chosen]]
+            np.testing.assert_array_equal(anchor_descriptors(f)[:count], expected)
+
+
+def test_corner_positions_are_the_keypoints_own(church):
+    """Positions converted in one call are each keypoint's `pt`, bit for bit."""
+    for image in church:
+        features = PictureFeatures(image)
+        keypoints = cv2.ORB_create(nfeatures=1000).detectAndCompute(features.gray, None)[0]
+        expected = np.array([k.pt for k in keypoints], np.float32).reshape(-1, 2)
+        assert features.points.dtype == np.float32
+        np.testing.assert_array_equal(features.points, expected)
+    flat = PictureFeatures(np.full((100, 100), 7, np.uint8))
+    assert flat.points.shape == (0, 2) and flat.points.dtype == np.float32
