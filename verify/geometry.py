@@ -215,7 +215,7 @@ def tentative_matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]
     empty = np.zeros(0, np.intp)
     if len(a) < 2 or len(b) < 2:
         return empty, empty
-    dist, nearest = _search(b, a.descriptors, k=2)
+    dist, nearest = _search(b, a, None, k=2)
     # faiss marks a missing second neighbour (fewer than 2 descriptors in the probed words) -1:
     # without one the ratio test cannot be applied, so the match is not kept.
     ratio = np.full(len(a), np.inf)
@@ -227,7 +227,7 @@ def tentative_matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]
     idx_b = nearest[idx_a, 0].astype(np.intp)
     # Mutual check on the unique b candidates only.
     candidates = np.unique(idx_b)
-    _, back_nearest = _search(a, b.descriptors[candidates], k=1)
+    _, back_nearest = _search(a, b, candidates, k=1)
     back = np.full(len(b), -1, np.intp)
     back[candidates] = back_nearest[:, 0]
     keep = back[idx_b] == idx_a
@@ -236,13 +236,25 @@ def tentative_matches(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]
     return idx_a[order], idx_b[order]
 
 
-def _search(index_of: Features, queries: np.ndarray, *, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(distances, indices), each (len(queries), k), of `queries`' k nearest neighbours among
-    `index_of`'s descriptors; index -1 where fewer than k were found."""
+def _search(
+    index_of: Features, query_of: Features, rows: np.ndarray | None, *, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(distances, indices), each (queries, k), of the k nearest neighbours among `index_of`'s
+    descriptors of `query_of`'s descriptors (those at `rows`, or all); index -1 where fewer
+    than k were found."""
     index = _index(index_of)
+    queries = query_of.descriptors if rows is None else query_of.descriptors[rows]
     queries = np.ascontiguousarray(queries)
     if isinstance(index, _WordIndex):
-        squared, found = index.ivf.search(queries.astype(np.float32, copy=False), k)
+        # The query descriptors' nearest words were found when their own image was indexed;
+        # an image is matched against many others, and finding them again was a quarter of
+        # the search (the same result: faiss's own search does exactly this assignment first).
+        words = _index(query_of)
+        assert isinstance(words, _WordIndex)
+        word_dist, word_ids = words.assignment
+        if rows is not None:
+            word_dist, word_ids = word_dist[rows], word_ids[rows]
+        squared, found = index.ivf.search_preassigned(queries, k, word_ids, word_dist)
         return np.sqrt(np.maximum(squared, 0.0)), found
     dist = np.full((len(queries), k), np.inf, np.float64)
     found = np.full((len(queries), k), -1, np.int64)
@@ -254,14 +266,22 @@ def _search(index_of: Features, queries: np.ndarray, *, k: int) -> tuple[np.ndar
 
 
 class _WordIndex:
-    """An image's RootSIFT descriptors filed under the shared vocabulary's words."""
+    """An image's RootSIFT descriptors filed under the shared vocabulary's words, and the
+    `VOCABULARY_PROBES` nearest words of each (for when the image is the query)."""
 
     def __init__(self, descriptors: np.ndarray) -> None:
         faiss = faiss_module()
         quantizer = _quantizer()
+        vectors = np.ascontiguousarray(descriptors, dtype=np.float32)
         self.ivf: Any = faiss.IndexIVFFlat(quantizer, quantizer.d, quantizer.ntotal)
         self.ivf.nprobe = VOCABULARY_PROBES
-        self.ivf.add(np.ascontiguousarray(descriptors, dtype=np.float32))
+        self.assignment: tuple[np.ndarray, np.ndarray] = quantizer.search(
+            vectors, VOCABULARY_PROBES
+        )
+        # Filed under each descriptor's nearest word: the first column of the assignment (what
+        # `add` would compute again). Both arrays must outlive the call: faiss reads raw pointers.
+        nearest = np.ascontiguousarray(self.assignment[1][:, 0], dtype=np.int64)
+        self.ivf.add_core(len(vectors), faiss.swig_ptr(vectors), None, faiss.swig_ptr(nearest))
 
 
 @cache

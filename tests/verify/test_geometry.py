@@ -127,7 +127,7 @@ def test_tentative_matches_come_best_ratio_first(method):
     fa, fb = extract_features(a, method=method), extract_features(b, method=method)
     idx_a, _ = tentative_matches(fa, fb)
     assert len(idx_a) > 30
-    dist, _ = geometry._search(fb, fa.descriptors[idx_a], k=2)
+    dist, _ = geometry._search(fb, fa, idx_a, k=2)
     ratios = dist[:, 0] / dist[:, 1]
     assert np.all(np.diff(ratios) >= 0)
     assert np.all(ratios < RATIO_TEST)
@@ -173,3 +173,22 @@ def test_malformed_vocabulary_is_a_clear_error(tmp_path, monkeypatch, words):
     finally:
         geometry._quantizer.cache_clear()
         geometry.clear_index_cache()
+
+
+def test_reused_word_assignment_gives_faiss_own_search():
+    # Each image's nearest words are found once and reused whenever it is the query: the
+    # neighbours must be exactly those of faiss's plain IVF search, which assigns every time.
+    from verify.hamming import faiss_module
+
+    faiss = faiss_module()
+    fa, fb = (extract_features(img) for img in warped_pair(21))
+    plain = faiss.IndexIVFFlat(geometry._quantizer(), 128, geometry._quantizer().ntotal)
+    plain.nprobe = geometry.VOCABULARY_PROBES
+    plain.add(fb.descriptors)
+    want_dist, want = plain.search(fa.descriptors, 2)
+    got_dist, got = geometry._search(fb, fa, None, k=2)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_dist, np.sqrt(np.maximum(want_dist, 0.0)))
+    rows = np.arange(0, len(fa), 7)
+    _, some = geometry._search(fb, fa, rows, k=2)
+    np.testing.assert_array_equal(some, want[rows])
