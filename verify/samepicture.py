@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import threading
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -440,15 +441,28 @@ def _pixel_agreement(
     if overlap < MIN_OVERLAP:
         return overlap, 0.0
     warped = cv2.warpAffine(fb.gray, matrix, (w, h), flags=cv2.INTER_AREA)
-    # Not cached per picture: two float planes are 8x the grey picture, and a search holds up
-    # to 1,024 stored pictures.
-    ax, ay = _gradients(fa.gray)
+    ax, ay = _query_gradients(fa.gray)
     bx, by = _gradients(warped)
     x = np.concatenate([ax[valid], ay[valid]])
     y = np.concatenate([bx[valid], by[valid]])
     denom = float(np.sqrt(float((x * x).sum()) * float((y * y).sum())))
     correlation = float((x * y).sum()) / denom if denom > 0 else 0.0
     return overlap, correlation
+
+
+# Not cached per picture: two float planes are 8x the grey picture, and a search holds up to
+# 1,024 stored pictures. But a query is aligned with its candidates one after another, so the
+# last query's gradients are kept (per thread), keyed by its grey picture itself.
+_last_gradients = threading.local()
+
+
+def _query_gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    kept = getattr(_last_gradients, "entry", None)
+    if kept is not None and kept[0] is gray:
+        return kept[1]
+    found = _gradients(gray)
+    _last_gradients.entry = (gray, found)
+    return found
 
 
 def _gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -260,3 +260,21 @@ def test_corner_positions_are_the_keypoints_own(church):
         np.testing.assert_array_equal(features.points, expected)
     flat = PictureFeatures(np.full((100, 100), 7, np.uint8))
     assert flat.points.shape == (0, 2) and flat.points.dtype == np.float32
+
+
+def test_kept_query_gradients_never_serve_another_picture(church):
+    # The last query's gradients are reused while it is aligned with its candidates; aligning
+    # another query in between must give exactly what a fresh alignment gives.
+    from verify import samepicture
+
+    a = PictureFeatures(church[0])
+    copy = PictureFeatures(_reencode(church[0]))
+    other = PictureFeatures(church[1])
+    first = align_pictures(a, copy)
+    samepicture._last_gradients.entry = None
+    fresh_other = align_pictures(other, copy)
+    samepicture._last_gradients.entry = None
+    fresh_first = align_pictures(a, copy)
+    assert align_pictures(a, copy) == fresh_first == first
+    assert align_pictures(other, copy) == fresh_other
+    assert align_pictures(a, copy) == first
