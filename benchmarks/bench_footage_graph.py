@@ -46,7 +46,7 @@ from verify.footage_graph import (  # noqa: E402
     decide_footage_graph,
 )
 from verify.geometry import MATCHER_KEY, match_pair  # noqa: E402
-from verify.linking import LinkSearch, search_links  # noqa: E402
+from verify.linking import BATCH_PER_NODE, MIN_SHARED, LinkSearch, search_links  # noqa: E402
 from verify.media import load_image  # noqa: E402
 from verify.pairpool import PairMatcher  # noqa: E402
 from verify.retrieval import (  # noqa: E402
@@ -536,7 +536,11 @@ def _components(n: int, edges: list[tuple[int, int]]) -> list[int]:
     return [root(x) for x in range(n)]
 
 
-def scale(pairs_per_node: float | None = None) -> None:
+def scale(
+    pairs_per_node: float | None = None,
+    min_shared: float = MIN_SHARED,
+    batch_per_node: float = BATCH_PER_NODE,
+) -> None:
     t0 = time.time()
     ids, sources, foot_f = scale_frames()
     photos = site_photos()
@@ -576,7 +580,13 @@ def scale(pairs_per_node: float | None = None) -> None:
         found = matcher.match([(j, i) for i, j in p], min_inliers=LINK_MIN_INLIERS)
         return [m.inliers for m in found]
 
-    search: LinkSearch = search_links(vlad, verify_links, pairs_per_node=pairs_per_node)
+    search: LinkSearch = search_links(
+        vlad,
+        verify_links,
+        pairs_per_node=pairs_per_node,
+        min_shared=min_shared,
+        batch_per_node=batch_per_node,
+    )
     pairs = sorted(search.inliers)
     link_counts = [search.inliers[p] for p in pairs]
     t_links = time.time() - t0
@@ -599,6 +609,7 @@ def scale(pairs_per_node: float | None = None) -> None:
     decisions = decide_footage_graph(ids, direct, links)
     t_graph = time.time() - t0
     total = time.time() - t_start
+    print(f"link search: min_shared {min_shared}, batch_per_node {batch_per_node}")
     print(
         f"wall time {total:.0f} s on {WORKERS} worker processes (workers' CPU {cpu_workers:.0f} s, "
         f"main process CPU {cpu_main:.0f} s): retrieval {t_retrieval:.1f} s, {len(ref_pairs)} "
@@ -904,7 +915,13 @@ def main() -> None:
     if what in ("walkthrough-calibration", "all"):
         walkthrough(calibration=True)
     if what in ("scale", "all"):
-        scale(float(sys.argv[2]) if len(sys.argv) > 2 else None)
+        # scale [PAIRS_PER_NODE|none] [MIN_SHARED] [BATCH_PER_NODE]: the link search's settings.
+        args = sys.argv[2:]
+        scale(
+            None if not args or args[0] == "none" else float(args[0]),
+            float(args[1]) if len(args) > 1 else MIN_SHARED,
+            float(args[2]) if len(args) > 2 else BATCH_PER_NODE,
+        )
     if what == "scale-cli":
         scale_cli()
     if what == "scale-cli-retime":

@@ -339,20 +339,23 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["rootsift", "orb"])
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     header = [
         f"Measured {dt.date.today().isoformat()} on {machine()} by "
-        "`benchmarks/bench_sitematch.py`, OpenCV single-threaded. Five other agents shared the "
-        "machine, so timings are noisy (upper bounds).",
+        f"`benchmarks/bench_sitematch.py`, OpenCV and faiss single-threaded; 1-minute load "
+        f"average {load:.1f} at the start (2 cores).",
         "",
         "How the thresholds were chosen (verify/sitematch.py): MIN_INLIERS is about twice the "
-        "largest different-site count seen in the dev leave-one-out (RootSIFT 17 -> 35, SIFT 19 "
-        "-> 40, ORB 31 -> 62); a second site also reaching MIN_INLIERS, or a runner-up within "
+        "largest different-site count seen in the dev leave-one-out when first calibrated "
+        "(2026-11-25: RootSIFT 17 -> 35, SIFT 19 -> 40, ORB 31 -> 62); a second site also "
+        "reaching MIN_INLIERS, or a runner-up within "
         f"{MARGIN_RATIO:g}x, gives `ambiguous` (no site). Calibration data was run once with "
         "these values fixed. Photos of St Paul's and the Capitol have one other photo of their "
-        "site each, so they are outside the 90% target set. Summary at measurement time: "
-        "RootSIFT (default) and SIFT met both targets (0 wrong, 94% of the target set) and "
-        "stayed at half the threshold on the unseen drone place; ORB, the fast option, was "
-        "never wrong but decided 86% of the target set.",
+        "site each, so they are outside the 90% target set. Since 2026-11-29 (seventh session) "
+        "RootSIFT neighbours are searched within a fixed 64-word visual vocabulary (faiss "
+        "IVF) instead of FLANN, and MAGSAC++ samples by PROSAC for at most 2,000 iterations "
+        "(all methods); the figures below are re-measured with that matcher, the thresholds "
+        "kept (the earlier figures and the comparison are in the issue 9 section).",
         "",
     ]
     body = list(header)
