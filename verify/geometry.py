@@ -296,8 +296,9 @@ def _vocabulary() -> np.ndarray:
     try:
         words = np.load(VOCABULARY_PATH, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
+        # numpy's own messages are long and about pickles; the investigator needs the fix.
         raise InvalidValueError(
-            f"the matching vocabulary {VOCABULARY_PATH} cannot be read ({exc}); "
+            f"the matching vocabulary {VOCABULARY_PATH} is missing or damaged; "
             "reinstall claimcheck"
         ) from exc
     if words.ndim != 2 or words.shape[0] < 2 or words.dtype != np.float32:

@@ -151,7 +151,7 @@ def test_unreadable_vocabulary_is_a_clear_error(tmp_path, monkeypatch, content):
     geometry._quantizer.cache_clear()
     geometry.clear_index_cache()
     try:
-        with pytest.raises(InvalidValueError, match="matching vocabulary"):
+        with pytest.raises(InvalidValueError, match="missing or damaged"):
             match_pair(extract_features(texture(19)), extract_features(texture(20)))
     finally:
         geometry._quantizer.cache_clear()
