@@ -298,8 +298,7 @@ def _vocabulary() -> np.ndarray:
     except (OSError, ValueError, EOFError) as exc:
         # numpy's own messages are long and about pickles; the investigator needs the fix.
         raise InvalidValueError(
-            f"the matching vocabulary {VOCABULARY_PATH} is missing or damaged; "
-            "reinstall claimcheck"
+            f"the matching vocabulary {VOCABULARY_PATH} is missing or damaged; reinstall claimcheck"
         ) from exc
     if words.ndim != 2 or words.shape[0] < 2 or words.dtype != np.float32:
         raise InvalidValueError(f"the matching vocabulary {VOCABULARY_PATH} is malformed")
