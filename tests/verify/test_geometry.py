@@ -142,33 +142,31 @@ def test_vocabulary_ships_with_the_package_and_names_the_cache_key():
     assert geometry._vocabulary_digest() == hashlib.sha256(VOCABULARY_PATH.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("content", [b"", b"not a numpy file", None])
-def test_unreadable_vocabulary_is_a_clear_error(tmp_path, monkeypatch, content):
-    path = tmp_path / "words.npy"
-    if content is not None:
+def _words_file(path, content) -> None:
+    if isinstance(content, bytes):
         path.write_bytes(content)
-    monkeypatch.setattr(geometry, "VOCABULARY_PATH", path)
-    geometry._quantizer.cache_clear()
-    geometry.clear_index_cache()
-    try:
-        with pytest.raises(InvalidValueError, match="missing or damaged"):
-            match_pair(extract_features(texture(19)), extract_features(texture(20)))
-    finally:
-        geometry._quantizer.cache_clear()
-        geometry.clear_index_cache()
+    elif content is not None:
+        np.save(path, content)
 
 
 @pytest.mark.parametrize(
-    "words", [np.zeros((64, 128), np.float64), np.full((64, 128), np.nan, np.float32)]
+    ("content", "message"),
+    [
+        (None, "missing or damaged"),
+        (b"", "missing or damaged"),
+        (b"not a numpy file", "missing or damaged"),
+        (np.zeros((64, 128), np.float64), "malformed"),
+        (np.full((64, 128), np.nan, np.float32), "malformed"),
+    ],
 )
-def test_malformed_vocabulary_is_a_clear_error(tmp_path, monkeypatch, words):
+def test_bad_vocabulary_is_a_clear_error(tmp_path, monkeypatch, content, message):
     path = tmp_path / "words.npy"
-    np.save(path, words)
+    _words_file(path, content)
     monkeypatch.setattr(geometry, "VOCABULARY_PATH", path)
     geometry._quantizer.cache_clear()
     geometry.clear_index_cache()
     try:
-        with pytest.raises(InvalidValueError, match="malformed"):
+        with pytest.raises(InvalidValueError, match=message):
             match_pair(extract_features(texture(19)), extract_features(texture(20)))
     finally:
         geometry._quantizer.cache_clear()
