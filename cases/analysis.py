@@ -17,9 +17,9 @@ import numpy as np
 
 from cases.originals import relabel
 from verify.errors import VerifyError
-from verify.hashing import hash_file
+from verify.hashing import HASH_WORKING_SIDE, hash_file, hash_image
 from verify.keyframes import extract_keyframes
-from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image
+from verify.media import IMAGE_TYPES, VIDEO_TYPES, load_image, load_image_sizes
 from verify.metadata import extract_metadata
 from verify.samepicture import (
     ANCHOR_SET,
@@ -103,8 +103,7 @@ def _analyse(
             metadata["problems"].append(f"metadata: {exc}")
     if media_type in IMAGE_TYPES:
         try:
-            hashes = hash_file(path).as_dict()
-            features = PictureFeatures(path_pixels(path))
+            hashes, features = _photo_hashes_and_features(path)
             frames.append(
                 FrameAnalysis(0, None, hashes | anchors_of(features), None, features.to_bytes())
             )
@@ -140,6 +139,18 @@ def video_keyframes(path: Path, on_progress: VideoProgress | None = None) -> lis
 
 def path_pixels(path: Path) -> np.ndarray:
     return load_image(path, max_side=CONFIRM_SIDE)
+
+
+def _photo_hashes_and_features(path: Path) -> tuple[dict[str, Any], PictureFeatures]:
+    """A photo's hashes and pixel-check features, from one decode when both decode it alike
+    (a phone's 12 MP JPEG, a PNG screenshot: the second decode was the same work again), else
+    from one decode each. The same values either way (`hash_file` is `hash_image` of that
+    decode)."""
+    both = load_image_sizes(path, HASH_WORKING_SIDE, CONFIRM_SIDE)
+    if both is None:
+        return hash_file(path).as_dict(), PictureFeatures(path_pixels(path))
+    small, working = both
+    return hash_image(small).as_dict(), PictureFeatures(working)
 
 
 def anchors_of(image: np.ndarray | PictureFeatures) -> dict[str, Any]:
