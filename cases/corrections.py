@@ -126,7 +126,7 @@ def edit_site(
         if "name" in changes:
             # As `add_site`: another site whose name differs only in case, spacing or Unicode
             # form would read as this one in findings (fixing this site's own spelling is fine).
-            key = site_name_key(changes["name"])
+            key = site_name_key(str(changes["name"]))
             alike = [s.name for s in case.sites if s is not site and site_name_key(s.name) == key]
             if alike:
                 raise InputError(

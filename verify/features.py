@@ -202,12 +202,13 @@ def extract_features(
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
     gray = np.ascontiguousarray(gray)
 
+    # OpenCV's stubs lack the detector factories (attr-defined below).
     if method == METHOD_ORB:
-        detector = cv2.ORB_create(
+        detector = cv2.ORB_create(  # type: ignore[attr-defined]
             nfeatures=max_features, scaleFactor=ORB_SCALE_FACTOR, nlevels=ORB_LEVELS
         )
     else:
-        detector = cv2.SIFT_create(
+        detector = cv2.SIFT_create(  # type: ignore[attr-defined]
             nfeatures=max_features, contrastThreshold=SIFT_CONTRAST_THRESHOLD
         )
     keypoints, descriptors = detector.detectAndCompute(gray, None)

@@ -343,6 +343,7 @@ def _index(features: Features) -> cv2.DescriptorMatcher | _WordIndex:
 def _new_index(features: Features) -> cv2.DescriptorMatcher | _WordIndex:
     if features.method == METHOD_ROOTSIFT:
         return _WordIndex(features.descriptors)
+    index_params: dict[str, bool | int | float | str]
     if features.is_binary:
         index_params = {
             "algorithm": 6,  # FLANN_INDEX_LSH

@@ -181,7 +181,8 @@ def load_image_sizes(path: Path, small: int, large: int) -> tuple[np.ndarray, np
     same = (
         opened[0].size == opened[1].size
         and opened[0].mode == opened[1].mode
-        and opened[0].tile == opened[1].tile
+        # `tile` (what the decoder will read) is ImageFile's; Image's type does not declare it.
+        and getattr(opened[0], "tile", None) == getattr(opened[1], "tile", None)
         and getattr(opened[0], "decoderconfig", None) == getattr(opened[1], "decoderconfig", None)
     )
     opened[1].close()

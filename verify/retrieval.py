@@ -140,7 +140,8 @@ def train_vocabulary(
         raise InvalidValueError(f"vocabulary needs at least one word, got {words}")
     cv2.setRNGSeed(seed)
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, KMEANS_ITERATIONS, 1e-4)
-    _, _, centroids = cv2.kmeans(data, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    # OpenCV's stubs do not admit None for the labels it is documented to accept.
+    _, _, centroids = cv2.kmeans(data, k, None, criteria, 1, cv2.KMEANS_PP_CENTERS)  # type: ignore[call-overload]
     return Vocabulary(np.ascontiguousarray(centroids, dtype=np.float32))
 
 
