@@ -1,4 +1,5 @@
-"""Which footage pairs to verify geometrically: retrieval shortlist, then closing triangles.
+"""Which footage pairs to verify geometrically: all of them in a small case; else a retrieval
+shortlist, then closing triangles.
 
 The VLAD shortlist (`verify.retrieval.shortlist`) finds pairs whose whole pictures look alike; it
 misses pairs that overlap in a small region (a corner of one frame is the centre of the other),
@@ -40,6 +41,12 @@ CLOSURE_ROUNDS = 50
 # bound the time of a huge case; the closure then stops at the cap.
 PAIRS_PER_NODE: float | None = None
 
+# A case with at most this many footage pairs has every pair verified: no shortlist can then
+# lose a link (pairs overlapping in a small region look unalike to any global descriptor; see
+# the scale figures above). 4,000 verifications are ~25 s of CPU at ~6 ms a pair, about 90
+# frames; the shortlist and closure take over above that.
+ALL_PAIRS_LIMIT = 4000
+
 # Pairs are handed to the verifier in tiles of this many frames on each side, so one tile touches
 # at most 2 x INDEX_TILE frames and their search indexes stay in `verify.geometry`'s cache.
 INDEX_TILE = 120
@@ -74,15 +81,25 @@ def search_links(
     batch_per_node: float = BATCH_PER_NODE,
     pairs_per_node: float | None = PAIRS_PER_NODE,
     min_inliers: int = LINK_MIN_INLIERS,
+    all_pairs_limit: int = ALL_PAIRS_LIMIT,
 ) -> LinkSearch:
-    """Verify the shortlist of `descriptors` (global descriptors, one row per node), then up to
+    """Verify every pair when there are at most `all_pairs_limit` (and the budget allows);
+    otherwise the shortlist of `descriptors` (global descriptors, one row per node), then up to
     `rounds` rounds of every unverified pair whose linked-neighbour sets overlap by
     `min_shared` or more (at least one common neighbour in any case)."""
     if not 0.0 < min_shared <= 1.0 or rounds < 0 or batch_per_node <= 0:
         raise InvalidValueError(f"bad closure settings: {min_shared=} {rounds=} {batch_per_node=}")
     if pairs_per_node is not None and pairs_per_node < 0:
         raise InvalidValueError(f"bad verification budget: {pairs_per_node=}")
+    if all_pairs_limit < 0:
+        raise InvalidValueError(f"bad all-pairs limit: {all_pairs_limit=}")
     n = int(descriptors.shape[0])
+    every = n * (n - 1) // 2
+    if every <= all_pairs_limit and (pairs_per_node is None or every <= pairs_per_node * n):
+        pairs = reuse_order([(i, j) for i in range(n) for j in range(i + 1, n)])
+        found: dict[tuple[int, int], int] = {}
+        _Graph(n).record(verify, pairs, found, min_inliers)
+        return LinkSearch(found, len(pairs), 0, 0)
     first = reuse_order(
         [
             (c.query, c.target)

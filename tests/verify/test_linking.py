@@ -37,9 +37,9 @@ def test_shared_neighbours_find_links_the_shortlist_misses():
         calls.extend(pairs)
         return [100 if p in truth else 5 for p in pairs]
 
-    plain = search_links(_walk(n), verify, top_k=1, min_similarity=2.0, rounds=0)
+    plain = search_links(_walk(n), verify, all_pairs_limit=0, top_k=1, min_similarity=2.0, rounds=0)
     calls.clear()
-    widened = search_links(_walk(n), verify, top_k=1, min_similarity=2.0)
+    widened = search_links(_walk(n), verify, all_pairs_limit=0, top_k=1, min_similarity=2.0)
     assert widened.shortlisted == plain.shortlisted
     found_plain = {(i, j) for i, j, _ in plain.links()}
     found = {(i, j) for i, j, _ in widened.links()}
@@ -61,11 +61,17 @@ def test_min_shared_asks_for_overlapping_neighbourhoods():
     def verify(pairs: Sequence[tuple[int, int]]) -> list[int | None]:
         return [100 if p in truth else 5 for p in pairs]
 
-    strict = search_links(_walk(n), verify, top_k=1, min_similarity=2.0, min_shared=0.8)
+    strict = search_links(
+        _walk(n), verify, all_pairs_limit=0, top_k=1, min_similarity=2.0, min_shared=0.8
+    )
     assert strict.expanded == 0
-    ends = search_links(_walk(n), verify, top_k=1, min_similarity=2.0, min_shared=0.6)
+    ends = search_links(
+        _walk(n), verify, all_pairs_limit=0, top_k=1, min_similarity=2.0, min_shared=0.6
+    )
     assert set(ends.inliers) == truth | {(0, 2), (n - 3, n - 1)}
-    loose = search_links(_walk(n), verify, top_k=1, min_similarity=2.0, min_shared=0.5)
+    loose = search_links(
+        _walk(n), verify, all_pairs_limit=0, top_k=1, min_similarity=2.0, min_shared=0.5
+    )
     assert set(loose.inliers) == truth | {(i, i + 2) for i in range(n - 2)}
 
 
@@ -76,13 +82,17 @@ def test_budget_and_batches_bound_the_pairs_verified():
     def verify(pairs: Sequence[tuple[int, int]]) -> list[int | None]:
         return [100 if p in truth else 5 for p in pairs]
 
-    free = search_links(_walk(n), verify, top_k=1, min_similarity=2.0)
+    free = search_links(_walk(n), verify, all_pairs_limit=0, top_k=1, min_similarity=2.0)
     assert len(free.inliers) > 2 * n
-    capped = search_links(_walk(n), verify, top_k=1, min_similarity=2.0, pairs_per_node=1.5)
+    capped = search_links(
+        _walk(n), verify, all_pairs_limit=0, top_k=1, min_similarity=2.0, pairs_per_node=1.5
+    )
     assert len(capped.inliers) == int(1.5 * n)
     # One candidate per round, the most shared first: every round verifies one pair and the
     # search stops at the first round that finds no link.
-    slow = search_links(_walk(n), verify, top_k=1, min_similarity=2.0, batch_per_node=1 / n)
+    slow = search_links(
+        _walk(n), verify, all_pairs_limit=0, top_k=1, min_similarity=2.0, batch_per_node=1 / n
+    )
     assert slow.rounds == slow.expanded > free.rounds
     assert set(slow.links()) < set(free.links())
     assert sum(count < LINK_MIN_INLIERS for count in slow.inliers.values()) == 1
@@ -109,6 +119,8 @@ def test_bad_settings_and_verifier_are_refused():
         search_links(_descriptors(3), lambda p: [0] * len(p), min_shared=0.0)
     with pytest.raises(InvalidValueError):
         search_links(_descriptors(3), lambda p: [0] * len(p), pairs_per_node=-1)
+    with pytest.raises(InvalidValueError):
+        search_links(_descriptors(3), lambda p: [0] * len(p), all_pairs_limit=-1)
     with pytest.raises(InvalidValueError):
         search_links(_descriptors(3), lambda p: [])
 
@@ -242,7 +254,7 @@ def test_sparse_closure_is_the_dense_closure(
     expected = _dense_search_links(d, verify, **settings_)
     dense_calls = list(calls)
     calls.clear()
-    got = search_links(d, verify, **settings_)
+    got = search_links(d, verify, all_pairs_limit=0, **settings_)
     assert calls == dense_calls
     assert got == expected
 
@@ -269,7 +281,40 @@ def test_sparse_closure_matches_dense_over_many_rounds():
     expected = _dense_search_links(d, verify, **settings_)
     dense_calls = list(calls)
     calls.clear()
-    got = search_links(d, verify, **settings_)
+    got = search_links(d, verify, all_pairs_limit=0, **settings_)
     assert expected.rounds >= 20 and expected.expanded > expected.shortlisted
     assert calls == dense_calls
     assert got == expected
+
+
+def test_a_small_case_verifies_every_pair_once():
+    # Up to the limit no shortlist can lose a link: every pair is verified, once, whatever the
+    # global descriptors say (here they make every pair look unalike).
+    n = 12
+    seen: list[tuple[int, int]] = []
+
+    def verify(pairs):
+        seen.extend(pairs)
+        return [40 if j == i + 1 else 0 for i, j in pairs]
+
+    out = search_links(
+        _descriptors(n), verify, min_similarity=2.0, all_pairs_limit=n * (n - 1) // 2
+    )
+    assert sorted(seen) == [(i, j) for i in range(n) for j in range(i + 1, n)]
+    assert len(set(seen)) == len(seen)
+    assert (out.shortlisted, out.expanded, out.rounds) == (len(seen), 0, 0)
+    assert [(i, j) for i, j, _ in out.links()] == [(i, i + 1) for i in range(n - 1)]
+
+
+def test_above_the_limit_or_the_budget_the_shortlist_is_used():
+    n = 12
+    every = n * (n - 1) // 2
+    for limits in ({"all_pairs_limit": every - 1}, {"pairs_per_node": 2.0}):
+        seen: list[tuple[int, int]] = []
+
+        def verify(pairs, seen=seen):
+            seen.extend(pairs)
+            return [0] * len(pairs)
+
+        search_links(_walk(n), verify, top_k=1, min_similarity=2.0, **limits)
+        assert 0 < len(seen) < every
