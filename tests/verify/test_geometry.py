@@ -157,6 +157,8 @@ def _words_file(path, content) -> None:
         (b"not a numpy file", "missing or damaged"),
         (np.zeros((64, 128), np.float64), "malformed"),
         (np.full((64, 128), np.nan, np.float32), "malformed"),
+        (np.zeros((64, 64), np.float32), "malformed"),
+        (np.zeros(128, np.float32), "malformed"),
     ],
 )
 def test_bad_vocabulary_is_a_clear_error(tmp_path, monkeypatch, content, message):
