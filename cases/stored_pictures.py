@@ -19,7 +19,7 @@ import PIL
 from cases.analysis import PICTURE_FEATURES_NAMESPACE, picture_features_name
 from cases.originals import naming
 from evidence_store.blobs import BlobStore, DerivedStore
-from evidence_store.errors import BlobError
+from evidence_store.errors import BlobError, StoreUnavailableError
 from verify.errors import InvalidValueError, UnreadableMediaError, VerifyError
 from verify.media import load_image
 from verify.samepicture import CONFIRM_SIDE, PictureFeatures, working_gray
@@ -63,7 +63,7 @@ def stored_features(
         return None
     if write:
         # The cache only saves time: if it cannot be written, the next call recomputes.
-        with contextlib.suppress(BlobError):
+        with contextlib.suppress(BlobError, StoreUnavailableError):
             derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, features.to_bytes())
     return features
 
@@ -109,7 +109,7 @@ def stored_gray(
     gray = working_gray(picture)
     if write:
         # The cache only saves time: if it cannot be written, the next call decodes again.
-        with contextlib.suppress(BlobError):
+        with contextlib.suppress(BlobError, StoreUnavailableError):
             derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, gray_to_bytes(gray, source))
     return gray
 

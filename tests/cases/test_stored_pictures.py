@@ -5,6 +5,7 @@ and a search finds the same matches, with the same measurements, with or without
 
 from __future__ import annotations
 
+import errno
 import json
 from datetime import date
 from pathlib import Path
@@ -223,3 +224,25 @@ def test_search_results_are_the_same_with_and_without_cached_pixels(workspace, t
     for path in _gray_files(home):
         path.write_bytes(path.read_bytes()[:-10])
     assert run() == uncached
+
+
+def test_a_derived_store_that_refuses_writes_only_costs_time(workspace, tmp_path, monkeypatch):
+    """The copies and features are caches: a derived folder that is read-only (or full) must
+    not stop a search, which gives exactly the results it gives when they can be written."""
+    home, photos = workspace
+    church = load_image(photos["church"])
+    h, w = church.shape[:2]
+    queries = [_save(tmp_path / "crop25.jpg", church[h // 6 : h - h // 12, w // 6 :])]
+
+    def run() -> list[dict]:
+        return [r.as_dict() for r in search_files(open_workspace(home), queries)]
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("evidence_store.blobs.tempfile.mkstemp", read_only)
+        refused = run()
+        assert _gray_files(home) == []
+    assert any(m["confirmed_by"] == "pixel_alignment" for r in refused for m in r["matches"])
+    assert run() == refused
