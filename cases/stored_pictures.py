@@ -51,7 +51,7 @@ def stored_features(
     pixels = functools.partial(
         stored_gray, blobs, derived, originals, sha256, kind, frame_index, write=write
     )
-    cached = derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
+    cached = _cached(derived, sha256, name)
     if cached is not None:
         try:
             return PictureFeatures.from_bytes(cached, pixels)
@@ -97,7 +97,7 @@ def stored_gray(
         # made from these very bytes.
         source = hashlib.sha256(keyframe).hexdigest()
     name = _gray_name(frame_index)
-    cached = derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
+    cached = _cached(derived, sha256, name)
     if cached is not None:
         gray = gray_from_bytes(cached, source)
         if gray is not None:
@@ -181,6 +181,15 @@ def _digest(source: str, shape: tuple[int, int], raw: bytes) -> str:
     # another picture) are another picture.
     head = f"{GRAY_SETTINGS}\n{source}\n{shape[0]}x{shape[1]}\n".encode()
     return hashlib.sha256(head + raw).hexdigest()
+
+
+def _cached(derived: DerivedStore, sha256: str, name: str) -> bytes | None:
+    # An entry that cannot be read (a folder in its place, no permission) is a cache miss like
+    # a damaged one: the picture is decoded again rather than the search stopped.
+    try:
+        return derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
+    except BlobError:
+        return None
 
 
 def _check_original(originals: OriginalsState | None, sha256: str) -> None:

@@ -189,10 +189,18 @@ class DerivedStore:
         return path
 
     def read(self, namespace: str, key: str, name: str) -> bytes | None:
+        """The artefact's bytes, or None when there is none. Raises BlobError naming the file
+        when something is there that cannot be read (a folder in its place, no permission)."""
+        path = self.path(namespace, key, name)
         try:
-            return self.path(namespace, key, name).read_bytes()
+            return path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise BlobError(
+                f"cannot read derived artefact {path}: {exc.strerror or exc} (derived files "
+                "can be deleted: they are made again)"
+            ) from exc
 
     def write_relative(self, relative: str, data: bytes) -> Path:
         """`write` addressed by a path relative to the store (as findings record them)."""

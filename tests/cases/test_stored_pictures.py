@@ -25,7 +25,9 @@ from cases.stored_pictures import (
     gray_to_bytes,
     stored_gray,
 )
+from evidence_store.blobs import DerivedStore
 from evidence_store.db import init_workspace, open_workspace
+from evidence_store.errors import BlobError
 from tests.verify.test_video import write_video
 from verify.errors import UnreadableMediaError
 from verify.media import load_image
@@ -246,3 +248,32 @@ def test_a_derived_store_that_refuses_writes_only_costs_time(workspace, tmp_path
         assert _gray_files(home) == []
     assert any(m["confirmed_by"] == "pixel_alignment" for r in refused for m in r["matches"])
     assert run() == refused
+
+
+@pytest.mark.parametrize("entry", ["gray-*.bin", "orb*.npz"])
+def test_an_unreadable_cache_entry_is_made_again_not_fatal(workspace, tmp_path, entry):
+    """A folder where a cached copy or features file should be (it cannot be read, nor
+    replaced) is a cache miss: the search decodes the picture and gives the same results."""
+    home, photos = workspace
+    church = load_image(photos["church"])
+    h, w = church.shape[:2]
+    queries = [_save(tmp_path / "crop25.jpg", church[h // 6 : h - h // 12, w // 6 :])]
+
+    def run() -> list[dict]:
+        return [r.as_dict() for r in search_files(open_workspace(home), queries)]
+
+    expected = run()
+    entries = sorted((home / "derived" / PICTURE_FEATURES_NAMESPACE).rglob(entry))
+    assert entries
+    for path in entries:
+        path.unlink()
+        path.mkdir()
+    assert run() == expected
+
+
+def test_an_unreadable_derived_entry_is_a_store_error_naming_it(tmp_path):
+    derived = DerivedStore(tmp_path)
+    derived.path("keyframes", "ab" * 32, "00000000.jpg").mkdir(parents=True)
+    with pytest.raises(BlobError, match=r"cannot read derived artefact .*00000000\.jpg"):
+        derived.read("keyframes", "ab" * 32, "00000000.jpg")
+    assert derived.read("keyframes", "cd" * 32, "00000000.jpg") is None
