@@ -53,7 +53,7 @@ ORB_LEVELS = 8
 # Version of the byte format written by `Features.to_bytes`, checked on load.
 _FORMAT_VERSION = 1
 _EXIF_ORIENTATION_TAG = 0x0112
-_FLOAT_DESCRIPTOR_DIM = 128
+FLOAT_DESCRIPTOR_DIM = 128
 _ORB_DESCRIPTOR_BYTES = 32
 
 
@@ -155,7 +155,7 @@ def _validate(f: Features) -> None:
         raise InvalidValueError("keypoints contain NaN or infinite coordinates")
     n = f.keypoints.shape[0]
     dim, dtype = (
-        (_ORB_DESCRIPTOR_BYTES, np.uint8) if f.is_binary else (_FLOAT_DESCRIPTOR_DIM, np.float32)
+        (_ORB_DESCRIPTOR_BYTES, np.uint8) if f.is_binary else (FLOAT_DESCRIPTOR_DIM, np.float32)
     )
     if f.descriptors.shape != (n, dim) or f.descriptors.dtype != dtype:
         raise InvalidValueError(
@@ -304,7 +304,7 @@ def _empty(method: str, image_size: tuple[int, int], scale: float) -> Features:
         method=method,
         keypoints=np.zeros((0, 2), np.float32),
         descriptors=np.zeros(
-            (0, _ORB_DESCRIPTOR_BYTES if binary else _FLOAT_DESCRIPTOR_DIM),
+            (0, _ORB_DESCRIPTOR_BYTES if binary else FLOAT_DESCRIPTOR_DIM),
             np.uint8 if binary else np.float32,
         ),
         image_size=(int(image_size[0]), int(image_size[1])),

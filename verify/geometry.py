@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from verify.errors import InvalidValueError
-from verify.features import METHOD_ROOTSIFT, Features
+from verify.features import FLOAT_DESCRIPTOR_DIM, METHOD_ROOTSIFT, Features
 from verify.hamming import faiss_module
 
 # Lowe's ratio test: keep a match only if its nearest neighbour is clearly closer than the second
@@ -300,7 +300,13 @@ def _vocabulary() -> np.ndarray:
         raise InvalidValueError(
             f"the matching vocabulary {VOCABULARY_PATH} is missing or damaged; reinstall claimcheck"
         ) from exc
-    if words.ndim != 2 or words.shape[0] < 2 or words.dtype != np.float32:
+    # Words of another width would reach faiss, whose bare AssertionError names nothing.
+    if (
+        words.ndim != 2
+        or words.shape[0] < 2
+        or words.shape[1] != FLOAT_DESCRIPTOR_DIM
+        or words.dtype != np.float32
+    ):
         raise InvalidValueError(f"the matching vocabulary {VOCABULARY_PATH} is malformed")
     if not np.isfinite(words).all():
         raise InvalidValueError(f"the matching vocabulary {VOCABULARY_PATH} is malformed")
