@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from evidence_store.db import Workspace
-from evidence_store.errors import BlobError
+from evidence_store.errors import BlobError, StoreUnavailableError
 from verify.samepicture import ANCHOR_SET
 
 VOTES_NAMESPACE = "anchor-votes"
@@ -113,5 +113,5 @@ class VoteStore:
 
     def _write(self, key: str, name: str, text: str) -> None:
         # The cache only saves time: if it cannot be written, the next run counts again.
-        with contextlib.suppress(BlobError):
+        with contextlib.suppress(BlobError, StoreUnavailableError):
             self._ws.derived.write(VOTES_NAMESPACE, key, name, text.encode())

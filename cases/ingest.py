@@ -494,7 +494,9 @@ def add_statement(
     if file is not None:
         precheck_file(file, "document")
         try:
-            raw = file.read_bytes()
+            # No further than the limit: a huge file is refused without being read into memory.
+            with open(file, "rb") as fh:
+                raw = fh.read(MAX_STATEMENT_BYTES + 1)
         except OSError as exc:
             raise SourceFileError(f"cannot read file {file}: {exc.strerror}") from exc
         name = display_name(file)

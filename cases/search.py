@@ -35,7 +35,7 @@ from cases.snapshot import ItemInfo, item_info
 from cases.stored_pictures import stored_features
 from cases.workflow import load_case
 from evidence_store.db import Workspace
-from evidence_store.errors import BlobError, SourceFileError
+from evidence_store.errors import BlobError, SourceFileError, StoreUnavailableError
 from evidence_store.models import EvidenceItem, ItemLink
 from verify.errors import (
     InvalidValueError,
@@ -208,7 +208,7 @@ class AlignmentStore:
             return
         data = json.dumps({k: alignment_to_dict(v) for k, v in sorted(found.items())})
         # The cache only saves time: if it cannot be written, the next run aligns again.
-        with contextlib.suppress(BlobError):
+        with contextlib.suppress(BlobError, StoreUnavailableError):
             self._ws.derived.write(
                 ALIGNMENTS_NAMESPACE, sha256, _alignments_name(frame_index), data.encode()
             )
@@ -524,7 +524,7 @@ def workspace_anchors(ws: Workspace, pixels: PixelLoader) -> AnchorLoader:
         anchors = _anchors_from_pixels(pixels, frame)
         if anchors is not None and not ws.read_only:
             # The cache only saves time: if it cannot be written, the next call recomputes.
-            with contextlib.suppress(BlobError):
+            with contextlib.suppress(BlobError, StoreUnavailableError):
                 ws.derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, anchors.tobytes())
         return anchors
 

@@ -19,7 +19,7 @@ import PIL
 from cases.analysis import PICTURE_FEATURES_NAMESPACE, picture_features_name
 from cases.originals import naming
 from evidence_store.blobs import BlobStore, DerivedStore
-from evidence_store.errors import BlobError
+from evidence_store.errors import BlobError, StoreUnavailableError
 from verify.errors import InvalidValueError, UnreadableMediaError, VerifyError
 from verify.media import load_image
 from verify.samepicture import CONFIRM_SIDE, PictureFeatures, working_gray
@@ -51,7 +51,7 @@ def stored_features(
     pixels = functools.partial(
         stored_gray, blobs, derived, originals, sha256, kind, frame_index, write=write
     )
-    cached = derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
+    cached = _cached(derived, sha256, name, _MAX_FEATURES_BYTES)
     if cached is not None:
         try:
             return PictureFeatures.from_bytes(cached, pixels)
@@ -63,7 +63,7 @@ def stored_features(
         return None
     if write:
         # The cache only saves time: if it cannot be written, the next call recomputes.
-        with contextlib.suppress(BlobError):
+        with contextlib.suppress(BlobError, StoreUnavailableError):
             derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, features.to_bytes())
     return features
 
@@ -97,7 +97,7 @@ def stored_gray(
         # made from these very bytes.
         source = hashlib.sha256(keyframe).hexdigest()
     name = _gray_name(frame_index)
-    cached = derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name)
+    cached = _cached(derived, sha256, name, _MAX_GRAY_BYTES)
     if cached is not None:
         gray = gray_from_bytes(cached, source)
         if gray is not None:
@@ -109,7 +109,7 @@ def stored_gray(
     gray = working_gray(picture)
     if write:
         # The cache only saves time: if it cannot be written, the next call decodes again.
-        with contextlib.suppress(BlobError):
+        with contextlib.suppress(BlobError, StoreUnavailableError):
             derived.write(PICTURE_FEATURES_NAMESPACE, sha256, name, gray_to_bytes(gray, source))
     return gray
 
@@ -181,6 +181,24 @@ def _digest(source: str, shape: tuple[int, int], raw: bytes) -> str:
     # another picture) are another picture.
     head = f"{GRAY_SETTINGS}\n{source}\n{shape[0]}x{shape[1]}\n".encode()
     return hashlib.sha256(head + raw).hexdigest()
+
+
+# Upper bounds on what `stored_features` and `stored_gray` write, so that a cache file swapped
+# for a huge one is not read whole: the pixels of a picture at the working size plus a header
+# of a few hundred bytes; and ~80 kB of ORB features and anchors (1,000 keypoints at most),
+# with ample room.
+_MAX_GRAY_BYTES = CONFIRM_SIDE * CONFIRM_SIDE + 4096
+_MAX_FEATURES_BYTES = 1 << 20
+
+
+def _cached(derived: DerivedStore, sha256: str, name: str, max_bytes: int) -> bytes | None:
+    # An entry that cannot be read (a folder in its place, no permission) or is too large to be
+    # ours is a cache miss like a damaged one: the picture is decoded again, not the search
+    # stopped.
+    try:
+        return derived.read(PICTURE_FEATURES_NAMESPACE, sha256, name, max_bytes=max_bytes)
+    except BlobError:
+        return None
 
 
 def _check_original(originals: OriginalsState | None, sha256: str) -> None:

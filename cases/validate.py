@@ -50,7 +50,10 @@ def parse_datetime(text: str, what: str = "time") -> datetime:
         raise InputError(f"bad {what} {text!r}: expected ISO 8601, e.g. 2019-07-22T10:30Z") from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # year 9999 east of UTC, or year 1 west of it
+        raise InputError(f"bad {what} {text!r}: out of range") from exc
 
 
 # When investigators collect digital files: nobody collected one before consumer digital

@@ -188,11 +188,30 @@ class DerivedStore:
             raise BlobError(f"derived path escapes the store: {relative!r}")
         return path
 
-    def read(self, namespace: str, key: str, name: str) -> bytes | None:
+    def read(
+        self, namespace: str, key: str, name: str, *, max_bytes: int | None = None
+    ) -> bytes | None:
+        """The artefact's bytes, or None when there is none. Raises BlobError naming the file
+        when something is there that cannot be read (a folder in its place, no permission) or,
+        with `max_bytes`, is larger than anything the caller writes there (a file swapped for
+        a huge one would otherwise be read whole into memory)."""
+        path = self.path(namespace, key, name)
         try:
-            return self.path(namespace, key, name).read_bytes()
+            with open(path, "rb") as fh:
+                data = fh.read() if max_bytes is None else fh.read(max_bytes + 1)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise BlobError(
+                f"cannot read derived artefact {path}: {exc.strerror or exc} (derived files "
+                "can be deleted: they are made again)"
+            ) from exc
+        if max_bytes is not None and len(data) > max_bytes:
+            raise BlobError(
+                f"derived artefact {path} is larger than the {max_bytes} bytes claimcheck "
+                "writes there (derived files can be deleted: they are made again)"
+            )
+        return data
 
     def write_relative(self, relative: str, data: bytes) -> Path:
         """`write` addressed by a path relative to the store (as findings record them)."""

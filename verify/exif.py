@@ -375,9 +375,12 @@ def _capture_time(
         except MetadataError as exc:
             problems.append(f"{name} offset: {exc}")
         else:
+            utc = _utc_of(local, offset, name, problems)
+            if utc is None:
+                return CaptureTime(local=local, utc=None, zone=ZoneSource.UNKNOWN, source=name)
             return CaptureTime(
                 local=local,
-                utc=(local - offset).replace(tzinfo=UTC),
+                utc=utc,
                 zone=ZoneSource.OFFSET_TAG,
                 source=name,
                 utc_offset_minutes=int(offset.total_seconds() // 60),
@@ -392,14 +395,36 @@ def _capture_time(
                 ", not a time-zone offset: zone left unknown"
             )
         else:
+            utc = _utc_of(local, gps_offset, name, problems)
+            if utc is None:
+                return CaptureTime(local=local, utc=None, zone=ZoneSource.UNKNOWN, source=name)
             return CaptureTime(
                 local=local,
-                utc=(local - gps_offset).replace(tzinfo=UTC),
+                utc=utc,
                 zone=ZoneSource.GPS,
                 source=name,
                 utc_offset_minutes=int(gps_offset.total_seconds() // 60),
             )
     return CaptureTime(local=local, utc=None, zone=ZoneSource.UNKNOWN, source=name)
+
+
+def _utc_of(local: datetime, offset: timedelta, name: str, problems: list[str]) -> datetime | None:
+    # A hostile or garbled file can carry 9999:12:31 23:59:59 at -12:00 (or year 1 at +14:00):
+    # a legal tag whose UTC instant is off the calendar. It has no UTC time, said why.
+    try:
+        return (local - offset).replace(tzinfo=UTC)
+    except OverflowError:
+        problems.append(
+            f"{name} {local.isoformat(sep=' ')} at UTC offset {_offset_text(offset)} is outside "
+            "the calendar in UTC: zone left unknown"
+        )
+        return None
+
+
+def _offset_text(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _offset_from_gps(local: datetime, gps_utc: datetime) -> timedelta | None:

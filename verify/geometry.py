@@ -300,7 +300,8 @@ def _vocabulary() -> np.ndarray:
         raise InvalidValueError(
             f"the matching vocabulary {VOCABULARY_PATH} is missing or damaged; reinstall claimcheck"
         ) from exc
-    # Words of another width than RootSIFT's descriptors would have faiss read past their ends.
+    # Words of another width than RootSIFT's descriptors would reach faiss, whose bare
+    # AssertionError names nothing.
     if words.ndim != 2 or words.shape[0] < 2 or words.dtype != np.float32:
         raise InvalidValueError(f"the matching vocabulary {VOCABULARY_PATH} is malformed")
     if words.shape[1] != FLOAT_DESCRIPTOR_DIM or not np.isfinite(words).all():

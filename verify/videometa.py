@@ -259,7 +259,11 @@ def _creation(tags: dict[str, str], problems: list[str]) -> CaptureTime | None:
             continue
         if stamp.tzinfo is None:
             return CaptureTime(local=stamp, utc=None, zone=ZoneSource.UNKNOWN, source=key)
-        utc = stamp.astimezone(UTC)
+        try:
+            utc = stamp.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-1200 from a hostile or garbled file
+            problems.append(f"{key} {raw[:40]!r} is outside the calendar in UTC")
+            continue
         if any(abs(utc - zero) < timedelta(days=1) for zero in _ZERO_DATES):
             problems.append(f"{key} {raw[:40]!r} is the container's zero date: clock unset")
             continue

@@ -59,7 +59,7 @@ def match_picture(
         ctx.originals.intact(a.item.sha256) and ctx.originals.intact(b.item.sha256)
     ):
         return None
-    key, name = a.item.sha256, name.replace("/", "_")
+    key, name = a.item.sha256, artefact_file_name(name)
     derived = ctx.ws.derived
     drawn = drawn_digest(a, b, match, caption)
     if _stored_intact(ctx, key, name, drawn):
@@ -87,6 +87,25 @@ def match_picture(
     record = {"drawn": drawn, "picture_sha256": hashlib.sha256(jpeg).hexdigest()}
     derived.write(DRAWN_NAMESPACE, key, name, json.dumps(record, sort_keys=True).encode())
     return derived.relative(path)
+
+
+# Most file systems refuse a name over 255 bytes; a site name is free text of any length (180
+# Arabic letters are 360 bytes), and verify stopped on one ("File name too long").
+_MAX_NAME_BYTES = 200
+
+
+def artefact_file_name(name: str) -> str:
+    """`name` as a file name: '/' replaced, and a name too long for the file system shortened
+    with a digest of the whole, so that two long names never share a file."""
+    safe = name.replace("/", "_")
+    encoded = safe.encode()
+    if len(encoded) <= _MAX_NAME_BYTES:
+        return safe
+    stem, dot, suffix = safe.rpartition(".")
+    digest = hashlib.sha256(encoded).hexdigest()[:16]
+    room = _MAX_NAME_BYTES - len(digest) - len(suffix) - 2
+    kept = stem.encode()[:room].decode("utf-8", "ignore")
+    return f"{kept}-{digest}{dot}{suffix}"
 
 
 def drawn_digest(a: FrameFeatures, b: FrameFeatures, match: PairMatch, caption: str) -> str:

@@ -9,6 +9,7 @@ import os
 import resource
 import subprocess
 import time
+import tracemalloc
 from datetime import date
 from pathlib import Path
 
@@ -150,6 +151,23 @@ def test_statements_in_unexpected_encodings(ws, tmp_path: Path):
     binary.write_bytes(b"\0\1\2" * 100)
     with pytest.raises((InputError, WrongKindError)):
         add_statement(ws, "t", "C-0001", witness="W", file=binary)
+
+
+def test_a_huge_statement_file_is_refused_without_being_read(ws, tmp_path: Path):
+    """The size limit was checked after reading the whole file: a 2 GB text file took 2.2 GB
+    of memory to refuse, and a larger one exhausted it."""
+    huge = tmp_path / "huge.txt"
+    with open(huge, "wb") as fh:
+        fh.write("شاهد ".encode() * 100)
+        fh.truncate(1 << 28)  # sparse: costs no disk
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match=r"larger than .* add it as a document"):
+            add_statement(ws, "t", "C-0001", witness="W", file=huge)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 26
 
 
 def test_paths_with_spaces_unicode_and_dotdot(ws, tmp_path: Path, sites_dir: Path):

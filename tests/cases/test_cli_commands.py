@@ -189,6 +189,9 @@ def test_error_paths_are_one_line(cc, tmp_path: Path):
           "1850-01-01"), ["collection time", "before 1990", "check the year"]),
         (("evidence", "add", code, str(photo), "--kind", "photo", "--collected-at",
           "1989-12-31T23:00:00Z"), ["before 1990"]),
+        # Valid ISO 8601 whose UTC time is past year 9999 (Python overflowed: internal error).
+        (("evidence", "add", code, str(photo), "--kind", "photo", "--collected-at",
+          "9999-12-31T23:59:59-05:00"), ["collection time", "out of range"]),
         (("site", "add", code, "s", "--lat", "91", "--lon", "0"), ["latitude"]),
         (("site", "add", code, "s", "--lat", "0", "--lon", "-180.5"), ["longitude"]),
         (("site", "add", code, "s", "--lat", "0", "--lon", "x"), ["--lon"]),

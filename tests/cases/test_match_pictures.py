@@ -20,6 +20,7 @@ from cases.checks.footage_frames import FrameImages, frame_features
 from cases.checks.match_codec import decode_match, encode_match
 from cases.checks.reference_matches import MATCH_NAMESPACE
 from cases.checks.site_match import SiteMatchCheck
+from cases.corrections import edit_site
 from cases.ingest import LinkSpec, add_evidence
 from cases.originals import OriginalsCheck
 from cases.snapshot import snapshot_case
@@ -166,3 +167,25 @@ def test_picture_of_an_original_that_no_longer_matches_is_not_reused(case, draws
     ctx = CheckContext(ws, snapshot, NoProgress(), lambda: [], OriginalsCheck(ws.blobs))
     assert match_pictures.match_picture(ctx, images, a, b, match, caption, name) is None
     assert draws == []
+
+
+def test_a_site_name_too_long_for_a_file_name_still_gets_its_pictures(case):
+    """A site name is free text: 180 Arabic letters are 360 bytes, over the 255 a file name may
+    have, and verify stopped with "File name too long" while drawing the match picture."""
+    ws, code = case
+    long_name = "سوق" * 60
+    edit_site(ws, ACTOR, code, "square", rename=long_name)
+    findings = _site_findings(ws, code)
+    assert [f.values["matched_site"] for f in findings] == [long_name, long_name]
+    pictures = _pictures(ws, findings)
+    assert len(pictures) == 2
+    assert all(len(Path(a).name.encode()) <= 255 for a in pictures)
+
+
+def test_long_artefact_names_stay_distinct():
+    short = "square-E-000001.jpg"
+    assert match_pictures.artefact_file_name(short) == short
+    assert match_pictures.artefact_file_name("a/b-E-000001.jpg") == "a_b-E-000001.jpg"
+    a, b = (match_pictures.artefact_file_name("س" * 300 + f"-E-00000{i}.jpg") for i in (1, 2))
+    assert a != b and a.endswith(".jpg") and b.endswith(".jpg")
+    assert max(len(a.encode()), len(b.encode())) <= 255

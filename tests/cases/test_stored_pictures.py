@@ -5,7 +5,9 @@ and a search finds the same matches, with the same measurements, with or without
 
 from __future__ import annotations
 
+import errno
 import json
+import tracemalloc
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +26,9 @@ from cases.stored_pictures import (
     gray_to_bytes,
     stored_gray,
 )
+from evidence_store.blobs import DerivedStore
 from evidence_store.db import init_workspace, open_workspace
+from evidence_store.errors import BlobError
 from tests.verify.test_video import write_video
 from verify.errors import UnreadableMediaError
 from verify.media import load_image
@@ -223,3 +227,92 @@ def test_search_results_are_the_same_with_and_without_cached_pixels(workspace, t
     for path in _gray_files(home):
         path.write_bytes(path.read_bytes()[:-10])
     assert run() == uncached
+
+
+def test_a_derived_store_that_refuses_writes_only_costs_time(workspace, tmp_path, monkeypatch):
+    """The copies and features are caches: a derived folder that is read-only (or full) must
+    not stop a search, which gives exactly the results it gives when they can be written."""
+    home, photos = workspace
+    church = load_image(photos["church"])
+    h, w = church.shape[:2]
+    queries = [_save(tmp_path / "crop25.jpg", church[h // 6 : h - h // 12, w // 6 :])]
+
+    def run() -> list[dict]:
+        return [r.as_dict() for r in search_files(open_workspace(home), queries)]
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("evidence_store.blobs.tempfile.mkstemp", read_only)
+        refused = run()
+        assert _gray_files(home) == []
+    assert any(m["confirmed_by"] == "pixel_alignment" for r in refused for m in r["matches"])
+    assert run() == refused
+
+
+@pytest.mark.parametrize("entry", ["gray-*.bin", "orb*.npz"])
+def test_an_unreadable_cache_entry_is_made_again_not_fatal(workspace, tmp_path, entry):
+    """A folder where a cached copy or features file should be (it cannot be read, nor
+    replaced) is a cache miss: the search decodes the picture and gives the same results."""
+    home, photos = workspace
+    church = load_image(photos["church"])
+    h, w = church.shape[:2]
+    queries = [_save(tmp_path / "crop25.jpg", church[h // 6 : h - h // 12, w // 6 :])]
+
+    def run() -> list[dict]:
+        return [r.as_dict() for r in search_files(open_workspace(home), queries)]
+
+    expected = run()
+    entries = sorted((home / "derived" / PICTURE_FEATURES_NAMESPACE).rglob(entry))
+    assert entries
+    for path in entries:
+        path.unlink()
+        path.mkdir()
+    assert run() == expected
+
+
+HUGE = 1 << 28
+
+
+def test_a_cache_entry_swapped_for_a_huge_file_is_not_read_whole(workspace, tmp_path):
+    """A cached copy or features file replaced by a huge one is a cache miss read no further
+    than anything claimcheck writes there (a search read 3 GB into memory to reject it)."""
+    home, photos = workspace
+    church = load_image(photos["church"])
+    h, w = church.shape[:2]
+    queries = [_save(tmp_path / "crop25.jpg", church[h // 6 : h - h // 12, w // 6 :])]
+
+    def run() -> list[dict]:
+        return [r.as_dict() for r in search_files(open_workspace(home), queries)]
+
+    expected = run()
+    entries = [
+        *(home / "derived" / PICTURE_FEATURES_NAMESPACE).rglob("gray-*.bin"),
+        *(home / "derived" / PICTURE_FEATURES_NAMESPACE).rglob("orb*.npz"),
+    ]
+    assert entries
+    for path in entries:
+        with open(path, "r+b") as fh:
+            fh.truncate(HUGE)  # sparse: costs no disk
+    tracemalloc.start()
+    try:
+        assert run() == expected
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < HUGE // 2
+    # The pictures the search compared were decoded again and their copies rewritten.
+    assert any(path.stat().st_size < 1 << 21 for path in entries)
+
+
+def test_an_unreadable_derived_entry_is_a_store_error_naming_it(tmp_path):
+    derived = DerivedStore(tmp_path)
+    derived.path("keyframes", "ab" * 32, "00000000.jpg").mkdir(parents=True)
+    with pytest.raises(BlobError, match=r"cannot read derived artefact .*00000000\.jpg"):
+        derived.read("keyframes", "ab" * 32, "00000000.jpg")
+    assert derived.read("keyframes", "cd" * 32, "00000000.jpg") is None
+    derived.write("keyframes", "cd" * 32, "00000000.jpg", b"x" * 11)
+    assert derived.read("keyframes", "cd" * 32, "00000000.jpg", max_bytes=11) == b"x" * 11
+    with pytest.raises(BlobError, match="larger than the 10 bytes"):
+        derived.read("keyframes", "cd" * 32, "00000000.jpg", max_bytes=10)

@@ -355,6 +355,24 @@ def pillow_exif() -> Image.Exif:
 
 
 @pytest.mark.parametrize(
+    "stamp,offset", [("9999:12:31 23:59:59", "-12:00"), ("0001:01:01 00:00:00", "+14:00")]
+)
+def test_a_capture_time_off_the_calendar_in_utc_keeps_its_zone_unknown(tmp_path, stamp, offset):
+    """Legal tags whose UTC instant is past year 9999 or before year 1: converting them
+    overflowed, and a hostile file stopped `evidence add` with an internal error."""
+    exif = Image.Exif()
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003] = stamp
+    sub[0x9011] = offset
+    path = tmp_path / "far.jpg"
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(path, "JPEG", exif=exif)
+    meta = extract_photo_metadata(path)
+    assert meta.capture.zone is ZoneSource.UNKNOWN and meta.capture.utc is None
+    assert meta.capture.local == datetime.strptime(stamp, "%Y:%m:%d %H:%M:%S")
+    assert any(f"offset {offset} is outside the calendar" in p for p in meta.problems)
+
+
+@pytest.mark.parametrize(
     "fmt,suffix", [("JPEG", "jpg"), ("PNG", "png"), ("TIFF", "tif"), ("WEBP", "webp")]
 )
 def test_pillow_written_exif_in_each_format(tmp_path, fmt, suffix):

@@ -156,8 +156,9 @@ def _words_file(path, content) -> None:
         (b"", "missing or damaged"),
         (b"not a numpy file", "missing or damaged"),
         (np.zeros((64, 128), np.float64), "malformed"),
-        (np.full((64, 128), np.nan, np.float32), "malformed"),
         (np.zeros((64, 64), np.float32), "malformed"),
+        (np.zeros((64, 256), np.float32), "malformed"),
+        (np.full((64, 128), np.nan, np.float32), "malformed"),
         (np.zeros(128, np.float32), "malformed"),
     ],
 )

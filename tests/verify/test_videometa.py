@@ -163,6 +163,20 @@ def test_bad_location_and_zero_date_are_problems(tmp_path):
     assert any("zero date" in p for p in meta.problems)
 
 
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-1200", "0001-01-01T00:00:00+1400"])
+def test_a_creation_time_off_the_calendar_in_utc_is_a_problem(tmp_path, stamp):
+    """Legal ISO 8601 whose UTC instant is past year 9999 or before year 1: converting it
+    overflowed, and a hostile video stopped `evidence add` with an internal error."""
+    path = write_video(
+        tmp_path / "far.mp4",
+        {"com.apple.quicktime.creationdate": stamp},
+        movflags="use_metadata_tags",
+    )
+    meta = extract_video_metadata(path)
+    assert meta.creation is None
+    assert any("outside the calendar in UTC" in p for p in meta.problems)
+
+
 def test_video_without_metadata(tmp_path):
     meta = extract_video_metadata(write_video(tmp_path / "plain.mp4", {}))
     assert meta.location is None
