@@ -441,3 +441,20 @@ def test_site_names_that_would_look_alike_are_refused(cc, name: str):
     shown = json.loads(ok(cc("case", "show", code, "--json")))
     assert [s["name"] for s in shown["sites"]] == ["Piazza", composed]
     ok(cc("site", "add", code, "Piazza San Marco", "--lat", "45.43", "--lon", "12.33"))
+
+
+def test_a_verified_case_with_nothing_to_examine_is_not_told_to_run_verify(cc, tmp_path: Path):
+    """A case with no footage, verified: "run claimcheck verify" (report) and "no checks
+    produced any yet" (findings) sent the investigator round in a circle."""
+    ok(cc("init"))
+    code = ok(cc("case", "open", "No footage", "--date", "2019-07-22")).strip()
+    assert "has not run" in ok(cc("findings", code))
+    ok(cc("verify", code))
+    out = ok(cc("findings", code))
+    assert "found nothing in the case to examine" in out and "yet" not in out
+    for fmt in ("md", "html"):
+        path = tmp_path / f"r.{fmt}"
+        ok(cc("report", code, "--format", fmt, "-o", str(path)))
+        text = path.read_text()
+        assert "found nothing in the case to examine" in text
+        assert f"run {'`' if fmt == 'md' else '<code>'}claimcheck verify" not in text
