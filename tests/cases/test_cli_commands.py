@@ -458,3 +458,21 @@ def test_a_verified_case_with_nothing_to_examine_is_not_told_to_run_verify(cc, t
         text = path.read_text()
         assert "found nothing in the case to examine" in text
         assert f"run {'`' if fmt == 'md' else '<code>'}claimcheck verify" not in text
+
+
+def test_terminal_controls_in_a_hostile_file_name_are_shown_not_obeyed(cc, tmp_path: Path):
+    """A file name from a hostile source reached the terminal raw: clear the screen, return
+    to the start of the line and print forged output over it. Controls are now shown as
+    `\\u00XX`; `--json` still gives the name exactly as stored."""
+    ok(cc("init"))
+    code = ok(cc("case", "open", "T", "--date", "2019-07-22")).strip()
+    name = "evil\x1b[2J\x1b]0;title\x07\r\x9b2Jadded.jpg"
+    photo = jpeg(tmp_path / name, 3)
+    _, _, err = cc("evidence", "add", code, str(photo), "--kind", "photo")
+    listed = ok(cc("evidence", "list", code))
+    for text in (err, listed):
+        assert not any(c in text for c in "\x1b\x07\r\x9b"), repr(text)
+        assert "evil\\u001b[2J\\u001b]0;title\\u0007\\u000d\\u009b2Jadded.jpg" in text
+    assert json.loads(ok(cc("evidence", "list", code, "--json")))["items"][0]["filename"] == name
+    _, _, err = cc("evidence", "add", code, str(photo), "--kind", "video")
+    assert "\x1b" not in err and "\\u001b[2J" in err
