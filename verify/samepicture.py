@@ -191,6 +191,18 @@ class PictureFeatures:
         its pixels are needed. Raises InvalidValueError for a damaged blob or one made with
         other settings (the caller recomputes)."""
         try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                inflated = sum(info.file_size for info in archive.infolist())
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise InvalidValueError(f"malformed picture features: {exc}") from exc
+        if inflated > _MAX_FEATURES_INFLATED:
+            # A small file may inflate to gigabytes (a deflated run of zeros): refused before
+            # numpy allocates it. zipfile reads no member past its declared size.
+            raise InvalidValueError(
+                f"malformed picture features: {inflated} bytes inflated, over the "
+                f"{_MAX_FEATURES_INFLATED} any features file holds"
+            )
+        try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 settings = str(z["settings"])
                 shape = tuple(int(v) for v in z["shape"])
@@ -234,6 +246,8 @@ class PictureFeatures:
 # other settings must not be compared with these.
 FEATURE_SETTINGS = f"orb{_ORB_FEATURES}-{CONFIRM_SIDE}px-v1"
 _NO_DESCRIPTORS = np.zeros((0, 32), np.uint8)
+# Far above what `to_bytes` writes (~50 kB: 1,000 keypoints with their descriptors and anchors).
+_MAX_FEATURES_INFLATED = 1 << 23
 # Names how anchors are chosen: stored anchors recorded under another name (or none: the first
 # definition, the 64 strongest, was not named) are recomputed, never compared with these. Change
 # it whenever `anchor_descriptors` or its constants change.

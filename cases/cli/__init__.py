@@ -32,6 +32,7 @@ from cases.cli import (
     statement,
 )
 from cases.cli.context import _state
+from cases.cli.output import ShownControls
 from cases.errors import CaseError, InputError
 from evidence_store.db import default_home, init_workspace
 from evidence_store.errors import StoreError
@@ -139,9 +140,14 @@ def main() -> None:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (an embedding program): leave signals alone
         previous = None
+    # Everything printed shows terminal controls instead of obeying them: names and metadata
+    # from hostile files reach almost every line (see `output.shown`).
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ShownControls(out), ShownControls(err)
     try:
         _run()
     finally:
+        sys.stdout, sys.stderr = out, err
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

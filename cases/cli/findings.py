@@ -51,8 +51,13 @@ def findings(case: CaseArg, as_json: JsonOpt = False) -> None:
             }
         )
         return
-    if not data:
-        print("no findings (no checks produced any yet)")
+    if not data and changes is None:
+        code = case.upper()
+        print(f"no findings: verify has not run on {code} (claimcheck verify {code})")
+    elif not data:
+        # Said apart from "never verified": telling the investigator to run verify again,
+        # when it has run, sends them round in a circle.
+        print("no findings: the latest verify run found nothing in the case to examine")
     for row in rows:
         # The side and item id first: two items may share a file name, and a mismatch on
         # denial footage argues the opposite of one on claim evidence.

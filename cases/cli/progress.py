@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from types import TracebackType
 from typing import Any
+
+from cases.cli.output import raw_stream
 
 
 class _RichTask:
@@ -21,7 +24,7 @@ class RichProgress:
         from rich.console import Console
         from rich.progress import Progress
 
-        console = Console(stderr=True)
+        console = Console(file=raw_stream(sys.stderr))
         # Off a terminal (pipes, logs, tests) a bar is noise: stderr carries only messages.
         self._bar = Progress(console=console, transient=True, disable=not console.is_terminal)
 

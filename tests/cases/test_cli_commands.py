@@ -441,3 +441,38 @@ def test_site_names_that_would_look_alike_are_refused(cc, name: str):
     shown = json.loads(ok(cc("case", "show", code, "--json")))
     assert [s["name"] for s in shown["sites"]] == ["Piazza", composed]
     ok(cc("site", "add", code, "Piazza San Marco", "--lat", "45.43", "--lon", "12.33"))
+
+
+def test_a_verified_case_with_nothing_to_examine_is_not_told_to_run_verify(cc, tmp_path: Path):
+    """A case with no footage, verified: "run claimcheck verify" (report) and "no checks
+    produced any yet" (findings) sent the investigator round in a circle."""
+    ok(cc("init"))
+    code = ok(cc("case", "open", "No footage", "--date", "2019-07-22")).strip()
+    assert "has not run" in ok(cc("findings", code))
+    ok(cc("verify", code))
+    out = ok(cc("findings", code))
+    assert "found nothing in the case to examine" in out and "yet" not in out
+    for fmt in ("md", "html"):
+        path = tmp_path / f"r.{fmt}"
+        ok(cc("report", code, "--format", fmt, "-o", str(path)))
+        text = path.read_text()
+        assert "found nothing in the case to examine" in text
+        assert f"run {'`' if fmt == 'md' else '<code>'}claimcheck verify" not in text
+
+
+def test_terminal_controls_in_a_hostile_file_name_are_shown_not_obeyed(cc, tmp_path: Path):
+    """A file name from a hostile source reached the terminal raw: clear the screen, return
+    to the start of the line and print forged output over it. Controls are now shown as
+    `\\u00XX`; `--json` still gives the name exactly as stored."""
+    ok(cc("init"))
+    code = ok(cc("case", "open", "T", "--date", "2019-07-22")).strip()
+    name = "evil\x1b[2J\x1b]0;title\x07\r\x9b2Jadded.jpg"
+    photo = jpeg(tmp_path / name, 3)
+    _, _, err = cc("evidence", "add", code, str(photo), "--kind", "photo")
+    listed = ok(cc("evidence", "list", code))
+    for text in (err, listed):
+        assert not any(c in text for c in "\x1b\x07\r\x9b"), repr(text)
+        assert "evil\\u001b[2J\\u001b]0;title\\u0007\\u000d\\u009b2Jadded.jpg" in text
+    assert json.loads(ok(cc("evidence", "list", code, "--json")))["items"][0]["filename"] == name
+    _, _, err = cc("evidence", "add", code, str(photo), "--kind", "video")
+    assert "\x1b" not in err and "\\u001b[2J" in err

@@ -4,6 +4,7 @@ picture; another photo of the same building does not."""
 from __future__ import annotations
 
 import io
+import tracemalloc
 from pathlib import Path
 
 import cv2
@@ -174,6 +175,27 @@ def _rewritten(blob: bytes, **changes: object) -> bytes:
     out = io.BytesIO()
     np.savez(out, **fields)
     return out.getvalue()
+
+
+def test_cached_features_that_inflate_hugely_are_refused_before_loading(church):
+    """A small cache file whose deflated member inflates to 256 MB (np.load allocated it all
+    before the shape checks could refuse it)."""
+    with np.load(io.BytesIO(PictureFeatures(church[0]).to_bytes()), allow_pickle=False) as z:
+        fields = {k: z[k] for k in z.files}
+    fields["points"] = np.zeros((1 << 25, 2), np.float32)
+    out = io.BytesIO()
+    np.savez_compressed(out, **fields)
+    bomb = out.getvalue()
+    del fields
+    assert len(bomb) < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidValueError, match="inflated"):
+            PictureFeatures.from_bytes(bomb, lambda: church[0])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 24
 
 
 def test_cached_features_of_other_settings_or_damaged_are_refused(church):
