@@ -679,11 +679,15 @@ def search_files(
     *,
     case: str | None = None,
     on_progress: Callable[[], None] | None = None,
+    on_refused: Callable[[InputError], None] | None = None,
 ) -> list[SearchResult]:
     """For each file, the stored items and video moments that are the same picture, best first.
 
-    Every path is checked before any is hashed, so a typo fails at once. A stored moment found
-    by several keyframes of a query video is reported once, at its closest distance.
+    Every path is checked before any is hashed, so a typo fails at once. A file whose content
+    cannot be read (found only once it is decoded) raises an InputError naming it; with
+    `on_refused`, that error is handed to it instead and the other files are still searched.
+    A stored moment found by several keyframes of a query video is reported once, at its
+    closest distance.
     """
     if not paths:
         raise InputError("no files given")
@@ -697,8 +701,12 @@ def search_files(
             pictures = query_pictures(path)
         except VerifyError as exc:
             # Among many query files, the one that cannot be read must be named.
-            raise InputError(f"cannot search {path}: {exc}") from exc
-        results.append(SearchResult(str(path), match_pictures(index, pictures)))
+            refused = InputError(f"cannot search {path}: {exc}")
+            if on_refused is None:
+                raise refused from exc
+            on_refused(refused)
+        else:
+            results.append(SearchResult(str(path), match_pictures(index, pictures)))
         if on_progress is not None:
             on_progress()
     return results

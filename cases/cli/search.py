@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +12,10 @@ from cases.cli.context import ws
 from cases.cli.options import JsonOpt
 from cases.cli.output import emit
 from cases.cli.progress import RichProgress
+from cases.errors import InputError
+
+if TYPE_CHECKING:
+    from cases.search import SearchResult
 
 
 def search(
@@ -21,12 +26,25 @@ def search(
     """Find stored items and video moments that show the same picture as each photo or video."""
     from cases.search import search_files
 
+    # A file that turns out unreadable is named on stderr after the others' results, which an
+    # investigator searching many files should not lose to it; the exit status still says so.
+    refused: list[InputError] = []
     with RichProgress() as progress:
         task = progress.task("searching", len(files))
-        results = search_files(ws(), files, case=case, on_progress=task.advance)
+        results = search_files(
+            ws(), files, case=case, on_progress=task.advance, on_refused=refused.append
+        )
     if as_json:
         emit({"results": [r.as_dict() for r in results]})
-        return
+    else:
+        _print_results(results)
+    for error in refused:
+        print(f"claimcheck: error: {error}", file=sys.stderr)
+    if refused:
+        raise typer.Exit(1)
+
+
+def _print_results(results: list[SearchResult]) -> None:
     for r in results:
         print(f"{r.query}: {len(r.matches)} match(es)")
         for m in r.matches:

@@ -241,12 +241,20 @@ def test_bad_inputs_are_one_line_errors(store, tmp_path):
 
 def test_a_file_that_cannot_be_read_is_named(store, photos, tmp_path):
     """Among many query files, the error names the one that failed (a 1x1 picture cannot be
-    hashed), on one line."""
+    hashed), on one line; the other files' results are still given, and the exit status says
+    that one was refused."""
     home, _, _ = store
     tiny = save(tmp_path / "tiny.png", np.zeros((1, 1, 3), np.uint8))
-    r = cc(home, "search", str(next(iter(photos.values()))), str(tiny))
-    assert r.returncode == 1, r.stderr
-    assert f"cannot search {tiny}:" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    good = next(iter(photos.values()))
+    for args in ((str(good), str(tiny)), (str(tiny), str(good))):
+        r = cc(home, "search", *args)
+        assert r.returncode == 1, r.stderr
+        assert f"cannot search {tiny}:" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        assert f"{good}: " in r.stdout and str(tiny) not in r.stdout
+    r = cc(home, "search", str(tiny), str(good), "--json")
+    assert r.returncode == 1 and f"cannot search {tiny}:" in r.stderr
+    [result] = json.loads(r.stdout)["results"]
+    assert result["query"] == str(good) and result["matches"]
 
 
 def test_ingest_caches_picture_features_for_the_pixel_check(store):
