@@ -63,6 +63,9 @@ def run_verify(
     progress: Progress | None = None,
     checks: Sequence[Check] | None = None,
 ) -> VerifyOutcome:
+    # A run ends by writing its findings: on a read-only workspace it would compute for minutes
+    # and then fail, so it is refused before any work.
+    ws.require_writable()
     progress = progress or NoProgress()
     selected = list(CHECKS if checks is None else checks)
     # The run starts when the case is read, not when its findings are written: what is added

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from cases import workflow
@@ -19,6 +20,7 @@ from cases.report.markdown import render_markdown
 from cases.report.present import derived_reader
 from cases.verification import run_verify
 from evidence_store.db import Workspace, init_workspace
+from evidence_store.errors import StoreUnavailableError
 from tests.cases.cli_helpers import run_cli
 from verify.verdict import Verdict
 
@@ -137,3 +139,20 @@ def test_an_item_added_while_verify_runs_is_flagged_not_examined(tmp_path: Path)
     run_verify(ws, "t", code, checks=[AddsWhileRunning()])
     changes = build_report(ws, code)["verify_run"]["changes_since"]
     assert changes["items_added"] == [{"id": "E-000003", "filename": "mid.jpg"}]
+
+
+def test_verify_on_a_read_only_workspace_is_refused_before_any_check_runs(tmp_path):
+    # The findings are written at the end of a run: on a read-only workspace the checks would
+    # compute for minutes and then fail. Refused up front, nothing examined.
+    ws, _, code = _case(tmp_path)
+    ran: list[str] = []
+
+    class Recording(EveryItemCheck):
+        def run(self, ctx: CheckContext) -> list[FindingDraft]:
+            ran.append(ctx.case.code)
+            return super().run(ctx)
+
+    ws.read_only = True
+    with pytest.raises(StoreUnavailableError, match="read-only"):
+        run_verify(ws, "t", code, checks=[Recording()])
+    assert ran == []

@@ -100,6 +100,7 @@ ls -A "$MNT/ws/blobs/tmp" > "$OUT/tmp_after_full.txt"
 mount -o remount,ro "$MNT" || exit 98
 cc evidence add C-0001 "$SMALL2" --kind document 2> "$OUT/ro.err"; out ro $?
 cc statement add C-0001 --witness W --text "hello" 2> "$OUT/ro_statement.err"; out ro_st $?
+cc verify C-0001 2> "$OUT/ro_verify.err"; out ro_verify $?
 cc evidence list C-0001 --json > "$OUT/after_ro.json"; out list_ro $?
 cc fsck --json > "$OUT/fsck_ro.json"; out fsck_ro $?
 """
@@ -148,10 +149,10 @@ def test_real_full_then_read_only_filesystem(tmp_path: Path):
     assert json.loads((out / "fsck_full.json").read_text())["ok"]
     assert (out / "tmp_after_full.txt").read_text() == ""  # no partial blob left behind
 
-    for name in ("ro.err", "ro_statement.err"):
+    for name in ("ro.err", "ro_statement.err", "ro_verify.err"):
         err = (out / name).read_text().strip().splitlines()
         assert len(err) == 1 and "read-only" in err[0], err
-    assert rc["ro"] == rc["ro_st"] == "1"
+    assert rc["ro"] == rc["ro_st"] == rc["ro_verify"] == "1"
     assert rc["list_ro"] == "0" and rc["fsck_ro"] == "0"
     assert json.loads((out / "after_ro.json").read_text()) == before
     assert json.loads((out / "fsck_ro.json").read_text())["ok"]
