@@ -104,6 +104,18 @@ class Features:
     def from_bytes(cls, data: bytes) -> Features:
         """Load bytes written by `to_bytes`; anything else raises `InvalidValueError`."""
         try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                inflated = sum(info.file_size for info in archive.infolist())
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise InvalidValueError(f"not a serialised Features blob: {exc}") from exc
+        if inflated > len(data):
+            # `to_bytes` stores its arrays uncompressed, so they never inflate past the file: a
+            # small deflated file that would (a run of zeros, gigabytes) is not ours, and is
+            # refused before numpy allocates it.
+            raise InvalidValueError(
+                f"not a serialised Features blob: {inflated} bytes inflated from {len(data)}"
+            )
+        try:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 arrays = {key: npz[key] for key in npz.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:

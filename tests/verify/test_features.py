@@ -89,6 +89,33 @@ def test_from_bytes_rejects_garbage_and_pickles():
         Features.from_bytes(buf.getvalue())
 
 
+def test_from_bytes_refuses_a_blob_that_would_inflate_before_loading_it(monkeypatch):
+    # A small compressed file of zeros is not what `to_bytes` writes (it never compresses):
+    # refused from the zip directory alone, before numpy allocates the arrays.
+    import io
+
+    f = extract_features(texture(7), max_features=50)
+    buf = io.BytesIO()
+    np.savez_compressed(
+        buf,
+        version=np.array(1, dtype=np.int32),
+        method=np.array(f.method),
+        keypoints=np.zeros((300_000, 2), np.float32),
+        descriptors=np.zeros((300_000, 128), np.float32),
+        image_size=np.array(f.image_size, dtype=np.int64),
+        scale=np.array(f.scale, dtype=np.float64),
+    )
+    data = buf.getvalue()
+    assert len(data) < 1_000_000  # ~156 MB of arrays in a fraction of a megabyte
+
+    def never(*args, **kwargs):
+        raise AssertionError("numpy was asked to load the arrays")
+
+    monkeypatch.setattr(np, "load", never)
+    with pytest.raises(InvalidValueError, match="inflated"):
+        Features.from_bytes(data)
+
+
 def test_from_bytes_rejects_inconsistent_arrays():
     f = extract_features(texture(6), max_features=100)
     broken = Features(
