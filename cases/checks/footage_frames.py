@@ -97,7 +97,13 @@ def _cached(ctx: CheckContext, item: ItemInfo) -> list[FrameFeatures] | None:
         blob = derived.read("features", item.sha256, _feature_name(index))
         if blob is None:
             return None
-        out.append(FrameFeatures(item, index, time_s, Features.from_bytes(blob)))
+        try:
+            features = Features.from_bytes(blob)
+        except InvalidValueError:
+            # A damaged cache entry is a miss (computed again and rewritten), not a picture
+            # that cannot be decoded: the original is intact.
+            return None
+        out.append(FrameFeatures(item, index, time_s, features))
     return out
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+from PIL import Image
 
 import cases.checks.footage_frames as footage_frames
 from cases.checks.footage_frames import (
@@ -14,8 +15,10 @@ from cases.checks.footage_frames import (
     FrameDescriptors,
     FrameFeatures,
     case_vocabulary,
+    frame_features,
 )
 from evidence_store.blobs import DerivedStore
+from tests.verify.test_features import texture
 from verify.features import Features
 from verify.retrieval import global_descriptors, train_vocabulary
 
@@ -79,3 +82,20 @@ def test_case_vocabulary_is_trained_once_per_set_of_pictures(tmp_path, monkeypat
         entry.write_bytes(b"damaged")
     assert case_vocabulary(ctx, frames).centroids.tobytes() == expected.centroids.tobytes()  # type: ignore[arg-type]
     assert trained == [3, 2, 3]
+
+
+def test_a_damaged_features_cache_is_computed_again(tmp_path):
+    # The derived store is a cache: a damaged entry must not make an intact photo undecodable.
+    path = tmp_path / "photo.png"
+    Image.fromarray(texture(3)).save(path)
+    item = SimpleNamespace(code="E-000001", kind="photo", sha256="ab" * 32, path=path)
+    ctx = SimpleNamespace(ws=SimpleNamespace(derived=DerivedStore(tmp_path / "derived")))
+    [first] = frame_features(ctx, item)  # type: ignore[arg-type]
+    entries = [e for e in (tmp_path / "derived").rglob("*") if e.is_file()]
+    assert entries
+    for entry in entries:
+        entry.write_bytes(b"damaged")
+    [again] = frame_features(ctx, item)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(again.features.descriptors, first.features.descriptors)
+    for entry in entries:
+        Features.from_bytes(entry.read_bytes())  # rewritten whole
