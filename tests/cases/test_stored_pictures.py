@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import tracemalloc
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -59,6 +60,21 @@ def workspace(tmp_path: Path, sites_dir: Path) -> tuple[Path, dict[str, Path]]:
     add_evidence(ws, "t", "C-0001", [church, castle], kind="photo")
     add_evidence(ws, "t", "C-0001", [video], kind="video")
     return home, {"church": church, "castle": castle}
+
+
+def _crop25(church: np.ndarray, tmp_path: Path) -> Path:
+    """A 25% crop of the church photo: found by anchors and pixel alignment, not by hashes."""
+    h, w = church.shape[:2]
+    return _save(tmp_path / "crop25.jpg", church[h // 6 : h - h // 12, w // 6 :])
+
+
+def _searching(home: Path, queries: list[Path]) -> Callable[[], list[dict]]:
+    """A search of `queries` in a freshly opened workspace, as JSON-ready results."""
+    return lambda: [r.as_dict() for r in search_files(open_workspace(home), queries)]
+
+
+def _crop_search(home: Path, photos: dict[str, Path], tmp_path: Path) -> Callable[[], list[dict]]:
+    return _searching(home, [_crop25(load_image(photos["church"]), tmp_path)])
 
 
 def _frames(home: Path) -> list[tuple[str, str, int]]:
@@ -211,14 +227,14 @@ def test_search_results_are_the_same_with_and_without_cached_pixels(workspace, t
     h, w = church.shape[:2]
     centre = (w / 2, h / 2)
     rotated = cv2.warpAffine(church, cv2.getRotationMatrix2D(centre, 5, 1.08), (w, h))
-    queries = [
-        _save(tmp_path / "crop25.jpg", church[h // 6 : h - h // 12, w // 6 :]),
-        _save(tmp_path / "rotated.jpg", rotated),
-        _save(tmp_path / "castle.jpg", load_image(photos["castle"], max_side=600)),
-    ]
-
-    def run() -> list[dict]:
-        return [r.as_dict() for r in search_files(open_workspace(home), queries)]
+    run = _searching(
+        home,
+        [
+            _crop25(church, tmp_path),
+            _save(tmp_path / "rotated.jpg", rotated),
+            _save(tmp_path / "castle.jpg", load_image(photos["castle"], max_side=600)),
+        ],
+    )
 
     uncached = run()
     assert any(m["confirmed_by"] == "pixel_alignment" for r in uncached for m in r["matches"])
@@ -233,12 +249,7 @@ def test_a_derived_store_that_refuses_writes_only_costs_time(workspace, tmp_path
     """The copies and features are caches: a derived folder that is read-only (or full) must
     not stop a search, which gives exactly the results it gives when they can be written."""
     home, photos = workspace
-    church = load_image(photos["church"])
-    h, w = church.shape[:2]
-    queries = [_save(tmp_path / "crop25.jpg", church[h // 6 : h - h // 12, w // 6 :])]
-
-    def run() -> list[dict]:
-        return [r.as_dict() for r in search_files(open_workspace(home), queries)]
+    run = _crop_search(home, photos, tmp_path)
 
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
@@ -256,12 +267,7 @@ def test_an_unreadable_cache_entry_is_made_again_not_fatal(workspace, tmp_path, 
     """A folder where a cached copy or features file should be (it cannot be read, nor
     replaced) is a cache miss: the search decodes the picture and gives the same results."""
     home, photos = workspace
-    church = load_image(photos["church"])
-    h, w = church.shape[:2]
-    queries = [_save(tmp_path / "crop25.jpg", church[h // 6 : h - h // 12, w // 6 :])]
-
-    def run() -> list[dict]:
-        return [r.as_dict() for r in search_files(open_workspace(home), queries)]
+    run = _crop_search(home, photos, tmp_path)
 
     expected = run()
     entries = sorted((home / "derived" / PICTURE_FEATURES_NAMESPACE).rglob(entry))
@@ -279,12 +285,7 @@ def test_a_cache_entry_swapped_for_a_huge_file_is_not_read_whole(workspace, tmp_
     """A cached copy or features file replaced by a huge one is a cache miss read no further
     than anything claimcheck writes there (a search read 3 GB into memory to reject it)."""
     home, photos = workspace
-    church = load_image(photos["church"])
-    h, w = church.shape[:2]
-    queries = [_save(tmp_path / "crop25.jpg", church[h // 6 : h - h // 12, w // 6 :])]
-
-    def run() -> list[dict]:
-        return [r.as_dict() for r in search_files(open_workspace(home), queries)]
+    run = _crop_search(home, photos, tmp_path)
 
     expected = run()
     entries = [
