@@ -37,7 +37,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from verify.features import Features, extract_features  # noqa: E402
+from verify.features import Features, KeypointLookup, extract_features  # noqa: E402
 from verify.footage_graph import (  # noqa: E402
     LINK_MIN_INLIERS,
     DirectDecision,
@@ -46,7 +46,15 @@ from verify.footage_graph import (  # noqa: E402
     decide_footage_graph,
 )
 from verify.geometry import MATCHER_KEY, match_pair  # noqa: E402
-from verify.linking import BATCH_PER_NODE, MIN_SHARED, LinkSearch, search_links  # noqa: E402
+from verify.linking import (  # noqa: E402
+    BATCH_PER_NODE,
+    MIN_COMMON,
+    MIN_SHARED,
+    PAIRS_PER_NODE,
+    LinkSearch,
+    Verified,
+    search_links,
+)
 from verify.media import load_image  # noqa: E402
 from verify.pairpool import PairMatcher  # noqa: E402
 from verify.retrieval import (  # noqa: E402
@@ -539,9 +547,10 @@ def _components(n: int, edges: list[tuple[int, int]]) -> list[int]:
 
 
 def scale(
-    pairs_per_node: float | None = None,
+    pairs_per_node: float | None = PAIRS_PER_NODE,
     min_shared: float = MIN_SHARED,
     batch_per_node: float = BATCH_PER_NODE,
+    min_common: int | None = MIN_COMMON,
 ) -> None:
     t0 = time.time()
     ids, sources, foot_f = scale_frames()
@@ -576,11 +585,18 @@ def scale(
     t_direct = time.time() - t0
     t0 = time.time()
 
-    def verify_links(p: Sequence[tuple[int, int]]) -> list[int]:
-        # As `cases.checks.footage_links`: match_pair(later, earlier), and a pair that cannot
-        # reach the link threshold skips its fit.
+    lookups = [KeypointLookup(f) for f in foot_f]
+
+    def verify_links(p: Sequence[tuple[int, int]]) -> list[int | Verified]:
+        # As `cases.checks.footage_links`: match_pair(later, earlier), a pair that cannot reach
+        # the link threshold skips its fit, and a link says which features its inliers are.
         found = matcher.match([(j, i) for i, j in p], min_inliers=LINK_MIN_INLIERS)
-        return [m.inliers for m in found]
+        return [
+            Verified(m.inliers, lookups[i].indices(m.points_b), lookups[j].indices(m.points_a))
+            if m.inliers >= LINK_MIN_INLIERS
+            else m.inliers
+            for (i, j), m in zip(p, found, strict=True)
+        ]
 
     search: LinkSearch = search_links(
         vlad,
@@ -588,6 +604,7 @@ def scale(
         pairs_per_node=pairs_per_node,
         min_shared=min_shared,
         batch_per_node=batch_per_node,
+        min_common=min_common,
     )
     pairs = sorted(search.inliers)
     link_counts = [search.inliers[p] for p in pairs]
@@ -611,7 +628,10 @@ def scale(
     decisions = decide_footage_graph(ids, direct, links)
     t_graph = time.time() - t0
     total = time.time() - t_start
-    print(f"link search: min_shared {min_shared}, batch_per_node {batch_per_node}")
+    print(
+        f"link search: pairs_per_node {pairs_per_node}, min_common {min_common}, "
+        f"min_shared {min_shared}, batch_per_node {batch_per_node}"
+    )
     print(
         f"wall time {total:.0f} s on {WORKERS} worker processes (workers' CPU {cpu_workers:.0f} s, "
         f"main process CPU {cpu_main:.0f} s): retrieval {t_retrieval:.1f} s, {len(ref_pairs)} "
@@ -675,6 +695,18 @@ def scale(
         f"(directly or through other frames): {joined} of {len(linked)} "
         f"({100 * joined / max(len(linked), 1):.1f}%)"
     )
+    found_links = sum(c >= LINK_MIN_INLIERS for c in link_counts)
+    every_pair = CACHE / f"allpairs_counts_{n}_{MATCHER_KEY}.npy"
+    if every_pair.exists():
+        # Every pair of the whole case verified once (benchmarks/bench_footage_graph.py
+        # `scale-all-pairs`): the exact all-pairs links, not a subset's estimate.
+        total = int((np.load(every_pair) >= LINK_MIN_INLIERS).sum())
+        print(
+            f"all-pairs links of the whole case: {total}; the link search finds {found_links} "
+            f"({100 * found_links / max(total, 1):.1f}%) with {len(pairs)} pairs verified"
+        )
+    else:
+        print(f"links found: {found_links} (run `scale-all-pairs` for the all-pairs count)")
     per_frame = 2 * len(linked) / SCALE_SUBSET * (n - 1) / (SCALE_SUBSET - 1)
     print(f"estimated all-pairs links per frame in the full case: {per_frame:.0f}")
     sims = vlad @ vlad.T
@@ -917,12 +949,13 @@ def main() -> None:
     if what in ("walkthrough-calibration", "all"):
         walkthrough(calibration=True)
     if what in ("scale", "all"):
-        # scale [PAIRS_PER_NODE|none] [MIN_SHARED] [BATCH_PER_NODE]: the link search's settings.
+        # scale [PAIRS_PER_NODE|none] [MIN_SHARED] [BATCH_PER_NODE] [MIN_COMMON|none].
         args = sys.argv[2:]
         scale(
-            None if not args or args[0] == "none" else float(args[0]),
+            PAIRS_PER_NODE if not args else None if args[0] == "none" else float(args[0]),
             float(args[1]) if len(args) > 1 else MIN_SHARED,
             float(args[2]) if len(args) > 2 else BATCH_PER_NODE,
+            MIN_COMMON if len(args) < 4 else None if args[3] == "none" else int(args[3]),
         )
     if what == "scale-cli":
         scale_cli()

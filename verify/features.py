@@ -147,6 +147,32 @@ class Features:
         return features
 
 
+class KeypointLookup:
+    """Which keypoint of one image sits at given coordinates: `match_pair` returns its inliers
+    as the keypoints' own float32 coordinates (also as cached), and the link search needs to know
+    which features they are, to follow one feature from image to image."""
+
+    def __init__(self, features: Features) -> None:
+        keys = _packed(features.keypoints)
+        self._order = np.argsort(keys, kind="stable")
+        self._keys = keys[self._order]
+
+    def indices(self, points: np.ndarray) -> np.ndarray:
+        """int64 index of the keypoint at each (x, y) of `points`, -1 where no keypoint is
+        (several keypoints at one spot, as SIFT gives one per orientation: the first)."""
+        wanted = _packed(points)
+        if len(self._keys) == 0:
+            return np.full(len(wanted), -1, np.int64)
+        at = np.minimum(np.searchsorted(self._keys, wanted), len(self._keys) - 1)
+        return np.where(self._keys[at] == wanted, self._order[at], -1).astype(np.int64)
+
+
+def _packed(points: np.ndarray) -> np.ndarray:
+    """One int64 per float32 (x, y): its two coordinates' bits, so equal means bit-identical."""
+    xy = np.ascontiguousarray(np.asarray(points, np.float32).reshape(-1, 2))
+    return xy.view(np.int64).ravel()
+
+
 def settings_key(
     method: str = DEFAULT_METHOD,
     max_side: int = DEFAULT_MAX_SIDE,

@@ -1,14 +1,16 @@
 """Which footage pairs to verify geometrically: all of them in a small case; else a retrieval
-shortlist, then closing triangles.
+shortlist, then pairs that verified links say overlap.
 
 The VLAD shortlist (`verify.retrieval.shortlist`) finds pairs whose whole pictures look alike; it
 misses pairs that overlap in a small region (a corner of one frame is the centre of the other),
-whose global descriptors are barely similar. Those pairs usually share verified neighbours: if
-frame A links to B and B links to C, A and C likely show overlapping parts of one place, and the
-larger the share of their linked neighbours they have in common, the likelier. After verifying
-the shortlist, every unverified pair whose linked-neighbour sets overlap by at least `min_shared`
-(cosine: common / sqrt(degree x degree)) is verified, round after round until no new link
-appears. Pure logic: the caller verifies pairs (and caches, parallelises, reports progress).
+whose global descriptors are barely similar. Verified links find those: if frame A matched
+features of frame B and frame C matched the same features of B, A and C both show those points
+(transitive correspondences, as structure-from-motion builds feature tracks). After verifying the
+shortlist, unverified pairs are verified round after round, those with the most transitive
+correspondences first, then those whose linked-neighbour sets overlap by at least `min_shared`
+(cosine: common / sqrt(degree x degree)), until no new link appears or the budget of pairs per
+frame is spent. Pure logic: the caller verifies pairs (and caches, parallelises, reports
+progress).
 """
 
 from __future__ import annotations
@@ -37,9 +39,20 @@ MIN_SHARED = 0.25
 BATCH_PER_NODE = 1.0
 CLOSURE_ROUNDS = 50
 
-# Optional cap on the pairs verified, per frame, shortlist included (None: no cap): a caller can
-# bound the time of a huge case; the closure then stops at the cap.
-PAIRS_PER_NODE: float | None = None
+# Transitive correspondences from which an unverified pair is verified: features of third frames
+# that both frames matched in verified links (A matched feature f of B, and so did C: A and C
+# likely both show f's point). Unlike shared neighbours, this says the two frames see the SAME
+# part of their neighbours. Candidates are verified most correspondences first, before pairs
+# that only share neighbours. Measured with benchmarks/bench_footage_graph.py `scale` (issue 9
+# section of RESULTS.md), 1,000 frames, all-pairs links found / frame pairs verified, at the
+# same budget: see PAIRS_PER_NODE. 20, 40 and 60 choose the same pairs within the budget.
+MIN_COMMON = 20
+
+# Pairs verified per frame, shortlist included (None: no cap), never fewer than a small case's
+# ALL_PAIRS_LIMIT: verifying stops there. Transitive correspondences keep finding links after
+# the budget (the 1,000-frame case has ~37 links per frame), each at the same ~6-12 ms of CPU,
+# so the budget is the trade of links found against time; see RESULTS.md for the curve.
+PAIRS_PER_NODE: float | None = 25.0
 
 # A case with at most this many footage pairs has every pair verified: no shortlist can then
 # lose a link (pairs overlapping in a small region look unalike to any global descriptor; see
@@ -51,9 +64,22 @@ ALL_PAIRS_LIMIT = 4000
 # at most 2 x INDEX_TILE frames and their search indexes stay in `verify.geometry`'s cache.
 INDEX_TILE = 120
 
-# A verifier takes index pairs (i < j) and returns each pair's inlier count, or None when the
-# pair must not be verified now (an incremental re-run does not reopen pairs of old nodes).
-PairVerifier = Callable[[Sequence[tuple[int, int]]], Sequence[int | None]]
+
+@dataclass(frozen=True, eq=False)
+class Verified:
+    """A verified pair (i, j): its inlier count and which features of each frame the inliers
+    are, as indices (0 <= index < 2**32) into that frame's features; only equality within one
+    frame is used."""
+
+    inliers: int
+    features_i: np.ndarray
+    features_j: np.ndarray
+
+
+# A verifier takes index pairs (i < j) and returns each pair's inlier count (or a `Verified`,
+# which also says which features the inliers are), or None when the pair must not be verified
+# now (an incremental re-run does not reopen pairs of old nodes).
+PairVerifier = Callable[[Sequence[tuple[int, int]]], Sequence["int | Verified | None"]]
 
 
 @dataclass(frozen=True)
@@ -82,6 +108,7 @@ def search_links(
     pairs_per_node: float | None = PAIRS_PER_NODE,
     min_inliers: int = LINK_MIN_INLIERS,
     all_pairs_limit: int = ALL_PAIRS_LIMIT,
+    min_common: int | None = MIN_COMMON,
 ) -> LinkSearch:
     """Verify every pair when there are at most `all_pairs_limit` (and the budget allows);
     otherwise the shortlist of `descriptors` (global descriptors, one row per node), then up to
@@ -95,7 +122,9 @@ def search_links(
         raise InvalidValueError(f"bad all-pairs limit: {all_pairs_limit=}")
     n = int(descriptors.shape[0])
     every = n * (n - 1) // 2
-    if every <= all_pairs_limit and (pairs_per_node is None or every <= pairs_per_node * n):
+    # A large case never gets fewer verifications than a small one has all of.
+    budget = None if pairs_per_node is None else max(int(pairs_per_node * n), all_pairs_limit)
+    if every <= all_pairs_limit:
         pairs = reuse_order([(i, j) for i in range(n) for j in range(i + 1, n)])
         found: dict[tuple[int, int], int] = {}
         _Graph(n).record(verify, pairs, found, min_inliers)
@@ -112,18 +141,18 @@ def search_links(
     graph = _Graph(n)
     graph.record(verify, first, inliers, min_inliers)
     expanded = done_rounds = 0
-    budget = None if pairs_per_node is None else int(pairs_per_node * n)
     batch_size = max(1, int(batch_per_node * n))
     for _ in range(rounds):
         room = batch_size if budget is None else min(batch_size, budget - len(inliers))
         if room <= 0:
             break
-        rows, cols, shared = graph.candidates(min_shared)
+        rows, cols, features, shared = graph.candidates(min_shared, min_common)
         if len(rows) == 0:
             break
-        # The most shared first (stable: ties in row-major order); the graph is re-read after
-        # each batch, so later candidates are chosen knowing the links the batch found.
-        best = np.argsort(-shared, kind="stable")[:room]
+        # The most transitive correspondences first, then the most shared neighbours (stable:
+        # ties in row-major order); the graph is re-read after each batch, so later candidates
+        # are chosen knowing the links the batch found.
+        best = np.lexsort((-shared, -features))[:room]
         batch = reuse_order(list(zip(rows[best].tolist(), cols[best].tolist(), strict=True)))
         expanded += len(batch)
         done_rounds += 1
@@ -151,6 +180,13 @@ class _Graph:
         self._tried: list[np.ndarray] = []
         self._link_rows: list[int] = []
         self._link_cols: list[int] = []
+        # Each link's inlier features: frame `seen_by` matched feature `seen_feature` of frame
+        # `seen_in` (one entry per inlier and end).
+        self._seen_by: list[np.ndarray] = []
+        self._seen_key: list[np.ndarray] = []
+        self._all_by = np.zeros(0, np.int64)
+        self._all_key = np.zeros(0, np.int64)
+        self._common = sparse.csr_array((n, n), dtype=np.int32)
 
     def record(
         self,
@@ -169,19 +205,68 @@ class _Graph:
             )
         self._tried.append(np.array([i * self.n + j for i, j in pairs], np.int64))
         new = 0
-        for (i, j), count in zip(pairs, counts, strict=True):
-            if count is None:
+        for (i, j), result in zip(pairs, counts, strict=True):
+            if result is None:
                 continue
-            into[(i, j)] = int(count)
+            count = result.inliers if isinstance(result, Verified) else int(result)
+            into[(i, j)] = count
             if count >= min_inliers:
                 self._link_rows.append(i)
                 self._link_cols.append(j)
                 new += 1
+                if isinstance(result, Verified):
+                    # Frame j sees frame i's inlier features and i sees j's.
+                    fi = _feature_set(result.features_i, (i, j))
+                    fj = _feature_set(result.features_j, (i, j))
+                    self._seen_by.append(
+                        np.concatenate(
+                            [np.full(len(fi), j, np.int64), np.full(len(fj), i, np.int64)]
+                        )
+                    )
+                    self._seen_key.append(np.concatenate([(i << 32) | fi, (j << 32) | fj]))
         return new
 
-    def candidates(self, min_shared: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def common_features(self) -> sparse.csr_array:
+        """Upper triangle of the frames' transitive correspondences: entry (i, j) counts the
+        features of third frames that both i and j matched in verified links. Updated with the
+        links recorded since the last call only."""
+        n = self.n
+        if self._seen_by:
+            key_new = np.concatenate(self._seen_key)
+            order = np.argsort(key_new, kind="stable")
+            key_new = key_new[order]
+            by_new = np.concatenate(self._seen_by)[order]
+            self._seen_by, self._seen_key = [], []
+            points = np.unique(key_new)
+            # Earlier observations of the same features: ranges of the sorted `_all_key`.
+            lo = np.searchsorted(self._all_key, points, "left")
+            count = np.searchsorted(self._all_key, points, "right") - lo
+            start = np.repeat(lo - np.cumsum(count) + count, count)
+            earlier = start + np.arange(int(count.sum()))
+            point_old = np.repeat(np.arange(len(points)), count)
+            point_new = np.searchsorted(points, key_new)
+            shape = (n, len(points))
+            before = sparse.csr_array(
+                (np.ones(len(earlier), np.int32), (self._all_by[earlier], point_old)), shape=shape
+            )
+            now = sparse.csr_array(
+                (np.ones(len(key_new), np.int32), (by_new, point_new)), shape=shape
+            )
+            cross = now @ before.T
+            added = sparse.triu(cross + cross.T + now @ now.T, k=1, format="csr")
+            self._common = (self._common + added).tocsr()
+            at = np.searchsorted(self._all_key, key_new, "right")
+            self._all_key = np.insert(self._all_key, at, key_new)
+            self._all_by = np.insert(self._all_by, at, by_new)
+        return self._common
+
+    def candidates(
+        self, min_shared: float, min_common: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every unverified pair (i, j), i < j, with at least one common linked neighbour and
-        linked-neighbour overlap `min_shared` or more, in row-major order, and its overlap."""
+        linked-neighbour overlap `min_shared` or more, or (with `min_common`) at least that many
+        transitive correspondences; in row-major order, with its correspondences and overlap
+        (0 where it has no common neighbour)."""
         n = self.n
         rows = np.array(self._link_rows + self._link_cols, np.int64)
         cols = np.array(self._link_cols + self._link_rows, np.int64)
@@ -200,6 +285,34 @@ class _Graph:
         count = common.data.astype(np.float32)
         shared = count / np.sqrt(np.maximum(degree[i] * degree[j], 1.0))
         keep = (count >= 1) & (shared >= min_shared)
+        key, shared = i[keep] * n + j[keep], shared[keep]
+        features = np.zeros(len(key), np.int64)
+        if min_common is not None:
+            through = self.common_features()
+            through.sum_duplicates()
+            strong = through.data >= min_common
+            t_key = (
+                np.repeat(np.arange(n, dtype=np.int64), np.diff(through.indptr)) * n
+                + through.indices.astype(np.int64)
+            )[strong]
+            union = np.union1d(key, t_key)
+            merged_shared = np.zeros(len(union), np.float32)
+            merged_shared[np.searchsorted(union, key)] = shared
+            features = np.zeros(len(union), np.int64)
+            features[np.searchsorted(union, t_key)] = through.data[strong]
+            key, shared = union, merged_shared
         if self._tried:
-            keep &= ~np.isin(i * n + j, np.concatenate(self._tried))
-        return i[keep], j[keep], shared[keep]
+            fresh = ~np.isin(key, np.concatenate(self._tried))
+            key, shared, features = key[fresh], shared[fresh], features[fresh]
+        return key // n, key % n, features, shared
+
+
+def _feature_set(features: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
+    """The distinct feature indices of a link's inliers in one frame, checked."""
+    given = np.asarray(features)
+    if given.ndim != 1 or (len(given) and not np.issubdtype(given.dtype, np.integer)):
+        raise InvalidValueError(f"inlier features of pair {pair} are not a list of indices")
+    f = np.unique(given)
+    if len(f) and (f[0] < 0 or f[-1] >= 1 << 32):
+        raise InvalidValueError(f"inlier feature index out of range for pair {pair}")
+    return f.astype(np.int64)

@@ -1,7 +1,7 @@
 """Footage against footage: which pictures of a case show the same place (issue 9).
 
 Every footage picture (photo, video keyframe) is a node. Candidate pairs come from retrieval
-(`verify.linking.search_links`: VLAD shortlist, then pairs sharing linked neighbours) and are
+(`verify.linking.search_links`: VLAD shortlist, then pairs that verified links say overlap) and are
 verified with the site matcher's `match_pair`; a pair with fewer tentative matches than
 LINK_MIN_INLIERS cannot be a link, so its geometric fit is skipped (cached as `not_fitted`,
 inliers 0, its tentative count the upper bound). Every verified pair, link or not, is cached in
@@ -23,9 +23,10 @@ from cases.checks.base import CheckContext, ProgressTask
 from cases.checks.footage_frames import PAIR_KEY, FrameDescriptors, FrameFeatures
 from cases.checks.match_codec import decode_match, encode_match, flipped
 from cases.checks.picture_pairs import PicturePairs
+from verify.features import KeypointLookup
 from verify.footage_graph import LINK_MIN_INLIERS, FootageLink, NodePair
 from verify.geometry import PairMatch, match_pair
-from verify.linking import search_links
+from verify.linking import Verified, search_links
 from verify.retrieval import train_vocabulary
 
 LINK_NAMESPACE = "footage_links"
@@ -102,19 +103,33 @@ def link_footage(
     stats = {"verified": 0, "reused": 0, "skipped": 0}
     matches: dict[tuple[int, int], PairMatch] = {}
     rounds = iter(range(1, 10**6))
+    lookups: dict[int, KeypointLookup] = {}
+
+    def result(oriented: PairMatch, i: int, j: int) -> int | Verified:
+        # A link's inliers as feature indices: the search follows features from frame to frame.
+        if oriented.inliers < LINK_MIN_INLIERS:
+            return oriented.inliers
+        matches[(i, j)] = oriented
+        for k in (i, j):
+            if k not in lookups:
+                lookups[k] = KeypointLookup(nodes[k].features)
+        at_i = lookups[i].indices(oriented.points_a)
+        at_j = lookups[j].indices(oriented.points_b)
+        known = (at_i >= 0) & (at_j >= 0)
+        return Verified(oriented.inliers, at_i[known], at_j[known])
 
     with ExitStack() as stack:
         matcher = verifier if verifier is not None else stack.enter_context(PicturePairs(nodes))
 
-        def verify(pairs: Sequence[tuple[int, int]]) -> list[int | None]:
+        def verify(pairs: Sequence[tuple[int, int]]) -> list[int | Verified | None]:
             round_no = next(rounds)
             label = (
                 "footage pairs"
                 if round_no == 1
-                else f"footage pairs (shared neighbours, round {round_no - 1})"
+                else f"footage pairs (through verified links, round {round_no - 1})"
             )
             task = ctx.progress.task(label, len(pairs))
-            out: list[int | None] = [None] * len(pairs)
+            out: list[int | Verified | None] = [None] * len(pairs)
             todo: list[tuple[int, tuple[int, int], bool]] = []
             for k, (i, j) in enumerate(pairs):
                 known = _known_pair(ctx, nodes[i], nodes[j], previous, stats)
@@ -122,7 +137,7 @@ def link_footage(
                     todo.append((k, (i, j), _location(nodes[i], nodes[j])[2]))
                     continue
                 if isinstance(known, PairMatch):
-                    out[k] = _record(known, (i, j), matches)
+                    out[k] = result(known, i, j)
                 task.advance()
 
             def keep(t: int, match: PairMatch) -> None:
@@ -136,7 +151,7 @@ def link_footage(
                     encode_match(match, keep_points=match.inliers >= LINK_MIN_INLIERS),
                 )
                 stats["verified"] += 1
-                out[k] = _record(flipped(match) if swapped else match, (i, j), matches)
+                out[k] = result(flipped(match) if swapped else match, i, j)
 
             _verify_many(matcher, nodes, [(ij, swapped) for _, ij, swapped in todo], task, keep)
             return out
@@ -188,14 +203,6 @@ def _known_pair(
         stats["skipped"] += 1
         return None
     return _TO_VERIFY
-
-
-def _record(
-    oriented: PairMatch, slot: tuple[int, int], matches: dict[tuple[int, int], PairMatch]
-) -> int:
-    if oriented.inliers >= LINK_MIN_INLIERS:
-        matches[slot] = oriented
-    return oriented.inliers
 
 
 def _verify_many(

@@ -11,7 +11,7 @@ import pytest
 from tests.verify.test_features import texture
 from verify import geometry
 from verify.errors import InvalidValueError
-from verify.features import METHOD_ORB, extract_features
+from verify.features import METHOD_ORB, KeypointLookup, extract_features
 from verify.geometry import (
     RATIO_TEST,
     VOCABULARY_PATH,
@@ -193,3 +193,20 @@ def test_reused_word_assignment_gives_faiss_own_search():
     rows = np.arange(0, len(fa), 7)
     _, some = geometry._search(fb, fa, rows, k=2)
     np.testing.assert_array_equal(some, want[rows])
+
+
+def test_keypoint_lookup_names_the_features_a_match_used():
+    # match_pair returns inliers as coordinates; the lookup gives back which keypoints they are.
+    a, b = warped_pair(10)
+    fa, fb = extract_features(a), extract_features(b)
+    m = match_pair(fa, fb)
+    at_a = KeypointLookup(fa).indices(m.points_a)
+    at_b = KeypointLookup(fb).indices(m.points_b)
+    assert (at_a >= 0).all() and (at_b >= 0).all()
+    assert np.array_equal(fa.keypoints[at_a], m.points_a)
+    assert np.array_equal(fb.keypoints[at_b], m.points_b)
+    # A point where no keypoint is, and an image without keypoints, give -1.
+    off = np.array([[-5.5, -7.25]], np.float32)
+    assert KeypointLookup(fa).indices(off).tolist() == [-1]
+    empty = extract_features(np.zeros((64, 64), np.uint8))
+    assert KeypointLookup(empty).indices(m.points_a[:3]).tolist() == [-1, -1, -1]

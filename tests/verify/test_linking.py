@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from verify.errors import InvalidValueError
 from verify.footage_graph import LINK_MIN_INLIERS
-from verify.linking import LinkSearch, PairVerifier, reuse_order, search_links
+from verify.linking import LinkSearch, PairVerifier, Verified, _Graph, reuse_order, search_links
 from verify.retrieval import shortlist
 
 
@@ -306,15 +306,120 @@ def test_a_small_case_verifies_every_pair_once():
     assert [(i, j) for i, j, _ in out.links()] == [(i, i + 1) for i in range(n - 1)]
 
 
-def test_above_the_limit_or_the_budget_the_shortlist_is_used():
+def test_above_the_limit_the_shortlist_is_used_and_the_budget_never_goes_below_it():
     n = 12
     every = n * (n - 1) // 2
-    for limits in ({"all_pairs_limit": every - 1}, {"pairs_per_node": 2.0}):
+    truth = {(i, j) for i in range(n) for j in range(i + 1, n) if j - i <= 3}
+    for limits, most in (
+        ({"all_pairs_limit": every - 1}, every - 1),
+        # 1 pair per frame would be 12; a large case gets at least what a small one has all of.
+        ({"all_pairs_limit": 20, "pairs_per_node": 1.0}, 20),
+    ):
         seen: list[tuple[int, int]] = []
 
         def verify(pairs, seen=seen):
             seen.extend(pairs)
-            return [0] * len(pairs)
+            return [100 if p in truth else 5 for p in pairs]
 
         search_links(_walk(n), verify, top_k=1, min_similarity=2.0, **limits)
-        assert 0 < len(seen) < every
+        assert 0 < len(seen) <= most < every
+    assert len(seen) == 20
+
+
+def _arc(n: int) -> np.ndarray:
+    """`_walk` in small steps, so that a long walk does not come round the circle."""
+    angles = np.cumsum(0.02 + 0.001 * np.arange(n))
+    return np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+
+
+def _seen_features(n: int, width: int, step: int) -> list[np.ndarray]:
+    """Frames of a walk along a row of numbered scene points: frame i sees points
+    [step x i, step x i + width), as its features 0..width-1."""
+    return [np.arange(step * i, step * i + width) for i in range(n)]
+
+
+def _feature_verifier(seen: list[np.ndarray], calls: list[tuple[int, int]]) -> PairVerifier:
+    """Links frames that see at least LINK_MIN_INLIERS common points, saying which features."""
+
+    def verify(pairs: Sequence[tuple[int, int]]) -> list[int | Verified | None]:
+        calls.extend(pairs)
+        out: list[int | Verified | None] = []
+        for i, j in pairs:
+            both = np.intersect1d(seen[i], seen[j])
+            out.append(
+                Verified(len(both), both - seen[i][0], both - seen[j][0])
+                if len(both) >= LINK_MIN_INLIERS
+                else len(both)
+            )
+        return out
+
+    return verify
+
+
+def test_transitive_correspondences_verify_the_pairs_that_see_the_same_points():
+    # Frame i sees points [5i, 5i + 100): frames up to 13 apart share >= 35 points. A shortlist
+    # of one neighbour finds only consecutive links; frames that matched the same points of a
+    # common neighbour are verified next, and find every link. Shared neighbours alone (here
+    # only identical neighbourhoods, min_shared 1.0) find few.
+    n = 40
+    seen = _seen_features(n, 100, 5)
+    truth = {
+        (i, j) for i in range(n) for j in range(i + 1, n) if 100 - 5 * (j - i) >= LINK_MIN_INLIERS
+    }
+    settings_ = {"all_pairs_limit": 0, "top_k": 1, "min_similarity": 2.0, "min_shared": 1.0}
+    calls: list[tuple[int, int]] = []
+    found = search_links(_arc(n), _feature_verifier(seen, calls), min_common=20, **settings_)
+    assert {(i, j) for i, j, _ in found.links()} == truth
+    # Beyond the shortlist, only frames that see common points were verified: never frames 20
+    # or more apart (100 - 5 x 20 = 0), though such frames share linked neighbours.
+    assert max(j - i for i, j in calls) < 20
+    without = search_links(_arc(n), _feature_verifier(seen, []), min_common=None, **settings_)
+    assert len(without.links()) < len(truth) / 2
+
+
+def test_transitive_correspondences_are_counted_as_a_brute_force_would():
+    # Links recorded batch by batch; the incrementally kept counts equal, after every batch,
+    # counting every third frame's features matched by both frames of each pair.
+    rng = np.random.default_rng(5)
+    for trial in range(25):
+        n = int(rng.integers(2, 20))
+        graph = _Graph(n)
+        matched_by: dict[tuple[int, int], set[int]] = {}
+        pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+        order = rng.permutation(len(pairs))
+        for batch in np.array_split(order, int(rng.integers(1, 5))):
+            results: dict[tuple[int, int], int | Verified] = {}
+            for k in batch:
+                i, j = pairs[k]
+                size = int(rng.integers(0, 8))
+                if size < 3:
+                    results[(i, j)] = size
+                    continue
+                fi = rng.choice(10, size, replace=False)
+                fj = rng.choice(10, size, replace=False)
+                results[(i, j)] = Verified(size, fi, fj)
+                for f in fi:
+                    matched_by.setdefault((i, int(f)), set()).add(j)
+                for f in fj:
+                    matched_by.setdefault((j, int(f)), set()).add(i)
+            todo = [pairs[k] for k in batch]
+            graph.record(lambda p, r=results: [r[x] for x in p], todo, {}, 3)
+            want = np.zeros((n, n), np.int64)
+            for frames in matched_by.values():
+                s = sorted(frames)
+                for x, a in enumerate(s):
+                    for b in s[x + 1 :]:
+                        want[a, b] += 1
+            assert np.array_equal(graph.common_features().toarray(), want), trial
+
+
+@pytest.mark.parametrize(
+    "features",
+    [np.array([-1, 2]), np.array([[1, 2]]), np.array([1.5, 2.0]), np.array([1 << 33])],
+)
+def test_bad_inlier_features_are_refused(features):
+    def verify(pairs):
+        return [Verified(40, features, np.arange(len(features))) for _ in pairs]
+
+    with pytest.raises(InvalidValueError):
+        search_links(_walk(4), verify, all_pairs_limit=100)
