@@ -44,14 +44,18 @@ CLOSURE_ROUNDS = 50
 # likely both show f's point). Unlike shared neighbours, this says the two frames see the SAME
 # part of their neighbours. Candidates are verified most correspondences first, before pairs
 # that only share neighbours. Measured with benchmarks/bench_footage_graph.py `scale` (issue 9
-# section of RESULTS.md), 1,000 frames, all-pairs links found / frame pairs verified, at the
-# same budget: see PAIRS_PER_NODE. 20, 40 and 60 choose the same pairs within the budget.
+# section of RESULTS.md), 1,000 frames with 37,754 all-pairs links: at 21 pairs per frame it
+# finds 20,642 links where shared neighbours found 17,721 with 20,716 pairs. 20 and 60 chose the
+# same 30,000 pairs; without a budget, 40 stops at 53,806 pairs and 36,227 links, 20 at 55,984
+# and 36,245 (50 rounds).
 MIN_COMMON = 20
 
 # Pairs verified per frame, shortlist included (None: no cap), never fewer than a small case's
 # ALL_PAIRS_LIMIT: verifying stops there. Transitive correspondences keep finding links after
-# the budget (the 1,000-frame case has ~37 links per frame), each at the same ~6-12 ms of CPU,
-# so the budget is the trade of links found against time; see RESULTS.md for the curve.
+# the budget (the 1,000-frame case has 37,754 all-pairs links, 38 per frame), but every pair
+# costs the same ~6 ms of CPU (link or not), so the budget trades links found against time: 25
+# per frame finds 63.5% of them (+18% time over shared neighbours' 46.9%), 35 finds 81.4%, 56
+# finds 96.0%; see RESULTS.md.
 PAIRS_PER_NODE: float | None = 25.0
 
 # A case with at most this many footage pairs has every pair verified: no shortlist can then
@@ -110,10 +114,12 @@ def search_links(
     all_pairs_limit: int = ALL_PAIRS_LIMIT,
     min_common: int | None = MIN_COMMON,
 ) -> LinkSearch:
-    """Verify every pair when there are at most `all_pairs_limit` (and the budget allows);
-    otherwise the shortlist of `descriptors` (global descriptors, one row per node), then up to
-    `rounds` rounds of every unverified pair whose linked-neighbour sets overlap by
-    `min_shared` or more (at least one common neighbour in any case)."""
+    """Verify every pair when there are at most `all_pairs_limit`; otherwise the shortlist of
+    `descriptors` (global descriptors, one row per node), then up to `rounds` rounds of
+    unverified pairs with `min_common` or more transitive correspondences (None: not counted)
+    or whose linked-neighbour sets overlap by `min_shared` or more (at least one common
+    neighbour in any case), within `pairs_per_node` pairs per node (never below
+    `all_pairs_limit`)."""
     if not 0.0 < min_shared <= 1.0 or rounds < 0 or batch_per_node <= 0:
         raise InvalidValueError(f"bad closure settings: {min_shared=} {rounds=} {batch_per_node=}")
     if pairs_per_node is not None and pairs_per_node < 0:
@@ -180,8 +186,10 @@ class _Graph:
         self._tried: list[np.ndarray] = []
         self._link_rows: list[int] = []
         self._link_cols: list[int] = []
-        # Each link's inlier features: frame `seen_by` matched feature `seen_feature` of frame
-        # `seen_in` (one entry per inlier and end).
+        # Each link's inlier features, one entry per feature and end: frame `by` matched the
+        # feature `key` = frame << 32 | feature index. New links' entries wait in the lists;
+        # `_all_*` hold the counted ones sorted by key (16 bytes an entry: ~13 million, ~200 MB,
+        # for the 24,000 links of the 1,000-frame case, whose features take ~1 GB).
         self._seen_by: list[np.ndarray] = []
         self._seen_key: list[np.ndarray] = []
         self._all_by = np.zeros(0, np.int64)
