@@ -22,6 +22,7 @@ from cases.stored_pictures import stored_features
 from evidence_store.blobs import BlobStore, DerivedStore
 from verify.errors import VerifyError
 from verify.samepicture import PictureAlignment, PictureFeatures, align_pictures
+from verify.worker_exit import exit_with_parent
 
 # Worker processes: the scale target's 2 cores (the planning process shares them).
 WORKERS = 2
@@ -64,6 +65,7 @@ class _KnownOriginals:
 
 def _start_worker(source: PictureSource) -> None:
     global _source
+    exit_with_parent()
     # One OpenCV thread per worker: the workers are the parallelism.
     cv2.setNumThreads(1)
     _source = source

@@ -20,6 +20,7 @@ import cv2
 from verify.errors import InvalidValueError
 from verify.features import Features
 from verify.geometry import PairMatch, match_pair
+from verify.worker_exit import exit_with_parent
 
 # Worker processes: the scale target's 2 cores.
 WORKERS = 2
@@ -37,6 +38,7 @@ _features: list[Features] = []
 
 def _start_worker(features: list[Features]) -> None:
     global _features
+    exit_with_parent()
     # One OpenCV thread per worker: the workers are the parallelism.
     cv2.setNumThreads(1)
     _features = features

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +108,54 @@ def test_each_result_is_handed_over_once_as_it_is_verified(
         assert matcher.used_workers == (min_pairs_for_workers == 1)
     assert sorted(handed) == list(range(len(pairs)))
     assert _summary([handed[k] for k in range(len(pairs))]) == _summary(got)
+
+
+_STARTER = """
+import sys, time
+from tests.verify.test_geometry import warped_pair
+from verify.features import extract_features
+from verify.pairpool import MIN_PAIRS_FOR_WORKERS, PairMatcher
+
+if __name__ == "__main__":
+    a, b = warped_pair(10)
+    matcher = PairMatcher([extract_features(a), extract_features(b)], workers=2)
+    matcher.match([(0, 1)] * MIN_PAIRS_FOR_WORKERS, min_inliers=10**6)
+    print(" ".join(str(pid) for pid in matcher._pool._processes), flush=True)
+    time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    # An orphan that exited may stay a zombie where nothing reaps it (PID 1 of a container).
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_end_when_the_process_that_started_them_is_killed(tmp_path):
+    # Killed outright, the starting process cannot shut its pool down: the workers must notice
+    # by themselves, not wait on their task queue forever holding the case's features.
+    script = tmp_path / "starter.py"
+    script.write_text(_STARTER)
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    starter = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=root, env=env
+    )
+    try:
+        assert starter.stdout is not None
+        workers = [int(pid) for pid in starter.stdout.readline().split()]
+        assert len(workers) == 2 and all(_running(pid) for pid in workers)
+    finally:
+        starter.kill()
+        starter.wait()
+    deadline = time.monotonic() + 15
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers)
